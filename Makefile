@@ -1,0 +1,48 @@
+# Hearth — `make run` sets everything up and starts Hearth; `make test` sets up and runs the tests.
+# Both are idempotent and quick when nothing changed.
+VENV     ?= .venv
+PY       := $(VENV)/bin/python
+PIP      := $(PY) -m pip
+STAMP    := $(VENV)/.hearth-installed
+MODEL    := $(VENV)/share/hearth/models/SmolLM2-135M-Instruct.Q4_1.gguf
+SYSDEPS  := $(VENV)/.hearth-sysdeps
+PYTHON   ?= python3
+
+.PHONY: run test install lint bench screenshots clean
+
+run: install
+	$(VENV)/bin/hearth
+
+test: install $(SYSDEPS)
+	$(VENV)/bin/ruff check desktop tests bench packaging
+	$(VENV)/bin/lint-imports
+	$(PY) -m pytest
+
+install: $(STAMP) $(MODEL)
+
+$(VENV)/bin/python:
+	$(PYTHON) -m venv $(VENV)
+	$(PIP) install --quiet --upgrade pip wheel setuptools
+
+$(STAMP): $(VENV)/bin/python pyproject.toml packaging/constraints.txt
+	$(PIP) install --quiet -c packaging/constraints.txt torch==2.13.0
+	$(PIP) install --quiet -c packaging/constraints.txt -e '.[dev]'
+	touch $(STAMP)
+
+$(MODEL): packaging/bundle_models.py | $(VENV)/bin/python
+	$(PY) packaging/bundle_models.py
+
+$(SYSDEPS): packaging/system_deps.sh
+	packaging/system_deps.sh
+	touch $(SYSDEPS)
+
+lint: install
+	$(VENV)/bin/ruff check desktop tests bench packaging
+	$(VENV)/bin/lint-imports
+	$(VENV)/bin/mypy desktop
+
+bench: install
+	$(PY) -m bench
+
+clean:
+	rm -rf $(VENV) build *.egg-info

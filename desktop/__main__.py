@@ -1,0 +1,5 @@
+"""`python -m desktop` runs Hearth."""
+
+from desktop.app import main
+
+raise SystemExit(main())

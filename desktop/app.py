@@ -1,0 +1,37 @@
+"""Composition root: the privacy guard first, then the window, or the command line."""
+
+from __future__ import annotations
+
+import os
+import sys
+
+from desktop.services import privacy
+
+
+def main(argv: list[str] | None = None) -> int:
+    privacy.install()  # before anything that could import a networking library
+    args = list(sys.argv[1:] if argv is None else argv)
+    if not args and _gui_possible():
+        try:
+            from desktop.ui.main_window import run_gui
+        except ImportError:
+            pass  # the window is not built yet, or Qt is missing: fall back to the terminal
+        else:
+            return run_gui()
+    from desktop.cli import main as cli_main
+
+    return cli_main(args or ["chat"])
+
+
+def _gui_possible() -> bool:
+    if os.environ.get("HEARTH_NO_GUI"):
+        return False
+    if sys.platform in ("darwin", "win32"):
+        return True
+    return bool(
+        os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY") or os.environ.get("QT_QPA_PLATFORM")
+    )
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,83 @@
+"""Expected failures, each with a message a user understands and a hint on what to do."""
+
+from __future__ import annotations
+
+
+class AppError(Exception):
+    """An expected failure. `user_message` is shown as is; `hint` says what to do next."""
+
+    kind = "error"
+
+    def __init__(self, user_message: str, hint: str = "", *, detail: str = "") -> None:
+        super().__init__(user_message)
+        self.user_message = user_message
+        self.hint = hint
+        self.detail = detail  # technical detail, for logs and "copy details"
+
+    def __str__(self) -> str:
+        return f"{self.user_message} — {self.hint}" if self.hint else self.user_message
+
+    def to_dict(self) -> dict[str, str]:
+        return {"kind": self.kind, "message": self.user_message, "hint": self.hint}
+
+
+class Cancelled(AppError):
+    """The user stopped the job. Not a failure: callers usually show nothing."""
+
+    kind = "cancelled"
+
+    def __init__(self, user_message: str = "Stopped.", hint: str = "") -> None:
+        super().__init__(user_message, hint)
+
+
+class ModelFileError(AppError):
+    """A file that is not a usable GGUF model (empty, truncated, wrong magic, too big …)."""
+
+    kind = "model_file"
+
+
+class ModelNotFound(AppError):
+    kind = "model_not_found"
+
+
+class ModelCrashed(AppError):
+    """The model runtime process ended unexpectedly; the app restarts it on the next request."""
+
+    kind = "model_crashed"
+
+
+class ContextOverflow(AppError):
+    """A single message (or a document section) does not fit the model's context window."""
+
+    kind = "context_overflow"
+
+
+class DocumentError(AppError):
+    """A document that cannot be read: password-protected, scanned, corrupt, not a PDF …"""
+
+    kind = "document"
+
+    def __init__(self, user_message: str, hint: str = "", *, reason: str = "", detail: str = ""):
+        super().__init__(user_message, hint, detail=detail)
+        self.reason = reason or "unreadable"  # a short machine-readable code, e.g. "encrypted"
+
+    def to_dict(self) -> dict[str, str]:
+        d = super().to_dict()
+        d["reason"] = self.reason
+        return d
+
+
+class StorageError(AppError):
+    """Disk full, data dir not writable, index damaged beyond repair, locked by another process."""
+
+    kind = "storage"
+
+
+class NetworkRefused(AppError):
+    """Something tried to reach another machine; the privacy guard refused it."""
+
+    kind = "network_refused"
+
+
+class SecretsUnavailable(AppError):
+    kind = "secrets"

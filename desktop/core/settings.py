@@ -1,0 +1,236 @@
+"""Every setting, declared once: type, default, title, help, and whether it needs a restart.
+
+The settings dialog and `hearth settings` are generated from `SETTINGS`; values live in
+`settings.json` in the data dir and are validated against the declaration when read.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+_TRUE = {"1", "true", "yes", "on"}
+_FALSE = {"0", "false", "no", "off"}
+
+
+@dataclass(frozen=True, slots=True)
+class Setting:
+    key: str
+    type: type
+    default: Any
+    title: str
+    help: str
+    section: str = "General"
+    restart: bool = False
+    choices: tuple[Any, ...] = ()
+    minimum: float | None = None
+    maximum: float | None = None
+
+    def validate(self, value: Any) -> Any:
+        """Return `value` coerced to this setting's type, or raise ValueError."""
+        if self.type is bool:
+            if isinstance(value, bool):
+                v: Any = value
+            elif isinstance(value, str) and value.lower() in _TRUE | _FALSE:
+                v = value.lower() in _TRUE
+            else:
+                raise ValueError(f"{self.key}: expected true or false, got {value!r}")
+        else:
+            try:
+                v = self.type(value)
+            except (TypeError, ValueError) as exc:
+                raise ValueError(f"{self.key}: expected {self.type.__name__}, got {value!r}") from exc
+        if self.choices and v not in self.choices:
+            raise ValueError(f"{self.key}: must be one of {', '.join(map(str, self.choices))}")
+        if self.minimum is not None and v < self.minimum:
+            raise ValueError(f"{self.key}: must be at least {self.minimum}")
+        if self.maximum is not None and v > self.maximum:
+            raise ValueError(f"{self.key}: must be at most {self.maximum}")
+        return v
+
+
+SETTINGS: tuple[Setting, ...] = (
+    Setting(
+        "model",
+        str,
+        "",
+        "Chat model",
+        "Name or path of the GGUF model to use. Empty: the bundled default.",
+        "Model",
+        restart=True,
+    ),
+    Setting(
+        "context_size",
+        int,
+        0,
+        "Context window (tokens)",
+        "0 lets Hearth choose from the model and this machine's memory.",
+        "Model",
+        restart=True,
+        minimum=0,
+        maximum=262144,
+    ),
+    Setting(
+        "gpu",
+        str,
+        "auto",
+        "Use the GPU",
+        "auto: use a GPU when this build and the model allow it; off: always CPU.",
+        "Model",
+        restart=True,
+        choices=("auto", "off"),
+    ),
+    Setting(
+        "threads",
+        int,
+        0,
+        "CPU threads",
+        "0 lets Hearth choose (it leaves room for the rest of your work).",
+        "Model",
+        restart=True,
+        minimum=0,
+        maximum=256,
+    ),
+    Setting(
+        "temperature",
+        float,
+        0.3,
+        "Temperature",
+        "Lower is more focused and repeatable; higher is more varied.",
+        "Answers",
+        minimum=0.0,
+        maximum=2.0,
+    ),
+    Setting(
+        "max_answer_tokens",
+        int,
+        512,
+        "Longest answer (tokens)",
+        "Upper limit on the length of one answer.",
+        "Answers",
+        minimum=16,
+        maximum=8192,
+    ),
+    Setting(
+        "system_prompt",
+        str,
+        "You are Hearth, a helpful assistant running privately on the user's computer. "
+        "Answer clearly and concisely.",
+        "System prompt",
+        "Instructions given to the model at the start of every new chat.",
+        "Answers",
+    ),
+    Setting(
+        "sources_per_answer",
+        int,
+        6,
+        "Sources per answer",
+        "Most passages given to the model for a document question (fewer if the context is small).",
+        "Library",
+        minimum=1,
+        maximum=20,
+    ),
+    Setting(
+        "summary_style",
+        str,
+        "key_points",
+        "Summary style",
+        "The default style of a summary.",
+        "Summaries",
+        choices=("paragraph", "key_points", "detailed"),
+    ),
+    Setting(
+        "theme",
+        str,
+        "system",
+        "Theme",
+        "Follow the system, or force light or dark.",
+        "Appearance",
+        choices=("system", "light", "dark"),
+    ),
+    Setting(
+        "allow_remote",
+        bool,
+        False,
+        "Allow remote servers",
+        "Off: Hearth refuses every connection to another machine. Turn on only to name a server you trust.",
+        "Privacy",
+        restart=True,
+    ),
+)
+
+BY_KEY: dict[str, Setting] = {s.key: s for s in SETTINGS}
+
+
+def defaults() -> dict[str, Any]:
+    return {s.key: s.default for s in SETTINGS}
+
+
+class SettingsStore:
+    """Settings read from and written to one JSON file; unknown or invalid values fall back to defaults."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self._values = defaults()
+        self.problems: list[str] = []
+        self._load()
+
+    def _load(self) -> None:
+        try:
+            raw = json.loads(self.path.read_text(encoding="utf-8"))
+        except FileNotFoundError:
+            return
+        except (OSError, ValueError) as exc:
+            self.problems.append(f"settings file unreadable ({exc}); using defaults")
+            return
+        if not isinstance(raw, dict):
+            self.problems.append("settings file is not an object; using defaults")
+            return
+        for key, value in raw.items():
+            setting = BY_KEY.get(key)
+            if setting is None:
+                continue
+            try:
+                self._values[key] = setting.validate(value)
+            except ValueError as exc:
+                self.problems.append(str(exc))
+
+    def get(self, key: str) -> Any:
+        return self._values[key]
+
+    def __getitem__(self, key: str) -> Any:
+        return self._values[key]
+
+    def as_dict(self) -> dict[str, Any]:
+        return dict(self._values)
+
+    def set(self, key: str, value: Any) -> None:
+        setting = BY_KEY.get(key)
+        if setting is None:
+            raise KeyError(f"unknown setting {key!r}")
+        self._values[key] = setting.validate(value)
+        self.save()
+
+    def update(self, values: Mapping[str, Any]) -> None:
+        validated = {k: BY_KEY[k].validate(v) for k, v in values.items() if k in BY_KEY}
+        self._values.update(validated)
+        self.save()
+
+    def save(self) -> None:
+        """Write atomically: a crash or a full disk never leaves a half-written file."""
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(prefix=".settings-", dir=self.path.parent)
+        try:
+            with os.fdopen(fd, "w", encoding="utf-8") as fh:
+                json.dump(self._values, fh, indent=2, sort_keys=True)
+                fh.flush()
+                os.fsync(fh.fileno())
+            os.replace(tmp, self.path)
+        except BaseException:
+            Path(tmp).unlink(missing_ok=True)
+            raise
