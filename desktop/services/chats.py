@@ -1,0 +1,294 @@
+"""Conversations and their messages, kept in `data_dir()/chats.sqlite` (WAL). Qt-free.
+
+Each chat remembers its model, system prompt and the library collections it asks. Messages
+carry their generation stats and citations as JSON so a restored chat looks as it did.
+One store per process; it is used from one thread at a time (the GUI thread: every call is a
+small transaction of a few milliseconds).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import sqlite3
+import time
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from desktop.core.errors import StorageError
+from desktop.core.types import ChatMessage, Role
+
+log = logging.getLogger("desktop.chats")
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS chats (
+    id INTEGER PRIMARY KEY,
+    title TEXT NOT NULL,
+    model TEXT NOT NULL DEFAULT '',
+    system_prompt TEXT NOT NULL DEFAULT '',
+    collections TEXT NOT NULL DEFAULT '[]',
+    created REAL NOT NULL,
+    updated REAL NOT NULL
+);
+CREATE TABLE IF NOT EXISTS messages (
+    id INTEGER PRIMARY KEY,
+    chat_id INTEGER NOT NULL REFERENCES chats(id) ON DELETE CASCADE,
+    role TEXT NOT NULL CHECK (role IN ('system', 'user', 'assistant')),
+    content TEXT NOT NULL,
+    meta TEXT NOT NULL DEFAULT '{}',
+    created REAL NOT NULL
+);
+CREATE INDEX IF NOT EXISTS messages_by_chat ON messages(chat_id, id);
+"""
+
+DEFAULT_TITLE = "New chat"
+
+
+@dataclass(frozen=True, slots=True)
+class Chat:
+    id: int
+    title: str
+    model: str
+    system_prompt: str
+    collections: tuple[str, ...]
+    created: float
+    updated: float
+
+
+@dataclass(frozen=True, slots=True)
+class StoredMessage:
+    id: int
+    chat_id: int
+    role: Role
+    content: str
+    created: float
+    meta: dict[str, Any] = field(default_factory=dict)  # stats, citations, kind ("summary" …)
+
+    def as_chat_message(self) -> ChatMessage:
+        return ChatMessage(self.role, self.content)
+
+
+class ChatStore:
+    """All conversations of this user. Raises StorageError (with a hint) when the file is unusable."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            self._db = sqlite3.connect(str(path), isolation_level=None)
+            self._db.row_factory = sqlite3.Row
+            self._db.execute("PRAGMA journal_mode=WAL")
+            self._db.execute("PRAGMA foreign_keys=ON")
+            self._db.execute("PRAGMA synchronous=NORMAL")
+            self._db.executescript(SCHEMA)
+        except sqlite3.DatabaseError as exc:
+            raise StorageError(
+                "Hearth cannot open its chat history.",
+                f"The file {path} may be damaged or the disk full. Move it aside to start a fresh history.",
+                detail=repr(exc),
+            ) from exc
+
+    def close(self) -> None:
+        self._db.close()
+
+    @contextmanager
+    def _tx(self) -> Iterator[sqlite3.Connection]:
+        try:
+            self._db.execute("BEGIN IMMEDIATE")
+            try:
+                yield self._db
+            except BaseException:
+                self._db.execute("ROLLBACK")
+                raise
+            self._db.execute("COMMIT")
+        except sqlite3.OperationalError as exc:
+            raise StorageError(
+                "Hearth could not save the chat.",
+                "Check that the disk is not full and that no other Hearth is open on the same data.",
+                detail=repr(exc),
+            ) from exc
+
+    # -- chats
+
+    def create_chat(
+        self,
+        title: str = DEFAULT_TITLE,
+        *,
+        model: str = "",
+        system_prompt: str = "",
+        collections: Sequence[str] = (),
+    ) -> Chat:
+        now = time.time()
+        with self._tx() as db:
+            cur = db.execute(
+                "INSERT INTO chats(title, model, system_prompt, collections, created, updated)"
+                " VALUES (?, ?, ?, ?, ?, ?)",
+                (
+                    title.strip() or DEFAULT_TITLE,
+                    model,
+                    system_prompt,
+                    json.dumps(list(collections)),
+                    now,
+                    now,
+                ),
+            )
+        return self.chat(int(cur.lastrowid or 0))
+
+    def chat(self, chat_id: int) -> Chat:
+        row = self._db.execute("SELECT * FROM chats WHERE id = ?", (chat_id,)).fetchone()
+        if row is None:
+            raise KeyError(chat_id)
+        return _chat(row)
+
+    def chats(self, search: str = "") -> list[Chat]:
+        """Newest first. `search` matches titles and message text, case-insensitively."""
+        if not search.strip():
+            rows = self._db.execute("SELECT * FROM chats ORDER BY updated DESC, id DESC").fetchall()
+        else:
+            pattern = "%" + _escape_like(search.strip()) + "%"
+            rows = self._db.execute(
+                "SELECT * FROM chats c WHERE c.title LIKE ?1 ESCAPE '\\' OR EXISTS ("
+                " SELECT 1 FROM messages m WHERE m.chat_id = c.id AND m.content LIKE ?1 ESCAPE '\\')"
+                " ORDER BY updated DESC, id DESC",
+                (pattern,),
+            ).fetchall()
+        return [_chat(r) for r in rows]
+
+    def rename(self, chat_id: int, title: str) -> Chat:
+        return self._update(chat_id, title=title.strip() or DEFAULT_TITLE)
+
+    def set_model(self, chat_id: int, model: str) -> Chat:
+        return self._update(chat_id, model=model)
+
+    def set_system_prompt(self, chat_id: int, system_prompt: str) -> Chat:
+        return self._update(chat_id, system_prompt=system_prompt)
+
+    def set_collections(self, chat_id: int, collections: Sequence[str]) -> Chat:
+        return self._update(chat_id, collections=json.dumps(list(collections)))
+
+    def _update(self, chat_id: int, **values: Any) -> Chat:
+        cols = ", ".join(f"{k} = ?" for k in values)
+        with self._tx() as db:
+            cur = db.execute(
+                f"UPDATE chats SET {cols}, updated = ? WHERE id = ?", (*values.values(), time.time(), chat_id)
+            )
+            if cur.rowcount == 0:
+                raise KeyError(chat_id)
+        return self.chat(chat_id)
+
+    def delete_chat(self, chat_id: int) -> None:
+        with self._tx() as db:
+            db.execute("DELETE FROM chats WHERE id = ?", (chat_id,))
+
+    # -- messages
+
+    def add_message(
+        self, chat_id: int, role: Role, content: str, meta: dict[str, Any] | None = None
+    ) -> StoredMessage:
+        now = time.time()
+        with self._tx() as db:
+            cur = db.execute(
+                "INSERT INTO messages(chat_id, role, content, meta, created) VALUES (?, ?, ?, ?, ?)",
+                (chat_id, role, content, json.dumps(meta or {}, default=str), now),
+            )
+            db.execute("UPDATE chats SET updated = ? WHERE id = ?", (now, chat_id))
+        return self.message(int(cur.lastrowid or 0))
+
+    def update_message(
+        self, message_id: int, content: str, meta: dict[str, Any] | None = None
+    ) -> StoredMessage:
+        with self._tx() as db:
+            if meta is None:
+                db.execute("UPDATE messages SET content = ? WHERE id = ?", (content, message_id))
+            else:
+                db.execute(
+                    "UPDATE messages SET content = ?, meta = ? WHERE id = ?",
+                    (content, json.dumps(meta, default=str), message_id),
+                )
+        return self.message(message_id)
+
+    def message(self, message_id: int) -> StoredMessage:
+        row = self._db.execute("SELECT * FROM messages WHERE id = ?", (message_id,)).fetchone()
+        if row is None:
+            raise KeyError(message_id)
+        return _message(row)
+
+    def messages(self, chat_id: int) -> list[StoredMessage]:
+        rows = self._db.execute("SELECT * FROM messages WHERE chat_id = ? ORDER BY id", (chat_id,)).fetchall()
+        return [_message(r) for r in rows]
+
+    def delete_messages_from(self, chat_id: int, message_id: int) -> int:
+        """Delete `message_id` and every later message of the chat (regenerate, edit-and-resend)."""
+        with self._tx() as db:
+            cur = db.execute("DELETE FROM messages WHERE chat_id = ? AND id >= ?", (chat_id, message_id))
+        return cur.rowcount
+
+    def history(self, chat_id: int) -> list[ChatMessage]:
+        """What the model sees: the chat's system prompt, then user and assistant turns."""
+        chat = self.chat(chat_id)
+        out = [ChatMessage("system", chat.system_prompt)] if chat.system_prompt else []
+        out += [m.as_chat_message() for m in self.messages(chat_id) if m.role != "system" and m.content]
+        return out
+
+    # -- export
+
+    def export_markdown(self, chat_id: int) -> str:
+        chat = self.chat(chat_id)
+        lines = [f"# {chat.title}", ""]
+        if chat.model:
+            lines += [f"*Model: {chat.model}*", ""]
+        for m in self.messages(chat_id):
+            who = {"user": "You", "assistant": "Hearth", "system": "System"}[m.role]
+            lines += [f"## {who}", "", m.content.rstrip(), ""]
+            for c in m.meta.get("citations", []):
+                lines.append(f"- [{c.get('n')}] {c.get('title')}, p. {c.get('page')}")
+            if m.meta.get("citations"):
+                lines.append("")
+        return "\n".join(lines).rstrip() + "\n"
+
+    def export_json(self, chat_id: int) -> dict[str, Any]:
+        chat = self.chat(chat_id)
+        return {
+            "title": chat.title,
+            "model": chat.model,
+            "system_prompt": chat.system_prompt,
+            "collections": list(chat.collections),
+            "created": chat.created,
+            "messages": [
+                {"role": m.role, "content": m.content, "created": m.created, **m.meta}
+                for m in self.messages(chat_id)
+            ],
+        }
+
+
+def _escape_like(text: str) -> str:
+    return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+
+
+def _chat(row: sqlite3.Row) -> Chat:
+    return Chat(
+        id=row["id"],
+        title=row["title"],
+        model=row["model"],
+        system_prompt=row["system_prompt"],
+        collections=tuple(json.loads(row["collections"] or "[]")),
+        created=row["created"],
+        updated=row["updated"],
+    )
+
+
+def _message(row: sqlite3.Row) -> StoredMessage:
+    try:
+        meta = json.loads(row["meta"] or "{}")
+    except ValueError:
+        meta = {}
+    return StoredMessage(row["id"], row["chat_id"], row["role"], row["content"], row["created"], meta)
+
+
+def open_store() -> ChatStore:
+    from desktop.services.paths import data_dir
+
+    return ChatStore(data_dir() / "chats.sqlite")

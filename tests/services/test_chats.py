@@ -1,0 +1,94 @@
+"""Chat history: kept on disk (WAL), searchable, renamable, deletable, exportable."""
+
+from __future__ import annotations
+
+import sqlite3
+from pathlib import Path
+
+import pytest
+
+from desktop.core.errors import StorageError
+from desktop.core.types import ChatMessage
+from desktop.services.chats import ChatStore, open_store
+
+
+def test_chat_and_messages_survive_reopening(data_dir: Path) -> None:
+    store = open_store()
+    chat = store.create_chat("Trip", model="smollm2", system_prompt="Be brief.", collections=["work"])
+    store.add_message(chat.id, "user", "Where to?")
+    store.add_message(chat.id, "assistant", "Lisbon.", {"stats": {"tokens_per_s": 99.0}})
+    store.close()
+
+    again = ChatStore(data_dir / "chats.sqlite")
+    (restored,) = again.chats()
+    assert (restored.title, restored.model, restored.collections) == ("Trip", "smollm2", ("work",))
+    msgs = again.messages(chat.id)
+    assert [m.content for m in msgs] == ["Where to?", "Lisbon."]
+    assert msgs[1].meta["stats"]["tokens_per_s"] == 99.0
+    assert again.history(chat.id) == [
+        ChatMessage("system", "Be brief."),
+        ChatMessage("user", "Where to?"),
+        ChatMessage("assistant", "Lisbon."),
+    ]
+    mode = sqlite3.connect(data_dir / "chats.sqlite").execute("PRAGMA journal_mode").fetchone()[0]
+    assert mode == "wal"
+
+
+def test_search_matches_titles_and_message_text_and_escapes_wildcards() -> None:
+    store = open_store()
+    a = store.create_chat("Taxes 2025")
+    b = store.create_chat("Recipes")
+    store.add_message(b.id, "user", "how long to bake 100% rye bread?")
+    assert [c.id for c in store.chats("taxes")] == [a.id]
+    assert [c.id for c in store.chats("RYE")] == [b.id]
+    assert [c.id for c in store.chats("100%")] == [b.id]
+    assert store.chats("_") == []
+    assert len(store.chats("")) == 2
+
+
+def test_rename_delete_and_newest_first() -> None:
+    store = open_store()
+    a = store.create_chat()
+    b = store.create_chat()
+    store.add_message(a.id, "user", "hello")  # touching a makes it the newest
+    assert [c.id for c in store.chats()] == [a.id, b.id]
+    assert store.rename(b.id, "  ").title == "New chat"
+    assert store.rename(b.id, "Plans").title == "Plans"
+    store.delete_chat(a.id)
+    assert [c.id for c in store.chats()] == [b.id]
+    assert store.messages(a.id) == []  # messages went with their chat
+    with pytest.raises(KeyError):
+        store.rename(a.id, "gone")
+
+
+def test_delete_messages_from_supports_regenerate() -> None:
+    store = open_store()
+    chat = store.create_chat()
+    store.add_message(chat.id, "user", "q1")
+    store.add_message(chat.id, "assistant", "a1")
+    q2 = store.add_message(chat.id, "user", "q2")
+    store.add_message(chat.id, "assistant", "a2")
+    assert store.delete_messages_from(chat.id, q2.id) == 2
+    assert [m.content for m in store.messages(chat.id)] == ["q1", "a1"]
+
+
+def test_export_markdown_and_json_carry_citations() -> None:
+    store = open_store()
+    chat = store.create_chat("Report", model="m")
+    store.add_message(chat.id, "user", "What grew?")
+    cites = [{"n": 1, "title": "annual.pdf", "page": 4}]
+    store.add_message(chat.id, "assistant", "Revenue grew [1].", {"citations": cites})
+    md = store.export_markdown(chat.id)
+    assert md.startswith("# Report\n")
+    assert "## You\n\nWhat grew?" in md
+    assert "- [1] annual.pdf, p. 4" in md
+    data = store.export_json(chat.id)
+    assert data["messages"][1]["citations"] == cites
+
+
+def test_unreadable_file_is_a_storage_error_with_a_hint(tmp_path: Path) -> None:
+    bad = tmp_path / "chats.sqlite"
+    bad.write_bytes(b"this is not a database" * 100)
+    with pytest.raises(StorageError) as info:
+        ChatStore(bad)
+    assert "move it aside" in info.value.hint.lower()
