@@ -26,8 +26,9 @@ class Cancelled(AppError):
 
     kind = "cancelled"
 
-    def __init__(self, user_message: str = "Stopped.", hint: str = "") -> None:
+    def __init__(self, user_message: str = "Stopped.", hint: str = "", *, partial: object = None) -> None:
         super().__init__(user_message, hint)
+        self.partial = partial  # what was done before the stop (e.g. a Completion), if anything
 
 
 class ModelFileError(AppError):

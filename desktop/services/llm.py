@@ -18,6 +18,7 @@ prefix matching, because the same `Llama` serves every turn.
 
 from __future__ import annotations
 
+import codecs
 import logging
 import os
 import signal
@@ -76,6 +77,38 @@ class RuntimeInfo:
 
 
 # ----------------------------------------------------------------------------- child side
+
+
+class StopMatcher:
+    """Streams text through, holding back any tail that could still become a stop string."""
+
+    def __init__(self, stops: Sequence[str]) -> None:
+        self.stops = [x for x in stops if x]
+        self.buffer = ""
+
+    def feed(self, text: str) -> tuple[str, bool]:
+        """Return (text safe to emit, whether a stop string was reached)."""
+        if not self.stops:
+            return text, False
+        self.buffer += text
+        for stop in self.stops:
+            at = self.buffer.find(stop)
+            if at >= 0:
+                out, self.buffer = self.buffer[:at], ""
+                return out, True
+        keep = 0
+        for stop in self.stops:
+            for k in range(min(len(stop) - 1, len(self.buffer)), 0, -1):
+                if self.buffer.endswith(stop[:k]):
+                    keep = max(keep, k)
+                    break
+        out = self.buffer[: len(self.buffer) - keep]
+        self.buffer = self.buffer[len(self.buffer) - keep :]
+        return out, False
+
+    def flush(self, text: str = "") -> str:
+        out, self.buffer = self.buffer + text, ""
+        return out
 
 
 class _CancelFlag:
@@ -224,41 +257,53 @@ class _ChildRuntime:
             ("prompt", {"prompt_tokens": len(tokens), "cached_tokens": cached, "dropped": fitted.dropped})
         )
         max_tokens = max(1, min(params.max_tokens, n_ctx - len(tokens)))
+        import llama_cpp
+
+        vocab = llm._model.vocab
+        if params.seed >= 0:
+            llm.set_seed(params.seed)
+        # Straight on `generate` (what create_completion wraps): no per-token dict building,
+        # so the stream keeps the raw library's speed. Text is decoded incrementally (a UTF-8
+        # character can span tokens) and held back while it could be the start of a stop string.
+        decoder = codecs.getincrementaldecoder("utf-8")(errors="replace")
+        stops = StopMatcher([*self.template_stop, *params.stop])
         t0 = time.perf_counter()
         first = last = 0.0
         n_out = 0
-        stop_reason = "stop"
+        stop_reason = "length"
         text_parts: list[str] = []
-        stream = llm.create_completion(
+        for tok in llm.generate(
             tokens,
-            max_tokens=max_tokens,
-            temperature=params.temperature,
-            top_p=params.top_p,
             top_k=params.top_k,
+            top_p=params.top_p,
+            min_p=0.05,
+            temp=params.temperature,
             repeat_penalty=params.repeat_penalty,
-            seed=None if params.seed < 0 else params.seed,
-            stop=[*self.template_stop, *params.stop],
-            stream=True,
-        )
-        try:
-            for chunk in stream:
-                choice = chunk["choices"][0]
-                piece = choice["text"]
-                now = time.perf_counter()
-                if not first:
-                    first = now
-                last = now
-                n_out += 1
-                if piece:
-                    text_parts.append(piece)
-                    conn.send(("tok", piece))
-                if choice.get("finish_reason"):
-                    stop_reason = str(choice["finish_reason"])
-                if cancel.is_set():
-                    stop_reason = "cancelled"
-                    break
-        finally:
-            stream.close()
+        ):
+            now = time.perf_counter()
+            if not first:
+                first = now
+            last = now
+            n_out += 1
+            if llama_cpp.llama_vocab_is_eog(vocab, tok):
+                stop_reason = "stop"
+                break
+            piece, hit = stops.feed(decoder.decode(llm.detokenize([tok])))
+            if piece:
+                text_parts.append(piece)
+                conn.send(("tok", piece))
+            if hit:
+                stop_reason = "stop"
+                break
+            if cancel.is_set():
+                stop_reason = "cancelled"
+                break
+            if n_out >= max_tokens:
+                break
+        tail = stops.flush(decoder.decode(b"", final=True)) if stop_reason != "stop" else ""
+        if tail:
+            text_parts.append(tail)
+            conn.send(("tok", tail))
         stats = GenerationStats(
             prompt_tokens=len(tokens),
             cached_tokens=cached,
@@ -472,10 +517,10 @@ class LlamaRuntime:
                             {"dropped": msg[1]["dropped"]},
                         )
                 elif kind == "done":
-                    stats = GenerationStats(**msg[1])
+                    completion = Completion(msg[2], GenerationStats(**msg[1]))
                     if cancel_sent:
-                        raise Cancelled()
-                    return Completion(msg[2], stats)
+                        raise Cancelled(partial=completion)
+                    return completion
                 elif kind == "error":
                     raise _error_from(msg)
 
