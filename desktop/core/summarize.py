@@ -1,0 +1,722 @@
+"""Summarize a document of any length: one pass when it fits, map–reduce when not, with page references.
+
+How a small model is helped:
+- it never sees a whole section: the sentences that carry it (centrality, ranked by an injected
+  function; the app uses the bundled embedding model) are chosen first and shown in document order;
+- prompts are short and concrete; the map step always asks for plain "- " facts;
+- what it writes is cleaned unit by unit (a bullet, or a sentence): echoed instructions, empty bullets,
+  repeated words, near-duplicate points and points with no support in what it was shown are dropped,
+  and a model caught looping is stopped early.
+
+Page references are never the model's: every point is matched (by shared content words) to the
+sentences or section points it was written from, and takes their pages. A point that matches nothing
+it was shown is dropped rather than given a page it does not come from.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import re
+import time
+from collections import Counter
+from collections.abc import Callable, Generator, Iterator, Sequence
+from dataclasses import dataclass, field
+from typing import Protocol
+
+from desktop.core.chat import GenerationParams
+from desktop.core.errors import AppError, Cancelled, ContextOverflow
+from desktop.core.events import Event, Notice, Progress, Token
+from desktop.core.jobs import CancelToken
+from desktop.core.types import ChatMessage, Completion, GenerationStats, Page, Summary, SummaryPoint
+
+log = logging.getLogger("desktop.summarize")
+
+STYLES = ("paragraph", "key_points", "detailed")
+DEFAULT_WORDS = {"paragraph": 120, "key_points": 150, "detailed": 320}
+
+
+class SummaryEngine(Protocol):
+    """What summarizing needs from a model runtime (services/llm.py's LlamaRuntime implements it)."""
+
+    def stream_chat(
+        self, messages: Sequence[ChatMessage], params: GenerationParams, cancel: CancelToken
+    ) -> Generator[Event, None, Completion]: ...
+
+    def count_tokens(self, messages: Sequence[ChatMessage]) -> int: ...
+
+    def count_text_tokens(self, texts: Sequence[str]) -> list[int]: ...
+
+    @property
+    def n_ctx(self) -> int: ...
+
+
+# Scores each group of sentences (one group per section), in order; higher = more central.
+# An iterator so that the service can work ahead (embed section k+1 while the model writes section k).
+Ranker = Callable[[Sequence[Sequence[str]]], Iterator[list[float]]]
+Splitter = Callable[[str], list[str]]
+
+
+@dataclass(frozen=True, slots=True)
+class SummaryRequest:
+    pages: tuple[Page, ...]
+    title: str = ""
+    style: str = "key_points"
+    length: int | None = None  # target words; None: the style's default
+    select_ratio: float = 0.5  # share of each section's tokens shown to the model (1.0: all)
+    temperature: float = 0.2
+    seed: int = 42
+    map_tokens: int = 160  # most tokens one section's notes may take
+
+
+@dataclass(frozen=True, slots=True)
+class _Unit:
+    """A sentence of the document (or a point of a lower level) and the pages it comes from."""
+
+    text: str
+    pages: tuple[int, ...]
+    tokens: int
+
+
+@dataclass
+class _Meter:
+    """Measured work: what the model was fed and wrote, and how long it took."""
+
+    calls: int = 0
+    fed: int = 0
+    cached: int = 0
+    generated: int = 0
+    prefill_s: float = 0.0
+    decode_s: float = 0.0
+    model_s: float = 0.0
+    dropped_unsupported: int = 0
+    dropped_duplicate: int = 0
+    dropped_echo: int = 0
+    early_stops: int = 0
+    call_s: list[float] = field(default_factory=list)
+
+    def add(self, stats: GenerationStats, wall: float) -> None:
+        self.calls += 1
+        self.fed += stats.prompt_tokens
+        self.cached += stats.cached_tokens
+        self.generated += stats.completion_tokens
+        self.prefill_s += stats.ttft_s
+        self.decode_s += stats.decode_s
+        self.model_s += wall
+        self.call_s.append(wall)
+
+    def eta(self, calls_left: int) -> float | None:
+        if not self.call_s or calls_left <= 0:
+            return None
+        return sum(self.call_s) / len(self.call_s) * calls_left
+
+
+# ----------------------------------------------------------------------------- text helpers
+
+_WORD = re.compile(r"[A-Za-z][A-Za-z0-9'-]+|\d+(?:[.,]\d+)*%?")
+_STOP_WORDS = """
+a about above after again all also am an and any are as at be been being both but by can could did
+do does doing each few for from further had has have having he her here hers him his how i if in
+into is it its itself just me more most my no nor not now of off on once only or other our out over
+own same she should so some such than that the their them then there these they this those through
+to too under until up very was we were what when where which while who whom why will with would you
+your also may might must shall used using use based one two new however thus paper text document
+"""
+_STOP = frozenset(_STOP_WORDS.split())
+_BULLET = re.compile(r"^\s*(?:[-*•·▪‣–—]+|\(?\d{1,2}[.)]|\(?[a-zA-Z][.)](?=\s))\s*")
+_ECHO = re.compile(
+    r"^(?:here (?:is|are)|sure\b|certainly|of course|okay|ok\b|summary\b|in summary|to summarize|"
+    r"bullet points?|key points?|main (?:points|ideas|facts)|the (?:most )?important facts|notes?:|"
+    r"the text (?:above|below)|i (?:hope|have|will)|let me|please|as an ai)",
+    re.IGNORECASE,
+)
+_SENTENCE_END = re.compile(r"(?<=[.!?])[\"')\]]*\s+(?=[A-Z0-9\"'(\[])")
+_REPEATED_WORD = re.compile(r"\b(\w+)(?:\s+\1\b)+", re.IGNORECASE)
+
+
+def split_sentences_basic(text: str) -> list[str]:
+    """A plain sentence splitter (the service's is better with PDF text); used when none is given."""
+    text = re.sub(r"\s+", " ", text).strip()
+    return [s.strip() for s in _SENTENCE_END.split(text) if s.strip()] if text else []
+
+
+def content_words(text: str) -> set[str]:
+    return {w for w in (m.group(0).lower() for m in _WORD.finditer(text)) if w not in _STOP and len(w) > 2}
+
+
+def overlap_rank(groups: Sequence[Sequence[str]]) -> Iterator[list[float]]:
+    """Centrality without a model: similarity of each sentence to its group's word centroid."""
+    for group in groups:
+        bags = [Counter(content_words(s)) for s in group]
+        centroid: Counter[str] = Counter()
+        for bag in bags:
+            centroid.update(bag)
+        norm_c = math.sqrt(sum(v * v for v in centroid.values())) or 1.0
+        scores = []
+        for bag in bags:
+            dot = sum(centroid[w] * v for w, v in bag.items())
+            norm = math.sqrt(sum(v * v for v in bag.values())) or 1.0
+            scores.append(dot / (norm * norm_c))
+        yield scores
+
+
+def format_pages(pages: Sequence[int]) -> str:
+    """(3,) → "p. 3"; (3, 4, 5, 9) → "pp. 3–5, 9"."""
+    if not pages:
+        return ""
+    ps = sorted(set(pages))
+    runs: list[str] = []
+    start = prev = ps[0]
+    for p in [*ps[1:], None]:
+        if p is not None and p == prev + 1:
+            prev = p
+            continue
+        runs.append(str(start) if start == prev else f"{start}–{prev}")
+        if p is not None:
+            start = prev = p
+    return ("p. " if len(ps) == 1 else "pp. ") + ", ".join(runs)
+
+
+def pages_from_text(text: str) -> tuple[Page, ...]:
+    """Pasted text as pages: form feeds separate pages (as pdftotext writes them); else one page."""
+    parts = text.split("\f")
+    return tuple(Page(i, part) for i, part in enumerate(parts, 1) if part.strip()) or ()
+
+
+def _clean_unit(text: str) -> str:
+    text = _BULLET.sub("", text.strip())
+    text = text.replace("**", "").replace("__", "").strip(" \t#>")
+    text = _REPEATED_WORD.sub(r"\1", text)
+    # A loop inside one line: cut at the second start of a repeated 5-word run.
+    words = text.split()
+    seen: dict[tuple[str, ...], int] = {}
+    for i in range(len(words) - 4):
+        key = tuple(w.lower() for w in words[i : i + 5])
+        if key in seen and i - seen[key] >= 5:
+            text = " ".join(words[:i]).rstrip(",;: ")
+            break
+        seen.setdefault(key, i)
+    return re.sub(r"\s+", " ", text).strip()
+
+
+def _jaccard(a: set[str], b: set[str]) -> float:
+    return len(a & b) / len(a | b) if a and b else 0.0
+
+
+# ----------------------------------------------------------------------------- output: units and support
+
+
+@dataclass
+class _Sources:
+    """What the model was shown in one call, for matching its points back to pages."""
+
+    units: Sequence[_Unit]
+    words: list[set[str]] = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        self.words = [content_words(u.text) for u in self.units]
+
+    def attribute(self, text: str, min_support: float) -> tuple[int, ...] | None:
+        """Pages of the sources `text` was written from; None when too little of it is in them."""
+        mine = content_words(text)
+        if not mine:
+            return None
+        hits = [len(mine & w) for w in self.words]
+        covered = set().union(*(mine & w for w in self.words)) if self.words else set()
+        if len(covered) < min(2, len(mine)) or len(covered) / len(mine) < min_support:
+            return None
+        best = max(hits)
+        # The best source and any close second: a point often fuses two sentences.
+        chosen = [i for i in sorted(range(len(hits)), key=lambda i: -hits[i])[:2] if hits[i] >= 0.6 * best]
+        pages = sorted({p for i in chosen for p in self.units[i].pages})
+        return tuple(pages)
+
+
+class _PointCollector:
+    """Turns the model's raw stream into clean, supported, de-duplicated points as they complete."""
+
+    def __init__(self, sources: _Sources, sentence_mode: bool, split: Splitter, min_support: float):
+        self.sources = sources
+        self.sentence_mode = sentence_mode
+        self.split = split
+        self.min_support = min_support
+        self.points: list[SummaryPoint] = []
+        self._kept_words: list[set[str]] = []
+        self._buf = ""
+        self._done_in_line = 0  # sentences of the pending line already handled
+        self.rejected_in_a_row = 0
+        self.dropped = Counter[str]()
+
+    def feed(self, piece: str) -> list[SummaryPoint]:
+        self._buf += piece
+        out: list[SummaryPoint] = []
+        while "\n" in self._buf:
+            line, self._buf = self._buf.split("\n", 1)
+            out += self._line(line, complete=True)
+            self._done_in_line = 0
+        if self.sentence_mode and self._buf:
+            out += self._line(self._buf, complete=False)
+        return out
+
+    def finish(self, stop_reason: str) -> list[SummaryPoint]:
+        line, self._buf = self._buf, ""
+        out = self._line(line, complete=True, cut=stop_reason == "length")
+        self._done_in_line = 0
+        return out
+
+    def _line(self, line: str, complete: bool, cut: bool = False) -> list[SummaryPoint]:
+        text = line.strip()
+        if not text:
+            return []
+        long_line = self.sentence_mode or len(text.split()) > 45
+        parts = self.split(_BULLET.sub("", text)) if long_line else [text]
+        ready = parts if complete else parts[:-1]
+        out: list[SummaryPoint] = []
+        for i, part in enumerate(ready):
+            if i < self._done_in_line:
+                continue
+            last_of_cut = cut and i == len(ready) - 1
+            point = self._accept(part, truncated=last_of_cut)
+            if point is not None:
+                out.append(point)
+        self._done_in_line = len(ready)
+        return out
+
+    def _accept(self, raw: str, truncated: bool) -> SummaryPoint | None:
+        text = _clean_unit(raw)
+        if truncated and not re.search(r"[.!?]\W*$", text):
+            self.dropped["truncated"] += 1
+            return None
+        words = content_words(text)
+        if len(text.split()) < 3 or not words:
+            self.dropped["empty"] += 1
+            return None
+        if _ECHO.match(text) or text.endswith(":"):
+            self.dropped["echo"] += 1
+            self.rejected_in_a_row += 1
+            return None
+        if any(_jaccard(words, w) >= 0.6 for w in self._kept_words):
+            self.dropped["duplicate"] += 1
+            self.rejected_in_a_row += 1
+            return None
+        pages = self.sources.attribute(text, self.min_support)
+        if pages is None:
+            self.dropped["unsupported"] += 1
+            self.rejected_in_a_row += 1
+            return None
+        if not re.search(r"[.!?]$", text):
+            text += "."
+        text = text[0].upper() + text[1:]
+        self.rejected_in_a_row = 0
+        self._kept_words.append(words)
+        point = SummaryPoint(text, pages)
+        self.points.append(point)
+        return point
+
+
+# ----------------------------------------------------------------------------- prompts
+
+SYSTEM = "You write short, factual summaries. Use only the given text."
+
+
+def _map_messages(body: str, title: str, n_points: int) -> list[ChatMessage]:
+    head = f"Document: {title}\n\n" if title else ""
+    ask = (
+        f"List the {n_points} most important facts in the text above, one per line, each starting with '- '."
+    )
+    return [ChatMessage("system", SYSTEM), ChatMessage("user", f"{head}Text:\n{body}\n\n{ask}")]
+
+
+def _final_messages(
+    body: str, title: str, style: str, words: int, n_points: int, notes: bool
+) -> list[ChatMessage]:
+    head = f"Document: {title}\n\n" if title else ""
+    label = "Notes" if notes else "Text"
+    if style == "paragraph":
+        ask = f"Summarize the {label.lower()} above in one paragraph of about {words} words."
+    else:
+        ask = (
+            f"Write the {n_points} most important points of the {label.lower()} above, "
+            "one per line, each starting with '- '."
+        )
+    return [ChatMessage("system", SYSTEM), ChatMessage("user", f"{head}{label}:\n{body}\n\n{ask}")]
+
+
+def _render(point: SummaryPoint, style: str) -> str:
+    ref = format_pages(point.pages)
+    text = point.text.rstrip(".")
+    if style == "paragraph":
+        return f"{text} ({ref}). "
+    return f"- {text} ({ref}).\n"
+
+
+# ----------------------------------------------------------------------------- the job
+
+
+def summarize_job(
+    engine: SummaryEngine,
+    request: SummaryRequest,
+    rank: Ranker | None = None,
+    split: Splitter | None = None,
+) -> Callable[[CancelToken], Generator[Event, None, Summary]]:
+    """A job that summarizes `request.pages`, streaming the final level, and returns a `Summary`."""
+
+    def job(cancel: CancelToken) -> Generator[Event, None, Summary]:
+        return (
+            yield from _Summarizer(
+                engine, request, rank or overlap_rank, split or split_sentences_basic, cancel
+            ).run()
+        )
+
+    return job
+
+
+class _Summarizer:
+    MIN_SUPPORT = 0.4  # share of a point's content words that must appear in what the model was shown
+    MARGIN = 8  # tokens kept free: sentence token counts add up slightly differently from the joined text
+
+    def __init__(
+        self, engine: SummaryEngine, req: SummaryRequest, rank: Ranker, split: Splitter, cancel: CancelToken
+    ):
+        if req.style not in STYLES:
+            raise AppError(f"Unknown summary style {req.style!r}.", f"Choose one of: {', '.join(STYLES)}.")
+        self.engine, self.req, self.rank, self.split, self.cancel = engine, req, rank, split, cancel
+        self.words = max(20, req.length or DEFAULT_WORDS[req.style])
+        self.n_points = max(3, min(15, round(self.words / (18 if req.style == "key_points" else 25))))
+        self.meter = _Meter()
+        self.t0 = time.perf_counter()
+        self.done = 0
+        self.total = 0
+        self.n_sections = 1
+        n_ctx = int(engine.n_ctx)
+        # Output room per call; the runtime keeps min(max_tokens, n_ctx/2) free for the answer.
+        self.final_tokens = min(n_ctx // 2, int(self.words * 1.7) + 48)
+        self.map_tokens = min(n_ctx // 3, req.map_tokens)
+        overhead = engine.count_tokens(
+            _final_messages("", req.title, req.style, self.words, self.n_points, True)
+        )
+        self.map_budget = n_ctx - self.map_tokens - overhead - self.MARGIN
+        self.final_budget = n_ctx - self.final_tokens - overhead - self.MARGIN
+        if min(self.map_budget, self.final_budget) < 64:
+            raise ContextOverflow(
+                f"The model's context window ({n_ctx} tokens) is too small to summarize with.",
+                "Choose a larger context size in Settings.",
+            )
+
+    # -- driver
+
+    def run(self) -> Generator[Event, None, Summary]:
+        req = self.req
+        units = self._units()
+        pages = [p.number for p in req.pages if p.text.strip()]
+        total_tokens = sum(u.tokens for u in units)
+        if total_tokens <= self.final_budget:
+            self.total = 1
+            yield self._progress("Writing the summary")
+            scores = next(iter(self.rank([[u.text for u in units]])))
+            shown = self._select(units, scores, self.final_budget)
+            points = yield from self._final(shown, notes=False)
+            levels = 1
+        else:
+            sections = self._pack(units, self.map_budget)
+            self.n_sections = len(sections)
+            self.total = len(sections) + self._estimate_reduce_calls(len(sections))
+            section_points = yield from self._map(sections)
+            levels = 2
+            notes = section_points
+            while sum(u.tokens for u in notes) > self.final_budget:
+                self.cancel.raise_if_cancelled()
+                shrunk = yield from self._reduce_level(notes)
+                levels += 1
+                if sum(u.tokens for u in shrunk) >= sum(u.tokens for u in notes):
+                    # The model did not shorten anything: keep the most central notes that fit, so it ends.
+                    scores = next(iter(self.rank([[u.text for u in shrunk]])))
+                    shrunk = self._select(shrunk, scores, self.final_budget)
+                notes = shrunk
+            self.total = self.done + 1
+            yield self._progress("Writing the summary")
+            points = yield from self._final(notes, notes=True)
+        self.done = self.total
+        yield self._progress("Done")
+        text = self._text(points)
+        m = self.meter
+        stats = {
+            "sections": self.n_sections,
+            "model_calls": m.calls,
+            "tokens_in_document": total_tokens,
+            "tokens_fed": m.fed,
+            "tokens_cached": m.cached,
+            "tokens_generated": m.generated,
+            "prefill_s": round(m.prefill_s, 3),
+            "decode_s": round(m.decode_s, 3),
+            "model_s": round(m.model_s, 3),
+            "wall_s": round(time.perf_counter() - self.t0, 3),
+            "dropped_unsupported": m.dropped_unsupported,
+            "dropped_duplicate": m.dropped_duplicate,
+            "dropped_echo": m.dropped_echo,
+            "early_stops": m.early_stops,
+            "n_ctx": int(self.engine.n_ctx),
+            "select_ratio": req.select_ratio,
+        }
+        return Summary(
+            title=req.title,
+            text=text,
+            points=tuple(points),
+            page_count=len(pages),
+            style=req.style,
+            levels=levels,
+            stats=stats,
+        )
+
+    def _progress(self, label: str) -> Progress:
+        return Progress(
+            self.done, max(self.total, self.done), label, "sections", self.meter.eta(self.total - self.done)
+        )
+
+    # -- preparing the text
+
+    def _units(self) -> list[_Unit]:
+        texts: list[tuple[str, int]] = []
+        for page in self.req.pages:
+            for sentence in self.split(page.text):
+                texts.append((sentence, page.number))
+        if not texts:
+            raise AppError(
+                "There is no text to summarize.",
+                "If this is a scanned document, run it through OCR first; otherwise paste some text.",
+            )
+        counts = self.engine.count_text_tokens([t for t, _ in texts])
+        cap = max(32, min(self.map_budget, self.final_budget) // 4)
+        units: list[_Unit] = []
+        for (text, page), n in zip(texts, counts, strict=True):
+            if n <= cap:
+                units.append(_Unit(text, (page,), n))
+                continue
+            # A "sentence" too long to place (a table, a page without punctuation): cut it by words.
+            words = text.split()
+            pieces = max(2, math.ceil(n / cap) + 1)
+            step = max(1, math.ceil(len(words) / pieces))
+            chunks = [" ".join(words[i : i + step]) for i in range(0, len(words), step)]
+            for chunk, k in zip(chunks, self.engine.count_text_tokens(chunks), strict=True):
+                units.append(_Unit(chunk, (page,), k))
+        return units
+
+    @staticmethod
+    def _pack(units: Sequence[_Unit], budget: int) -> list[list[_Unit]]:
+        """Consecutive groups whose tokens fit `budget`, balanced so the last is not a scrap."""
+        total = sum(u.tokens for u in units)
+        n = max(1, math.ceil(total / budget))
+        target = min(budget, math.ceil(total / n) + 1)
+        groups: list[list[_Unit]] = [[]]
+        size = 0
+        for u in units:
+            if groups[-1] and size + u.tokens > target and (size + u.tokens > budget or size >= target):
+                groups.append([])
+                size = 0
+            groups[-1].append(u)
+            size += u.tokens
+        return groups
+
+    def _select(self, units: Sequence[_Unit], scores: Sequence[float], budget: int) -> list[_Unit]:
+        """The most central units, within the ratio and the budget, back in document order."""
+        total = sum(u.tokens for u in units)
+        allowance = min(budget, max(1, int(total * self.req.select_ratio)))
+        chosen: list[int] = []
+        used = 0
+        for i in sorted(range(len(units)), key=lambda i: -scores[i]):
+            if used + units[i].tokens > allowance:
+                if used + units[i].tokens > budget or used >= allowance * 0.9:
+                    continue
+            chosen.append(i)
+            used += units[i].tokens
+            if used >= allowance:
+                break
+        if not chosen:  # every single unit is bigger than the allowance: take the smallest central one
+            chosen = [min(range(len(units)), key=lambda i: units[i].tokens)]
+        return [units[i] for i in sorted(chosen)]
+
+    def _estimate_reduce_calls(self, n_sections: int) -> int:
+        notes = n_sections * self.map_tokens * 0.6
+        calls = 0
+        while notes > self.final_budget:
+            groups = math.ceil(notes / self.map_budget)
+            calls += groups
+            notes = groups * self.map_tokens * 0.6
+        return calls
+
+    # -- the steps
+
+    def _map(self, sections: list[list[_Unit]]) -> Generator[Event, None, list[_Unit]]:
+        ranks = self.rank([[u.text for u in s] for s in sections])
+        notes: list[_Unit] = []
+        try:
+            for k, section in enumerate(sections):
+                self.cancel.raise_if_cancelled()
+                label = f"Reading {format_pages(sorted({p for u in section for p in u.pages}))}"
+                yield self._progress(label)
+                scores = next(ranks)
+                shown = self._select(section, scores, self.map_budget)
+                n = 3 if self.req.style != "detailed" else 4
+                points = yield from self._generate(
+                    lambda us, n=n: _map_messages(_body(us), self.req.title, n),
+                    shown,
+                    self.map_tokens,
+                    stream=False,
+                    style="key_points",
+                )
+                if not points:
+                    # Nothing usable came back: the section's most central sentences stand in, verbatim.
+                    best = sorted(range(len(section)), key=lambda i: -scores[i])[:2]
+                    points = [SummaryPoint(section[i].text, section[i].pages) for i in sorted(best)]
+                notes += self._as_units(points)
+                self.done = k + 1
+        finally:
+            close = getattr(ranks, "close", None)
+            if close is not None:
+                close()
+        return notes
+
+    def _reduce_level(self, notes: list[_Unit]) -> Generator[Event, None, list[_Unit]]:
+        groups = self._pack(notes, self.map_budget)
+        self.total = self.done + len(groups) + 1 + self._estimate_reduce_calls(len(groups))
+        out: list[_Unit] = []
+        for group in groups:
+            self.cancel.raise_if_cancelled()
+            yield self._progress(f"Combining {format_pages(sorted({p for u in group for p in u.pages}))}")
+            points = yield from self._generate(
+                lambda us: _map_messages(_body(us, notes=True), self.req.title, 4),
+                group,
+                self.map_tokens,
+                stream=False,
+                style="key_points",
+            )
+            if not points:
+                points = [SummaryPoint(u.text, u.pages) for u in group[:2]]
+            out += self._as_units(points)
+            self.done += 1
+        return out
+
+    def _final(self, shown: Sequence[_Unit], notes: bool) -> Generator[Event, None, list[SummaryPoint]]:
+        req = self.req
+        points = yield from self._generate(
+            lambda us: _final_messages(
+                _body(us, notes), req.title, req.style, self.words, self.n_points, notes
+            ),
+            shown,
+            self.final_tokens,
+            stream=True,
+            style=req.style,
+        )
+        budget_words = self.words * 1.15
+        # Too few points survived cleaning: add the best notes the model left out (they carry their pages).
+        if req.style != "paragraph" and notes and len(points) < max(2, self.n_points // 2):
+            have = [content_words(p.text) for p in points]
+            for u in shown:
+                if len(points) >= self.n_points or _words(points) >= budget_words:
+                    break
+                w = content_words(u.text)
+                if any(_jaccard(w, h) >= 0.5 for h in have):
+                    continue
+                p = SummaryPoint(u.text, u.pages)
+                points.append(p)
+                have.append(w)
+                yield Token(_render(p, req.style))
+        return points
+
+    def _as_units(self, points: Sequence[SummaryPoint]) -> list[_Unit]:
+        counts = self.engine.count_text_tokens([p.text for p in points]) if points else []
+        return [_Unit(p.text, p.pages, n + 2) for p, n in zip(points, counts, strict=True)]
+
+    def _generate(
+        self,
+        build: Callable[[Sequence[_Unit]], list[ChatMessage]],
+        shown: Sequence[_Unit],
+        max_tokens: int,
+        stream: bool,
+        style: str,
+    ) -> Generator[Event, None, list[SummaryPoint]]:
+        """One model call; points come out cleaned and attributed, streamed as Tokens when asked."""
+        req = self.req
+        # A prompt over budget would make the runtime refuse it: drop shown units from the end until it fits.
+        limit = int(self.engine.n_ctx) - max_tokens
+        messages = build(shown)
+        while self.engine.count_tokens(messages) > limit and len(shown) > 1:
+            shown = shown[: max(1, len(shown) * 4 // 5)]
+            messages = build(shown)
+        params = GenerationParams(
+            max_tokens=max_tokens, temperature=req.temperature, top_k=40, repeat_penalty=1.15, seed=req.seed
+        )
+        collector = _PointCollector(_Sources(shown), style == "paragraph", self.split, self.MIN_SUPPORT)
+        inner = CancelToken()
+        self.cancel.on_cancel(inner.cancel)
+        t0 = time.perf_counter()
+        raw: list[str] = []
+        gen = self.engine.stream_chat(messages, params, inner)
+        completion: Completion | None = None
+        try:
+            while True:
+                try:
+                    event = next(gen)
+                except StopIteration as stop:
+                    completion = stop.value
+                    break
+                if isinstance(event, Token):
+                    raw.append(event.text)
+                    for point in collector.feed(event.text):
+                        if stream:
+                            yield Token(_render(point, style))
+                    # A model that keeps repeating itself or wandering off will not come back: stop it.
+                    if collector.rejected_in_a_row >= 4 and not inner.cancelled:
+                        self.meter.early_stops += 1
+                        inner.cancel()
+                elif isinstance(event, Notice):
+                    yield event
+        except Cancelled:
+            if self.cancel.cancelled:
+                raise
+        finally:
+            gen.close()
+        if completion is None:  # stopped early: the runtime kept no stats, so count what was done
+            n_out = sum(self.engine.count_text_tokens(["".join(raw)])) if raw else 0
+            stats = GenerationStats(
+                prompt_tokens=self.engine.count_tokens(messages),
+                completion_tokens=n_out,
+                stop_reason="early_stop",
+            )
+        else:
+            stats = completion.stats
+        for point in collector.finish(stats.stop_reason):
+            if stream:
+                yield Token(_render(point, style))
+        self.meter.add(stats, time.perf_counter() - t0)
+        self.meter.dropped_unsupported += collector.dropped["unsupported"]
+        self.meter.dropped_duplicate += collector.dropped["duplicate"]
+        self.meter.dropped_echo += collector.dropped["echo"]
+        log.debug(
+            "summarize call: %s in, %s out, dropped %s",
+            stats.prompt_tokens,
+            stats.completion_tokens,
+            dict(collector.dropped),
+        )
+        return collector.points
+
+    def _text(self, points: Sequence[SummaryPoint]) -> str:
+        return "".join(_render(p, self.req.style) for p in points).strip()
+
+
+def _words(points: Sequence[SummaryPoint]) -> int:
+    return sum(len(p.text.split()) for p in points)
+
+
+def _body(units: Sequence[_Unit], notes: bool = False) -> str:
+    if notes:
+        return "\n".join(f"- {u.text}" for u in units)
+    # One paragraph per page: the model reads prose, not a list of loose sentences.
+    paras: list[list[str]] = []
+    last = None
+    for u in units:
+        if u.pages[0] != last:
+            paras.append([])
+            last = u.pages[0]
+        paras[-1].append(u.text)
+    return "\n\n".join(" ".join(p) for p in paras)
