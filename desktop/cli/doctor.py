@@ -1,0 +1,337 @@
+"""`hearth doctor [--json] [--load]`: this machine, how Hearth will run the model here, what is wrong."""
+
+from __future__ import annotations
+
+import argparse
+import importlib.metadata
+import os
+import stat
+import sys
+from pathlib import Path
+from typing import Any
+
+from desktop.cli.common import open_settings, print_json
+
+KEY_PACKAGES = (
+    "hearth",
+    "llama-cpp-python",
+    "gguf",
+    "chromadb",
+    "sentence-transformers",
+    "torch",
+    "pypdf",
+    "PySide6-Essentials",
+    "keyring",
+    "numpy",
+)
+
+
+def register(sub: Any) -> None:
+    p = sub.add_parser("doctor", help="check this machine and show how Hearth will run the model here")
+    p.add_argument("--json", action="store_true", help="print JSON")
+    p.add_argument("--model", help="plan for this model (name or path) instead of the one in the settings")
+    p.add_argument(
+        "--load", action="store_true", help="also load the model and report the backend it really got"
+    )
+    p.set_defaults(func=run)
+
+
+def _versions() -> dict[str, str | None]:
+    # Read from the installed metadata: importing torch or chromadb here would take seconds.
+    out: dict[str, str | None] = {"python": sys.version.split()[0]}
+    for name in KEY_PACKAGES:
+        try:
+            out[name] = importlib.metadata.version(name)
+        except importlib.metadata.PackageNotFoundError:
+            out[name] = None
+    return out
+
+
+def _data_dir_report() -> dict[str, Any]:
+    from desktop.services import paths
+
+    try:
+        path = paths.data_dir()
+    except Exception as exc:  # StorageError or worse: report it, that is what doctor is for
+        return {"path": None, "ok": False, "problem": str(exc)}
+    mode = stat.S_IMODE(path.stat().st_mode)
+    writable = os.access(path, os.W_OK)
+    private = os.name != "posix" or mode & 0o077 == 0
+    problem = ""
+    if not writable:
+        problem = "not writable"
+    elif not private:
+        problem = f"readable by other users (mode {mode:o}); run: chmod 700 {path}"
+    return {
+        "path": str(path),
+        "mode": f"{mode:o}",
+        "writable": writable,
+        "private": private,
+        "ok": not problem,
+        "problem": problem,
+    }
+
+
+def _bundled_report() -> dict[str, Any]:
+    from desktop.services import paths
+
+    out: dict[str, Any] = {}
+    chat = paths.bundled_models_dir() / paths.DEFAULT_MODEL_FILE
+    out["chat_model"] = {"path": str(chat), "present": chat.is_file()}
+    try:
+        emb: Path | None = paths.embedder_path()
+        out["embedder"] = {"path": str(emb), "present": True}
+    except Exception as exc:
+        out["embedder"] = {"path": None, "present": False, "problem": str(exc)}
+    return out
+
+
+def collect(model: str | None = None) -> dict[str, Any]:
+    """Everything doctor reports, as plain data (the JSON output)."""
+    from desktop.core.errors import AppError
+    from desktop.core.planning import plan_runtime
+    from desktop.services import hardware, models, privacy
+
+    report = hardware.probe_report()
+    hw = report.hardware
+    settings = open_settings()
+    machine: dict[str, Any] = {
+        "os": hw.os,
+        "machine": hw.machine,
+        "cpu": report.cpu_name,
+        "physical_cores": hw.physical_cores,
+        "logical_cores": hw.logical_cores,
+        "ram_total": hw.ram_total,
+        "ram_available": hw.ram_available,
+        "load_average": hw.load_average,
+        "gpus": [
+            {
+                "backend": g.backend,
+                "name": g.name,
+                "vram_total": g.vram_total,
+                "vram_free": g.vram_free,
+                "unified_memory": g.unified_memory,
+            }
+            for g in hw.gpus
+        ],
+        "llama_cpp_backends": list(hw.supported_backends),
+        "llama_cpp_system_info": report.system_info,
+        "probe_notes": list(report.notes),
+    }
+    chosen: dict[str, Any]
+    wanted = model if model is not None else str(settings["model"])
+    try:
+        info = models.resolve_model(wanted)
+        plan = plan_runtime(
+            hw,
+            info,
+            n_ctx=int(settings["context_size"]),
+            gpu=str(settings["gpu"]),
+            threads=int(settings["threads"]),
+        )
+        chosen = {"requested": wanted or "(bundled default)", "model": info.to_dict(), "plan": plan.to_dict()}
+    except AppError as exc:
+        chosen = {"requested": wanted or "(bundled default)", "error": exc.to_dict()}
+    return {
+        "machine": machine,
+        "settings": {k: settings[k] for k in ("model", "context_size", "gpu", "threads")},
+        "runtime": chosen,
+        "versions": _versions(),
+        "data_dir": _data_dir_report(),
+        "privacy": {
+            "guard_installed": privacy.is_installed(),
+            "refused_count": privacy.refused_count(),
+            "refused": privacy.refused_attempts()[-10:],
+        },
+        "bundled": _bundled_report(),
+    }
+
+
+def _load(model: str | None) -> dict[str, Any]:
+    """Start the real runtime with the plan: which backend it really got, and any fallback notice."""
+    from desktop.core.errors import AppError
+    from desktop.services.runtime import open_runtime
+
+    try:
+        runtime, choice = open_runtime(open_settings(), model)
+    except AppError as exc:
+        return {"ok": False, "error": exc.to_dict()}
+    try:
+        with runtime:
+            info = runtime.start()
+            return {
+                "ok": True,
+                "planned_backend": choice.plan.backend,
+                "backend": info.backend,
+                "n_gpu_layers": info.n_gpu_layers,
+                "n_ctx": info.n_ctx,
+                "n_threads": info.n_threads,
+                "n_threads_batch": info.n_threads_batch,
+                "load_s": round(info.load_s, 2),
+                "notices": list(info.notices),
+            }
+    except AppError as exc:
+        return {"ok": False, "planned_backend": choice.plan.backend, "error": exc.to_dict()}
+
+
+def _gb(n: int) -> str:
+    return f"{n / 1024**3:.1f} GB"
+
+
+def run(args: argparse.Namespace) -> int:
+    data = collect(args.model)
+    if args.load:
+        data["load"] = _load(args.model)
+    problems = _problems(data)
+    data["problems"] = problems
+    if args.json:
+        print_json(data)
+    else:
+        _print(data)
+    return 1 if any(p["severity"] == "error" for p in problems) else 0
+
+
+def _problems(data: dict[str, Any]) -> list[dict[str, str]]:
+    out: list[dict[str, str]] = []
+    rt = data["runtime"]
+    if "error" in rt:
+        out.append({"severity": "error", "message": rt["error"]["message"], "hint": rt["error"]["hint"]})
+    elif rt["plan"]["fit"] == "wont_fit":
+        out.append(
+            {
+                "severity": "error",
+                "message": "The chosen model does not fit this computer.",
+                "hint": rt["plan"]["reason"],
+            }
+        )
+    elif rt["plan"]["fit"] == "may_be_slow":
+        out.append(
+            {
+                "severity": "warning",
+                "message": "The chosen model may be slow here.",
+                "hint": rt["plan"]["reason"],
+            }
+        )
+    dd = data["data_dir"]
+    if not dd["ok"]:
+        out.append({"severity": "error", "message": f"Data folder: {dd['problem']}", "hint": ""})
+    if not data["bundled"]["chat_model"]["present"]:
+        out.append(
+            {
+                "severity": "warning",
+                "message": "The bundled chat model is missing.",
+                "hint": "Run `make install`.",
+            }
+        )
+    if not data["bundled"]["embedder"]["present"]:
+        out.append(
+            {
+                "severity": "warning",
+                "message": "The bundled embedding model is missing.",
+                "hint": "Run `make install`.",
+            }
+        )
+    if not data["privacy"]["guard_installed"]:
+        out.append(
+            {"severity": "error", "message": "The privacy guard is not installed.", "hint": "This is a bug."}
+        )
+    if data["privacy"]["refused_count"]:
+        out.append(
+            {
+                "severity": "warning",
+                "message": f"{data['privacy']['refused_count']} network attempt(s) refused.",
+                "hint": "",
+            }
+        )
+    for note in data["machine"]["probe_notes"]:
+        out.append({"severity": "info", "message": f"Hardware probe: {note}", "hint": ""})
+    load = data.get("load")
+    if load is not None:
+        if not load["ok"]:
+            out.append(
+                {
+                    "severity": "error",
+                    "message": f"Loading the model failed: {load['error']['message']}",
+                    "hint": load["error"]["hint"],
+                }
+            )
+        elif load["backend"] != load["planned_backend"]:
+            out.append(
+                {
+                    "severity": "warning",
+                    "message": f"Planned {load['planned_backend']} but loaded on {load['backend']}.",
+                    "hint": " ".join(load["notices"]),
+                }
+            )
+    return out  # fmt: skip
+
+
+def _print(data: dict[str, Any]) -> None:
+    m = data["machine"]
+    print("Machine")
+    print(f"  {m['os']} {m['machine']}, {m['cpu'] or 'CPU'}")
+    print(
+        f"  {m['physical_cores']} physical cores ({m['logical_cores']} logical), load {m['load_average']:.2f}"
+    )
+    print(f"  memory {_gb(m['ram_total'])}, {_gb(m['ram_available'])} free")
+    if m["gpus"]:
+        for g in m["gpus"]:
+            kind = "unified memory" if g["unified_memory"] else "VRAM"
+            free = f"{_gb(g['vram_free'])} of {_gb(g['vram_total'])} {kind} free"
+            print(f"  GPU {g['name']} ({g['backend']}): {free}")
+    else:
+        print("  no GPU found")
+    print(f"  llama.cpp backends in this build: {', '.join(m['llama_cpp_backends'])}")
+
+    rt = data["runtime"]
+    print("\nModel and runtime plan")
+    if "error" in rt:
+        print(f"  {rt['requested']}: {rt['error']['message']}")
+        if rt["error"]["hint"]:
+            print(f"    {rt['error']['hint']}")
+    else:
+        info, plan = rt["model"], rt["plan"]
+        params = f"{info['n_params'] / 1e6:.0f}M params" if info["n_params"] else "params ?"
+        print(f"  {info['name']}: {info['architecture']}, {params}, {info['quantization']}, {info['path']}")
+        print(
+            f"  backend {plan['backend']}, GPU layers {plan['n_gpu_layers']}, threads {plan['n_threads']} "
+            f"(prompt {plan['n_threads_batch']}), context {plan['n_ctx']}, batch {plan['n_batch']}"
+        )
+        if plan.get("memory"):
+            print(f"  needs about {_gb(plan['memory']['total'])}; fit: {plan['fit']}")
+        print(f"  why: {plan['reason']}")
+    load = data.get("load")
+    if load is not None:
+        if load["ok"]:
+            print(
+                f"  loaded: backend {load['backend']}, GPU layers {load['n_gpu_layers']}, "
+                f"context {load['n_ctx']}, in {load['load_s']} s"
+            )
+            for n in load["notices"]:
+                print(f"  notice: {n}")
+        else:
+            print(f"  load failed: {load['error']['message']}")
+
+    print("\nVersions")
+    print("  " + ", ".join(f"{k} {v or 'missing'}" for k, v in data["versions"].items()))
+    dd = data["data_dir"]
+    print("\nData")
+    print(f"  {dd['path']} (mode {dd.get('mode', '?')}){'' if dd['ok'] else ' — ' + dd['problem']}")
+    b = data["bundled"]
+    print(f"  bundled chat model: {'present' if b['chat_model']['present'] else 'MISSING'}")
+    print(f"  bundled embedder: {'present' if b['embedder']['present'] else 'MISSING'}")
+    p = data["privacy"]
+    print("\nPrivacy")
+    guard = "on" if p["guard_installed"] else "OFF"
+    print(f"  network guard {guard}; {p['refused_count']} outside connection attempt(s) refused")
+
+    problems = [x for x in data["problems"] if x["severity"] != "info"]
+    notes = [x for x in data["problems"] if x["severity"] == "info"]
+    print()
+    for x in notes:
+        print(f"note: {x['message']}")
+    if problems:
+        for x in problems:
+            print(f"{x['severity']}: {x['message']}" + (f" — {x['hint']}" if x["hint"] else ""))
+    else:
+        print("All good.")
