@@ -12,7 +12,8 @@ from desktop.core.chat import ChatRequest, GenerationParams, chat_job
 from desktop.core.errors import AppError, Cancelled
 from desktop.core.events import Event, Notice, Token
 from desktop.core.jobs import CancelToken, run_job
-from desktop.core.types import ChatMessage, Completion
+from desktop.core.types import ChatMessage, Completion, Role
+from desktop.services.chats import ChatStore, open_store
 
 
 def register(sub: Any) -> None:
@@ -24,6 +25,10 @@ def register(sub: Any) -> None:
     p.add_argument("--max-tokens", type=int, help="longest answer, in tokens")
     p.add_argument("--temperature", type=float)
     p.add_argument("--seed", type=int, default=-1, help="fixed seed for repeatable answers")
+    p.add_argument(
+        "--resume", type=int, metavar="ID", help="continue a saved conversation (see `hearth chats`)"
+    )
+    p.add_argument("--no-save", action="store_true", help="do not keep this conversation")
     p.set_defaults(func=run)
 
 
@@ -39,19 +44,56 @@ def run(args: argparse.Namespace) -> int:
     from desktop.services.runtime import open_runtime
 
     settings = open_settings()
-    runtime, choice = open_runtime(settings, args.model)
-    system = args.system if args.system is not None else str(settings["system_prompt"])
-    history: list[ChatMessage] = [ChatMessage("system", system)] if system else []
+    store = None if args.no_save else open_store()
+    saved = None
+    if args.resume:
+        try:
+            saved = (store or open_store()).chat(args.resume)
+        except KeyError:
+            raise AppError(
+                f"There is no saved conversation {args.resume}.", "`hearth chats list` shows them."
+            ) from None
+    runtime, choice = open_runtime(settings, args.model or (saved.model if saved else None))
+    if saved is not None and store is not None:
+        history = store.history(saved.id)
+    else:
+        system = args.system if args.system is not None else str(settings["system_prompt"])
+        history = [ChatMessage("system", system)] if system else []
     params = _params(args, settings)
+    keeper = _Keeper(store, saved, choice.model.name, history)
     with runtime:
         if args.once is not None:
             history.append(ChatMessage("user", args.once))
-            return _once(runtime, history, params, args.json, choice)
-        return _interactive(runtime, history, params, choice)
+            return _once(runtime, history, params, args.json, choice, keeper)
+        return _interactive(runtime, history, params, choice, keeper)
+
+
+class _Keeper:
+    """Saves the conversation as it goes, so a crash or Ctrl-D loses nothing said."""
+
+    def __init__(self, store: ChatStore | None, chat: Any, model: str, history: list[ChatMessage]) -> None:
+        self.store, self.chat, self.model = store, chat, model
+        self.system = history[0].content if history and history[0].role == "system" else ""
+
+    def add(self, role: Role, content: str, meta: dict[str, Any] | None = None) -> None:
+        if self.store is None:
+            return
+        if self.chat is None:
+            title = content.strip().splitlines()[0][:60] if content.strip() else "New chat"
+            self.chat = self.store.create_chat(title, model=self.model, system_prompt=self.system)
+        self.store.add_message(self.chat.id, role, content, meta)
+
+    def new(self) -> None:
+        self.chat = None
 
 
 def _once(
-    runtime: Any, history: list[ChatMessage], params: GenerationParams, as_json: bool, choice: Any
+    runtime: Any,
+    history: list[ChatMessage],
+    params: GenerationParams,
+    as_json: bool,
+    choice: Any,
+    keeper: _Keeper,
 ) -> int:
     notices: list[str] = []
 
@@ -64,7 +106,9 @@ def _once(
             if not as_json:
                 print(f"hearth: {event.message}", file=sys.stderr)
 
+    keeper.add("user", history[-1].content)
     result: Completion = run_job(chat_job(runtime, ChatRequest(tuple(history), params)), on_event)
+    keeper.add("assistant", result.text, {"stats": result.stats.to_dict()})
     if as_json:
         print_json(
             {
@@ -73,6 +117,7 @@ def _once(
                 "model": choice.model.name,
                 "plan": {k: v for k, v in choice.plan.to_dict().items() if k != "memory"},
                 "notices": notices,
+                "chat_id": keeper.chat.id if keeper.chat else None,
             }
         )
     else:
@@ -80,7 +125,9 @@ def _once(
     return 0
 
 
-def _interactive(runtime: Any, history: list[ChatMessage], params: GenerationParams, choice: Any) -> int:
+def _interactive(
+    runtime: Any, history: list[ChatMessage], params: GenerationParams, choice: Any, keeper: _Keeper
+) -> int:
     print(
         f"Hearth — chatting with {choice.model.name} on {choice.plan.backend.upper()} "
         f"({choice.plan.reason}). Ctrl-C stops an answer; Ctrl-D or /quit leaves.",
@@ -100,12 +147,14 @@ def _interactive(runtime: Any, history: list[ChatMessage], params: GenerationPar
             return 0
         if text == "/new":
             history = history[:1] if history and history[0].role == "system" else []
+            keeper.new()
             print("(new conversation)", file=sys.stderr)
             continue
         if text == "/stats":
             print(last_stats.to_dict() if last_stats else "(no answer yet)", file=sys.stderr)
             continue
         history.append(ChatMessage("user", text))
+        keeper.add("user", text)
         cancel = CancelToken()
         previous = signal.signal(signal.SIGINT, lambda *_, c=cancel: c.cancel())
         sys.stdout.write("hearth> ")
@@ -122,12 +171,14 @@ def _interactive(runtime: Any, history: list[ChatMessage], params: GenerationPar
         try:
             result = run_job(chat_job(runtime, ChatRequest(tuple(history), params)), on_event, cancel)
             history.append(ChatMessage("assistant", result.text))
+            keeper.add("assistant", result.text, {"stats": result.stats.to_dict()})
             last_stats = result.stats
             print()
         except Cancelled:
             print("\n[stopped]", file=sys.stderr)
             if parts:  # keep what was said, so the next turn has the context the user saw
                 history.append(ChatMessage("assistant", "".join(parts)))
+                keeper.add("assistant", "".join(parts), {"stopped": True})
             else:
                 history.pop()
         except AppError as exc:
