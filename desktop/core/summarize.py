@@ -123,7 +123,7 @@ to too under until up very was we were what when where which while who whom why 
 your also may might must shall used using use based one two new however thus paper text document
 """
 _STOP = frozenset(_STOP_WORDS.split())
-_BULLET = re.compile(r"^\s*(?:[-*•·▪‣–—]+|\(?\d{1,2}[.)]|\(?[a-zA-Z][.)](?=\s))\s*")
+_BULLET = re.compile(r"^\s*(?:(?:[-*•·▪‣–—]+|\(?\d{1,2}[.)]|\(?[a-zA-Z][.)](?=\s))\s*)+")
 _ECHO = re.compile(
     r"^(?:here (?:is|are)|sure\b|certainly|of course|okay|ok\b|summary\b|in summary|to summarize|"
     r"bullet points?|key points?|main (?:points|ideas|facts)|the (?:most )?important facts|notes?:|"
@@ -636,6 +636,7 @@ class _Summarizer:
         style: str,
     ) -> Generator[Event, None, list[SummaryPoint]]:
         """One model call; points come out cleaned and attributed, streamed as Tokens when asked."""
+        self.cancel.raise_if_cancelled()
         req = self.req
         # A prompt over budget would make the runtime refuse it: drop shown units from the end until it fits.
         limit = int(self.engine.n_ctx) - max_tokens

@@ -1,0 +1,289 @@
+"""The summarize job's logic, with a fake model: decisions, budgets, page references, cleaning, cancel."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Generator, Sequence
+
+import pytest
+
+from desktop.core.chat import GenerationParams
+from desktop.core.errors import AppError, Cancelled, ContextOverflow
+from desktop.core.events import Event, Progress, Token
+from desktop.core.jobs import CancelToken, run_job
+from desktop.core.summarize import (
+    SummaryRequest,
+    format_pages,
+    pages_from_text,
+    split_sentences_basic,
+    summarize_job,
+)
+from desktop.core.types import ChatMessage, Completion, GenerationStats, Page, Summary
+
+Script = Callable[[str], str]
+
+
+def copy_first_sentences(prompt: str, n: int = 3) -> str:
+    """A faithful fake model: the first sentence of the first paragraphs (or notes) of what it was shown."""
+    body = prompt.split(":\n", 1)[1].rsplit("\n\n", 1)[0]
+    lines = [ln.strip("- ").strip() for ln in body.split("\n") if ln.strip()]
+    picks = [split_sentences_basic(ln)[0] for ln in lines[:n]]
+    return "\n".join(f"- {p}" for p in picks)
+
+
+class FakeEngine:
+    """Counts a token per word; writes what `script` returns, a word per Token; records every call."""
+
+    def __init__(self, n_ctx: int = 2048, script: Script = copy_first_sentences) -> None:
+        self._n_ctx = n_ctx
+        self.script = script
+        self.calls: list[tuple[int, int, str]] = []  # (prompt tokens, max_tokens, prompt)
+        self.on_token: Callable[[], None] | None = None
+
+    @property
+    def n_ctx(self) -> int:
+        return self._n_ctx
+
+    def count_tokens(self, messages: Sequence[ChatMessage]) -> int:
+        return sum(len(m.content.split()) + 4 for m in messages) + 2
+
+    def count_text_tokens(self, texts: Sequence[str]) -> list[int]:
+        return [len(t.split()) for t in texts]
+
+    def stream_chat(
+        self, messages: Sequence[ChatMessage], params: GenerationParams, cancel: CancelToken
+    ) -> Generator[Event, None, Completion]:
+        prompt = messages[-1].content
+        n_in = self.count_tokens(messages)
+        self.calls.append((n_in, params.max_tokens, prompt))
+        assert n_in + params.max_tokens <= self.n_ctx, "prompt + answer must fit the context"
+        words = re.findall(r"\S+\s*", self.script(prompt))
+        out = 0
+        for w in words[: params.max_tokens]:
+            if cancel.cancelled:
+                raise Cancelled()
+            out += 1
+            yield Token(w)
+            if self.on_token:
+                self.on_token()
+        reason = "length" if len(words) > params.max_tokens else "stop"
+        text = "".join(words[: params.max_tokens])
+        return Completion(
+            text, GenerationStats(prompt_tokens=n_in, completion_tokens=out, stop_reason=reason)
+        )
+
+
+def topic_pages(n: int, sentences_per_page: int = 8) -> tuple[Page, ...]:
+    """Pages whose words are unique to the page, so a point's true page can be told from its words."""
+    pages = []
+    for i in range(1, n + 1):
+        sents = [
+            f"The reactor{i}x{k} produces energy{i}x{k} for village{i}x{k} during winter{i}x{k} nights."
+            for k in range(sentences_per_page)
+        ]
+        pages.append(Page(i, " ".join(sents)))
+    return tuple(pages)
+
+
+def run(
+    engine: FakeEngine, request: SummaryRequest, cancel: CancelToken | None = None
+) -> tuple[Summary, list[Event]]:
+    events: list[Event] = []
+    result = run_job(summarize_job(engine, request), events.append, cancel)
+    return result, events
+
+
+def page_of_point(text: str) -> set[int]:
+    return {int(m) for m in re.findall(r"reactor(\d+)x", text)}
+
+
+def test_short_text_is_summarized_in_one_pass() -> None:
+    engine = FakeEngine()
+    summary, events = run(engine, SummaryRequest(topic_pages(2)))
+    assert summary.levels == 1
+    assert len(engine.calls) == 1
+    assert summary.points
+    assert any(isinstance(e, Token) for e in events)
+
+
+def test_long_text_goes_through_map_and_reduce() -> None:
+    engine = FakeEngine(n_ctx=512)
+    summary, _ = run(engine, SummaryRequest(topic_pages(12)))
+    assert summary.levels >= 2
+    assert summary.stats["sections"] > 1
+    if summary.levels == 2:  # each section once, then one final call
+        assert len(engine.calls) == summary.stats["sections"] + 1
+    assert summary.page_count == 12
+
+
+def test_many_sections_need_more_than_one_reduce_level() -> None:
+    engine = FakeEngine(n_ctx=400)
+    summary, events = run(engine, SummaryRequest(topic_pages(80)))
+    assert summary.levels >= 3
+    assert summary.points
+    progress = [e for e in events if isinstance(e, Progress)]
+    assert progress[-1].done == progress[-1].total
+
+
+def test_every_call_respects_the_context_budget() -> None:
+    engine = FakeEngine(n_ctx=400)
+    run(engine, SummaryRequest(topic_pages(30), style="detailed"))
+    for n_in, max_tokens, _ in engine.calls:
+        assert n_in + max_tokens <= 400
+
+
+def test_page_references_come_from_the_sources_not_the_model() -> None:
+    def liar(prompt: str) -> str:
+        # The model claims pages and invents a point with no support in the text.
+        true = copy_first_sentences(prompt, 2)
+        return "- See page 999: unicorns migrate across Paris every spring.\n" + true.replace(
+            "\n", " (page 42)\n"
+        )
+
+    engine = FakeEngine(n_ctx=512, script=liar)
+    summary, _ = run(engine, SummaryRequest(topic_pages(10)))
+    assert summary.points
+    for point in summary.points:
+        assert "unicorn" not in point.text
+        assert set(point.pages) <= set(range(1, 11))
+        # The page the point's words come from is among its references.
+        assert page_of_point(point.text) <= set(point.pages)
+    assert summary.stats["dropped_unsupported"] >= 1
+
+
+def test_one_pass_points_carry_the_page_of_their_sentence() -> None:
+    engine = FakeEngine()
+    summary, _ = run(engine, SummaryRequest(topic_pages(3), select_ratio=1.0))
+    assert summary.levels == 1
+    for point in summary.points:
+        assert set(point.pages) == page_of_point(point.text)
+
+
+def test_streamed_text_is_the_final_text() -> None:
+    for style in ("key_points", "paragraph"):
+        engine = FakeEngine(n_ctx=512)
+        summary, events = run(engine, SummaryRequest(topic_pages(6), style=style))
+        streamed = "".join(e.text for e in events if isinstance(e, Token))
+        assert streamed.strip() == summary.text
+        assert "(p." in summary.text or "(pp." in summary.text
+
+
+def test_progress_counts_sections_with_an_estimate_of_time_left() -> None:
+    engine = FakeEngine(n_ctx=512)
+    _, events = run(engine, SummaryRequest(topic_pages(12)))
+    progress = [e for e in events if isinstance(e, Progress)]
+    dones = [p.done for p in progress]
+    assert dones == sorted(dones)
+    assert all(p.done <= p.total for p in progress)
+    assert any(p.eta_s is not None and p.eta_s >= 0 for p in progress[1:-1])
+    assert progress[-1].done == progress[-1].total
+    assert all(p.unit == "sections" for p in progress)
+
+
+def test_cancel_mid_way_stops_at_once() -> None:
+    engine = FakeEngine(n_ctx=512)
+    cancel = CancelToken()
+    seen = 0
+
+    def on_token() -> None:
+        nonlocal seen
+        seen += 1
+        if seen == 5:
+            cancel.cancel()
+
+    engine.on_token = on_token
+    with pytest.raises(Cancelled):
+        run(engine, SummaryRequest(topic_pages(12)), cancel)
+    assert len(engine.calls) == 1
+
+
+def test_cancel_between_sections() -> None:
+    engine = FakeEngine(n_ctx=512)
+    cancel = CancelToken()
+    events: list[Event] = []
+
+    def on_event(e: Event) -> None:
+        events.append(e)
+        if isinstance(e, Progress) and e.done == 2:
+            cancel.cancel()
+
+    with pytest.raises(Cancelled):
+        run_job(summarize_job(engine, SummaryRequest(topic_pages(12))), on_event, cancel)
+    assert len(engine.calls) == 2
+
+
+def test_output_is_cleaned_of_echoes_empty_bullets_and_repeats() -> None:
+    def messy(prompt: str) -> str:
+        facts = copy_first_sentences(prompt, 2).split("\n")
+        return "\n".join(
+            [
+                "Here are the key points of the text:",
+                "- ",
+                "*",
+                facts[0].replace("The", "1. **The the**", 1),
+                facts[0],
+                facts[0],
+                facts[1] if len(facts) > 1 else "",
+            ]
+        )
+
+    engine = FakeEngine(script=messy)
+    summary, _ = run(engine, SummaryRequest(topic_pages(2), select_ratio=1.0))
+    texts = [p.text for p in summary.points]
+    assert not any(t.lower().startswith("here are") for t in texts)
+    assert all(len(t.split()) >= 3 for t in texts)
+    assert not any("the the" in t.lower() or "**" in t for t in texts)
+    assert len(texts) == len(set(texts)) == 2
+
+
+def test_a_looping_model_is_stopped_early() -> None:
+    def loop(prompt: str) -> str:
+        first = copy_first_sentences(prompt, 1)
+        return first + "\n" + "\n".join([first] * 60)
+
+    engine = FakeEngine(script=loop)
+    summary, events = run(engine, SummaryRequest(topic_pages(2), length=300))
+    tokens = [e for e in events if isinstance(e, Token)]
+    assert summary.stats["early_stops"] == 1
+    assert len(summary.points) == 1
+    assert len(tokens) == 1
+
+
+def test_truncated_last_point_is_dropped() -> None:
+    def cut(prompt: str) -> str:
+        return copy_first_sentences(prompt, 2) + "\n- And the reactor1x3 also produces" + " more" * 300
+
+    engine = FakeEngine(script=cut)
+    summary, _ = run(engine, SummaryRequest(topic_pages(2), select_ratio=1.0))
+    assert len(summary.points) == 2
+    assert all(p.text.endswith(".") for p in summary.points)
+    assert not any(p.text.endswith("produces.") for p in summary.points)
+
+
+def test_nothing_to_summarize_is_a_clear_error() -> None:
+    with pytest.raises(AppError) as err:
+        run(FakeEngine(), SummaryRequest((Page(1, "   "), Page(2, ""))))
+    assert "no text" in err.value.user_message.lower()
+
+
+def test_unknown_style_and_tiny_context_are_clear_errors() -> None:
+    with pytest.raises(AppError):
+        run(FakeEngine(), SummaryRequest(topic_pages(1), style="poem"))
+    with pytest.raises(ContextOverflow):
+        run(FakeEngine(n_ctx=120), SummaryRequest(topic_pages(1)))
+
+
+def test_target_length_bounds_the_answer() -> None:
+    engine = FakeEngine()
+    run(engine, SummaryRequest(topic_pages(2), style="paragraph", length=40))
+    short = engine.calls[-1][1]
+    run(engine, SummaryRequest(topic_pages(2), style="paragraph", length=300))
+    assert engine.calls[-1][1] > short
+
+
+def test_helpers() -> None:
+    assert format_pages([3]) == "p. 3"
+    assert format_pages([5, 3, 4, 9]) == "pp. 3–5, 9"
+    assert format_pages([]) == ""
+    assert [p.number for p in pages_from_text("one\fthree\f\f")] == [1, 2]
+    assert split_sentences_basic("It works. Does it? Yes!") == ["It works.", "Does it?", "Yes!"]
