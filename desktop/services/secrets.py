@@ -1,0 +1,87 @@
+"""Secrets (tokens for a team server the user names, keys) live in the OS keyring, never in a file.
+
+With no keyring backend (a headless box, a minimal desktop) Hearth says so plainly and keeps
+working without the secret; it never falls back to a plain-text store such as keyrings.alt
+(base64 in a file is not protection).
+"""
+
+from __future__ import annotations
+
+import logging
+
+from desktop.core.errors import SecretsUnavailable
+
+log = logging.getLogger("desktop.secrets")
+SERVICE = "Hearth"
+# Backends that do not protect anything: refuse them even if installed.
+_UNSAFE_BACKENDS = ("keyrings.alt", "keyring.backends.fail", "keyring.backends.null")
+
+
+def _backend():  # type: ignore[no-untyped-def]
+    import keyring
+
+    backend = keyring.get_keyring()
+    chained = getattr(backend, "backends", None)
+    candidates = list(chained) if chained else [backend]
+    safe = [b for b in candidates if not type(b).__module__.startswith(_UNSAFE_BACKENDS)]
+    if not safe:
+        raise SecretsUnavailable(
+            "No secure keyring is available on this computer, so Hearth cannot store secrets.",
+            "Hearth works without them. To save secrets, run a keyring service "
+            "(GNOME Keyring, KWallet, macOS Keychain or Windows Credential Manager).",
+            detail=f"keyring backend: {backend!r}",
+        )
+    return safe[0]
+
+
+def available() -> bool:
+    try:
+        _backend()
+    except SecretsUnavailable:
+        return False
+    return True
+
+
+def backend_name() -> str:
+    try:
+        b = _backend()
+    except SecretsUnavailable:
+        return "none"
+    return f"{type(b).__module__}.{type(b).__name__}"
+
+
+def set_secret(name: str, value: str) -> None:
+    backend = _backend()
+    try:
+        backend.set_password(SERVICE, name, value)
+    except Exception as exc:  # the keyring library raises many kinds (locked, dismissed, dbus)
+        raise SecretsUnavailable(
+            "Hearth could not save this secret in the keyring.",
+            "Unlock your keyring and try again.",
+            detail=repr(exc),
+        ) from exc
+    log.info("secret %r saved in %s", name, type(backend).__name__)  # the name only, never the value
+
+
+def get_secret(name: str) -> str | None:
+    backend = _backend()
+    try:
+        value = backend.get_password(SERVICE, name)
+    except Exception as exc:
+        raise SecretsUnavailable(
+            "Hearth could not read this secret from the keyring.",
+            "Unlock your keyring and try again.",
+            detail=repr(exc),
+        ) from exc
+    return None if value is None else str(value)
+
+
+def delete_secret(name: str) -> bool:
+    backend = _backend()
+    import keyring.errors
+
+    try:
+        backend.delete_password(SERVICE, name)
+    except keyring.errors.PasswordDeleteError:
+        return False
+    return True
