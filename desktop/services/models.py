@@ -314,20 +314,22 @@ def _parse(cur: _Cursor, path: Path, quant_sizes: Any, qtype: Any) -> GgufHeader
         )
     tensor_count = cur.u64()
     kv_count = cur.u64()
-    # Each metadata entry takes at least 13 bytes and each tensor entry at least 24: counts the file
-    # cannot hold are lies, whatever the limits say.
-    if kv_count > MAX_KV_COUNT or kv_count * 13 > cur.remaining():
+    # Counts far beyond any real model are lies; smaller ones the file cannot hold mean it was cut
+    # off (each metadata entry takes at least 13 bytes, each tensor entry at least 24).
+    if kv_count > MAX_KV_COUNT:
         raise ModelFileError(
             f"{path.name} claims {kv_count:,} metadata entries, which cannot be right.",
             _HINT_REDOWNLOAD,
             detail=f"kv_count={kv_count} file_size={cur.size}",
         )
-    if tensor_count > MAX_TENSOR_COUNT or tensor_count * 24 > cur.remaining():
+    if tensor_count > MAX_TENSOR_COUNT:
         raise ModelFileError(
             f"{path.name} claims {tensor_count:,} tensors, which cannot be right.",
             _HINT_REDOWNLOAD,
             detail=f"tensor_count={tensor_count} file_size={cur.size}",
         )
+    if kv_count * 13 + tensor_count * 24 > cur.remaining():
+        raise _Truncated(f"{kv_count} metadata entries and {tensor_count} tensors in {cur.remaining()} bytes")
     header = GgufHeader(version=version, tensor_count=tensor_count)
     for _ in range(kv_count):
         key = cur.string(MAX_KEY_LEN)
@@ -343,6 +345,12 @@ def _parse(cur: _Cursor, path: Path, quant_sizes: Any, qtype: Any) -> GgufHeader
     if not isinstance(alignment, int) or alignment <= 0 or alignment & (alignment - 1):
         raise _Bad(f"invalid alignment {alignment!r}")
 
+    if tensor_count == 0:
+        raise ModelFileError(
+            f"{path.name} holds no weights (0 tensors): it is a vocabulary or adapter file, not a model.",
+            _HINT_GGUF,
+            detail=str(path),
+        )
     tensors: list[tuple[int, int, int]] = []  # (offset, n_elements, ggml type)
     for _ in range(tensor_count):
         name = cur.string(MAX_KEY_LEN)
@@ -381,12 +389,6 @@ def _parse(cur: _Cursor, path: Path, quant_sizes: Any, qtype: Any) -> GgufHeader
             f"{path.name} is incomplete: it is {_mb(cur.size)} but its weights need {_mb(data_end)}.",
             "The download or copy was cut off. " + _HINT_REDOWNLOAD,
             detail=f"data_end={data_end} file_size={cur.size}",
-        )
-    if tensor_count == 0:
-        raise ModelFileError(
-            f"{path.name} holds no weights (0 tensors): it is a vocabulary or adapter file, not a model.",
-            _HINT_GGUF,
-            detail=str(path),
         )
     return header
 
