@@ -67,6 +67,9 @@ class SummaryRequest:
     temperature: float = 0.2
     seed: int = 42
     map_tokens: int = 160  # most tokens one section's notes may take
+    # Most document tokens one call reads, however large the context: a 135M model loses the thread in
+    # long inputs, and prefill slows as the context fills. None: as much as the context allows.
+    max_input_tokens: int | None = 2000
 
 
 @dataclass(frozen=True, slots=True)
@@ -291,6 +294,9 @@ class _PointCollector:
         if len(text.split()) < 3 or not words:
             self.dropped["empty"] += 1
             return None
+        if re.match(r"^\d+(?:\.\d+)*\.?\s", text) and len(text.split()) < 10:
+            self.dropped["empty"] += 1  # a section heading copied from the text, not a point
+            return None
         if _ECHO.match(text) or text.endswith(":"):
             self.dropped["echo"] += 1
             self.rejected_in_a_row += 1
@@ -319,8 +325,14 @@ class _PointCollector:
 SYSTEM = "You write short, factual summaries. Use only the given text."
 
 
+def _title_line(title: str) -> str:
+    # A file name such as "C02-1025" or "scan_0001" tells the model nothing and it may echo it.
+    informative = len(re.findall(r"[A-Za-z]{3,}", title)) >= 2
+    return f"Document: {title}\n\n" if informative else ""
+
+
 def _map_messages(body: str, title: str, n_points: int) -> list[ChatMessage]:
-    head = f"Document: {title}\n\n" if title else ""
+    head = _title_line(title)
     ask = (
         f"List the {n_points} most important facts in the text above, one per line, each starting with '- '."
     )
@@ -330,7 +342,7 @@ def _map_messages(body: str, title: str, n_points: int) -> list[ChatMessage]:
 def _final_messages(
     body: str, title: str, style: str, words: int, n_points: int, notes: bool
 ) -> list[ChatMessage]:
-    head = f"Document: {title}\n\n" if title else ""
+    head = _title_line(title)
     label = "Notes" if notes else "Text"
     if style == "paragraph":
         ask = f"Summarize the {label.lower()} above in one paragraph of about {words} words."
@@ -397,6 +409,9 @@ class _Summarizer:
         )
         self.map_budget = n_ctx - self.map_tokens - overhead - self.MARGIN
         self.final_budget = n_ctx - self.final_tokens - overhead - self.MARGIN
+        if req.max_input_tokens:
+            self.map_budget = min(self.map_budget, req.max_input_tokens)
+            self.final_budget = min(self.final_budget, req.max_input_tokens)
         if min(self.map_budget, self.final_budget) < 64:
             raise ContextOverflow(
                 f"The model's context window ({n_ctx} tokens) is too small to summarize with.",

@@ -81,44 +81,25 @@ def _quality(sentence: str) -> float:
 class EmbeddingRanker:
     """Centrality of sentences within each section, by the bundled all-MiniLM-L6-v2 embedder."""
 
-    def __init__(
-        self, model: Any = None, *, max_seq_length: int = 64, threads: int = 1, batch_size: int = 64
-    ) -> None:
-        self._model = model
-        self.max_seq_length = max_seq_length
-        self.threads = threads
+    # A sentence's first ~60 word pieces say what it is about; encoding cost grows with length.
+    MAX_CHARS = 320
+
+    def __init__(self, embedder: Any = None, *, batch_size: int = 64) -> None:
+        self._embedder = embedder
         self.batch_size = batch_size
-        self._lock = threading.Lock()
 
-    def _load(self) -> Any:
-        with self._lock:
-            if self._model is None:
-                import torch
-                from sentence_transformers import SentenceTransformer
+    @property
+    def embedder(self) -> Any:
+        if self._embedder is None:
+            from desktop.services.embeddings import Embedder
 
-                from desktop.services.paths import embedder_path
-
-                # One thread: the model runtime uses the other core; two spinning pools halve both.
-                torch.set_num_threads(max(1, self.threads))
-                self._model = SentenceTransformer(str(embedder_path()), device="cpu")
-            # A sentence's first 64 word pieces say what it is about; longer costs time quadratically.
-            self._model.max_seq_length = self.max_seq_length
-            return self._model
+            # One thread: the model runtime decodes on the other core, and two busy pools halve both.
+            self._embedder = Embedder(threads=1)
+        return self._embedder
 
     def embed(self, sentences: Sequence[str]) -> Any:
         """Unit-length rows (numpy), one per sentence."""
-        import numpy as np
-
-        if not sentences:
-            return np.zeros((0, 384), dtype=np.float32)
-        model = self._load()
-        return model.encode(
-            list(sentences),
-            batch_size=self.batch_size,
-            normalize_embeddings=True,
-            convert_to_numpy=True,
-            show_progress_bar=False,
-        )
+        return self.embedder.encode([s[: self.MAX_CHARS] for s in sentences], batch_size=self.batch_size)
 
     def scores(self, sentences: Sequence[str]) -> list[float]:
         """How central each sentence is to the group (cosine to the mean direction × prose quality)."""

@@ -1,0 +1,167 @@
+"""`hearth summarize FILE`: summarize a PDF or text file with page references, streamed, as Markdown or JSON.
+
+Ctrl-C stops the summary. `--out` is written atomically (a temporary file renamed into place), so an
+error or a stop never leaves a half-written summary behind.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import signal
+import sys
+import tempfile
+from pathlib import Path
+from typing import Any
+
+from desktop.cli.common import ProgressLine, open_settings, print_json
+from desktop.core.errors import AppError, DocumentError
+from desktop.core.events import Event, Progress, Token
+from desktop.core.jobs import CancelToken, run_job
+from desktop.core.summarize import STYLES, SummaryRequest, format_pages, pages_from_text, summarize_job
+from desktop.core.types import Page, Summary
+
+TEXT_SUFFIXES = {".txt", ".md", ".text"}
+
+
+def register(sub: Any) -> None:
+    p = sub.add_parser(
+        "summarize",
+        help="summarize a PDF (or text file), with page references",
+        description="Summarize a document of any length. Each point says which pages it comes from.",
+    )
+    p.add_argument("file", metavar="FILE", help="a PDF, a .txt/.md file, or - for text on standard input")
+    p.add_argument("--style", choices=STYLES, help="paragraph, key_points or detailed (default: the setting)")
+    p.add_argument("--length", type=int, metavar="WORDS", help="target length in words")
+    p.add_argument("--out", metavar="PATH", help="write the Markdown summary to this file")
+    p.add_argument("--json", action="store_true", help="print the summary, its points and stats as JSON")
+    p.add_argument("--model", help="model name or GGUF path (default: the setting, else the bundled model)")
+    p.set_defaults(func=run)
+
+
+def read_pages(path_arg: str, cancel: CancelToken, on_event: Any) -> tuple[list[Page], str]:
+    """The document's pages and a title. Raises DocumentError for anything unreadable."""
+    if path_arg == "-":
+        return list(pages_from_text(sys.stdin.read())), "Pasted text"
+    path = Path(path_arg).expanduser()
+    if not path.exists():
+        raise DocumentError(f"There is no file {path}.", "Check the name and the folder.", reason="missing")
+    if path.is_dir():
+        raise DocumentError(f"{path} is a folder, not a document.", "Give one PDF file.", reason="not_a_file")
+    title = path.stem.replace("_", " ")
+    if path.suffix.lower() in TEXT_SUFFIXES:
+        try:
+            text = path.read_text(encoding="utf-8", errors="replace")
+        except OSError as exc:
+            raise DocumentError(f"{path.name} could not be read.", str(exc), reason="unreadable") from exc
+        return list(pages_from_text(text)), title
+    from desktop.services.pdf import extract_pages
+
+    def progress(done: int, total: int) -> None:
+        on_event(Progress(done, total, f"Reading {path.name}", "pages"))
+
+    return extract_pages(path, cancel=cancel, on_progress=progress), title
+
+
+def to_markdown(summary: Summary, source: str) -> str:
+    lines = [f"# Summary: {summary.title}" if summary.title else "# Summary", ""]
+    lines.append(summary.text if summary.text else "_The model produced no usable summary._")
+    lines += ["", "## Page references", ""]
+    for i, point in enumerate(summary.points, 1):
+        words = point.text.split()
+        short = " ".join(words[:12]) + (" …" if len(words) > 12 else "")
+        lines.append(f"{i}. {format_pages(point.pages)} — {short}")
+    how = "one pass" if summary.levels == 1 else f"map–reduce, {summary.levels} levels"
+    lines += [
+        "",
+        f"_{summary.page_count} pages of {source}, {how}. Page numbers are the PDF's own, "
+        "taken from the passages each point was written from._",
+        "",
+    ]
+    return "\n".join(lines)
+
+
+def write_atomically(path: Path, text: str) -> None:
+    """Write `text` to `path` so that the file is either complete or untouched."""
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".part", dir=path.parent)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as f:
+            f.write(text)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def _check_out(path_arg: str | None) -> Path | None:
+    if not path_arg:
+        return None
+    out = Path(path_arg).expanduser().resolve()
+    if out.is_dir():
+        raise AppError(f"{out} is a folder.", "Give a file name for the summary, e.g. summary.md.")
+    if not out.parent.is_dir():
+        raise AppError(
+            f"The folder {out.parent} does not exist.", "Create it first, or choose another place."
+        )
+    if not os.access(out.parent, os.W_OK):
+        raise AppError(f"Hearth may not write in {out.parent}.", "Choose a folder you can write to.")
+    return out
+
+
+def run(args: argparse.Namespace) -> int:
+    from desktop.services.summarize_select import EmbeddingRanker, split_sentences
+
+    out = _check_out(args.out)  # before minutes of work, not after
+    if args.length is not None and not 20 <= args.length <= 2000:
+        raise AppError("--length must be between 20 and 2000 words.")
+    settings = open_settings()
+    style = args.style or str(settings["summary_style"])
+    stream_out = not args.json and out is None
+    bar = ProgressLine()
+    cancel = CancelToken()
+    previous = signal.signal(signal.SIGINT, lambda *_: cancel.cancel())
+    started = False
+
+    def on_event(event: Event) -> None:
+        nonlocal started
+        if isinstance(event, Token):
+            if stream_out:
+                if not started:
+                    bar.clear()
+                    sys.stdout.write(f"# Summary: {title}\n\n" if title else "# Summary\n\n")
+                    started = True
+                sys.stdout.write(event.text)
+                sys.stdout.flush()
+        else:
+            bar(event)
+
+    title = ""
+    try:
+        pages, title = read_pages(args.file, cancel, bar)
+        bar.clear()
+        from desktop.services.runtime import open_runtime
+
+        runtime, _choice = open_runtime(settings, args.model)
+        with runtime:
+            request = SummaryRequest(tuple(pages), title=title, style=style, length=args.length)
+            job = summarize_job(runtime, request, EmbeddingRanker(), split_sentences)
+            summary: Summary = run_job(job, on_event, cancel)
+    finally:
+        signal.signal(signal.SIGINT, previous)
+        bar.clear()
+    source = "standard input" if args.file == "-" else Path(args.file).name
+    if args.json:
+        print_json({"file": args.file, **summary.to_dict(), "markdown": to_markdown(summary, source)})
+    if out is not None:
+        write_atomically(out, to_markdown(summary, source))
+        if not args.json:
+            print(f"hearth: summary written to {out}", file=sys.stderr)
+    elif stream_out:
+        markdown = to_markdown(summary, source)
+        # The summary itself was streamed; finish with what follows it.
+        tail = markdown.split(summary.text, 1)[1] if summary.text and started else markdown
+        sys.stdout.write(tail if started else markdown)
+        sys.stdout.flush()
+    return 0
