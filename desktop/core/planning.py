@@ -216,7 +216,8 @@ def plan_runtime(
         # A smaller window may make it fit; keep the largest that fits best, never below 2048
         # tokens on our own initiative (a chat in 512 tokens forgets everything at once).
         rank = {"fits": 0, "may_be_slow": 1, "wont_fit": 2}
-        best_ctx, best_fit = ctx, fit
+        best_ctx: int = ctx
+        best_fit: Fit = fit
         c = ctx
         while c // 2 >= min(AUTO_CTX_FLOOR, train):
             c //= 2

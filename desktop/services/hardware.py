@@ -104,7 +104,8 @@ def _probe() -> ProbeReport:
 
     load = _safe(notes, "the load average", _load_average, 0.0)
 
-    system_info, backends = _safe(notes, "llama.cpp's GPU support", _llama_backends, ("", ("cpu",)))
+    cpu_only: tuple[str, tuple[Backend, ...]] = ("", ("cpu",))
+    system_info, backends = _safe(notes, "llama.cpp's GPU support", _llama_backends, cpu_only)
     gpus: list[GpuInfo] = []
     gpus += _safe(notes, "NVIDIA GPUs", lambda: _nvidia_gpus(notes), [])
     if os_name == "darwin" and machine == "arm64":
