@@ -196,7 +196,9 @@ class _ChildRuntime:
                     "Check it with `hearth models info PATH`; it may be damaged or of an unsupported kind.",
                     detail=repr(exc),
                 ) from exc
-            notices.append(f"Loading on the {backend.upper()} GPU failed, so Hearth runs on the CPU.")
+            notices.append(
+                f"Loading on the {backend.upper()} GPU failed ({exc}), so Hearth runs on the CPU."
+            )
             kwargs["n_gpu_layers"] = 0
             backend = "cpu"
             self.llm = llama_cpp.Llama(**kwargs)
