@@ -1,0 +1,339 @@
+"""The chat panel: ties the sidebar and the view to the chat store and to answer jobs on the llm lane.
+
+One answer runs at a time (`replaces="answer"`): a new question, a regenerate or switching chats
+cancels the one still streaming. Each answer is stored when it ends; a stopped answer keeps what
+the user saw, so the next turn has the context they read.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Generator
+from typing import Any
+
+from PySide6.QtCore import Signal
+from PySide6.QtWidgets import QSplitter, QWidget
+
+from desktop.core.chat import ChatRequest, GenerationParams, chat_job
+from desktop.core.errors import AppError
+from desktop.core.events import Event, Notice, Progress, Sources
+from desktop.core.jobs import CancelToken
+from desktop.core.types import ChatMessage
+from desktop.services.chats import ChatStore
+from desktop.ui import messages
+from desktop.ui.chat.message_view import MessageWidget
+from desktop.ui.chat.sidebar import ConversationList
+from desktop.ui.chat.view import ChatView
+from desktop.ui.jobs import JobBug, JobHandle
+from desktop.ui.qtcompat import emit
+from desktop.ui.session import Session
+
+log = logging.getLogger("desktop.ui.chat")
+
+# (session, chat collections, history ending with the question, params) -> a job on the llm lane.
+# The library engineer's ask job plugs in here; plain chat is the default.
+AnswerJobFactory = Callable[
+    [Session, tuple[str, ...], tuple[ChatMessage, ...], GenerationParams],
+    Callable[[CancelToken], Generator[Event, None, Any]],
+]
+
+
+def chat_answer_job(
+    session: Session, collections: tuple[str, ...], history: tuple[ChatMessage, ...], params: GenerationParams
+) -> Callable[[CancelToken], Generator[Event, None, Any]]:
+    def job(cancel: CancelToken) -> Generator[Event, None, Any]:
+        runtime = session.require_runtime()  # on the llm lane, after the load job queued before it
+        return (yield from chat_job(runtime, ChatRequest(history, params))(cancel))
+
+    return job
+
+
+class ChatPanel(QSplitter):
+    """Sidebar + chat view.
+
+    Signals (GUI thread):
+        answer_started(JobHandle)  an answer job was started (tests and benchmarks time it)
+        answer_finished(str)       "succeeded" | "failed" | "cancelled"
+        open_source(dict)          a citation (chip or [n]) or page link was clicked: open the viewer
+    """
+
+    answer_started = Signal(object)
+    answer_finished = Signal(str)
+    open_source = Signal(dict)
+
+    def __init__(self, session: Session, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.session = session
+        self.answer_job_factory: AnswerJobFactory = chat_answer_job
+        self.sidebar = ConversationList(session.chats)
+        self.view = ChatView()
+        self.addWidget(self.sidebar)
+        self.addWidget(self.view)
+        self.setStretchFactor(1, 1)
+        self.setSizes([220, 780])
+        self.chat_id: int | None = None
+        self._answer: JobHandle | None = None
+        self._answer_widget: MessageWidget | None = None
+
+        self.sidebar.chat_selected.connect(self.open_chat)
+        self.sidebar.new_requested.connect(self.new_chat)
+        self.sidebar.chat_deleted.connect(self._on_deleted)
+        self.view.send_requested.connect(self.ask)
+        self.view.stop_requested.connect(self.stop)
+        session.data_reset.connect(self._on_data_reset)
+        self.sidebar.refresh()
+
+    @property
+    def store(self) -> ChatStore:
+        return self.session.chats  # replaced after "delete all my data"
+
+    def _on_data_reset(self) -> None:
+        self.sidebar.store = self.session.chats
+        self.new_chat()
+        self.sidebar.refresh()
+
+    # -- chats
+
+    def new_chat(self) -> None:
+        self.stop()
+        self.chat_id = None
+        self.view.clear()
+        self.sidebar.list.clearSelection()
+        self.sidebar._current = None
+        self.view.composer.setFocus()
+
+    def open_chat(self, chat_id: int) -> None:
+        self.stop()
+        self.chat_id = chat_id
+        self.view.clear()
+        for m in self.store.messages(chat_id):
+            if m.role == "system":
+                continue
+            w = self.view.add_message(m.role, page_links=m.meta.get("kind") == "summary")
+            self._wire(w)
+            if m.meta.get("citations"):
+                w.set_sources(m.meta["citations"])
+            w.set_text(m.content)
+            w.finish(m.meta.get("stats"), "stopped" if m.meta.get("stopped") else "")
+        self._update_actions()
+        self.sidebar.refresh(select=chat_id)
+
+    def _on_deleted(self, chat_id: int) -> None:
+        if chat_id == self.chat_id:
+            self.new_chat()
+
+    def _ensure_chat(self, first_question: str) -> int:
+        if self.chat_id is None:
+            title = " ".join(first_question.split())[:48] or "New chat"
+            model = self.session.model.name if self.session.model else str(self.session.settings["model"])
+            chat = self.store.create_chat(
+                title, model=model, system_prompt=str(self.session.settings["system_prompt"])
+            )
+            self.chat_id = chat.id
+            self.sidebar.refresh(select=chat.id)
+        return self.chat_id
+
+    # -- asking
+
+    @property
+    def answering(self) -> bool:
+        return self._answer is not None and not self._answer.done
+
+    def ask(self, question: str) -> JobHandle | None:
+        """Store the question, show it, and stream an answer. A running answer is cancelled first."""
+        question = question.strip()
+        if not question:
+            return None
+        self.stop()
+        try:
+            chat_id = self._ensure_chat(question)
+            self.store.add_message(chat_id, "user", question)
+        except AppError as exc:
+            messages.app_error(exc)
+            return None
+        self._wire(self.view.add_message("user", question))
+        return self._start_answer()
+
+    def regenerate(self) -> JobHandle | None:
+        """Answer the last question again: its old answer is removed first."""
+        if self.chat_id is None:
+            return None
+        self.stop()
+        stored = self.store.messages(self.chat_id)
+        if not stored or stored[-1].role != "assistant":
+            return self._start_answer() if stored and stored[-1].role == "user" else None
+        self.store.delete_messages_from(self.chat_id, stored[-1].id)
+        widgets = self.view.messages()
+        if widgets and widgets[-1].role == "assistant":
+            self.view.remove_message(widgets[-1])
+            widgets[-1].setProperty("removed", True)
+        return self._start_answer()
+
+    def edit_last_question(self) -> None:
+        """Take the last question back into the composer; sending it replaces it and its answer."""
+        if self.chat_id is None:
+            return
+        self.stop()
+        stored = self.store.messages(self.chat_id)
+        last_user = next((m for m in reversed(stored) if m.role == "user"), None)
+        if last_user is None:
+            return
+        self.store.delete_messages_from(self.chat_id, last_user.id)
+        widgets = self.view.messages()
+        for w in reversed(widgets):
+            w.setProperty("removed", True)
+            self.view.remove_message(w)
+            if w.role == "user":
+                break
+        self.view.composer.setPlainText(last_user.content)
+        self.view.composer.setFocus()
+        self._update_actions()
+
+    def stop(self) -> None:
+        """Stop the answer now. What the user saw is kept and stored at once, so a question asked
+        right after lands after it in the history; the job's own late `cancelled` is then ignored."""
+        handle, widget = self._answer, self._answer_widget
+        if handle is None or handle.done or widget is None or self.chat_id is None:
+            return
+        handle.cancel()
+        self._on_cancelled(handle, self.chat_id, widget)
+
+    def _start_answer(self) -> JobHandle:
+        assert self.chat_id is not None
+        chat = self.store.chat(self.chat_id)
+        history = tuple(self.store.history(self.chat_id))
+        settings = self.session.settings
+        params = GenerationParams(
+            max_tokens=int(settings["max_answer_tokens"]), temperature=float(settings["temperature"])
+        )
+        widget = self.view.add_message("assistant")
+        self._wire(widget)
+        widget.set_streaming("loading the model…" if self.session.model is None else "thinking…")
+        job = self.answer_job_factory(self.session, chat.collections, history, params)
+        handle = self.session.runner.create("llm", job, name="answer", replaces="answer")
+        chat_id = self.chat_id
+        handle.tokens.connect(lambda text: self._on_tokens(widget, text))
+        handle.event.connect(lambda ev: self._on_event(widget, ev))
+        handle.succeeded.connect(lambda result: self._on_succeeded(handle, chat_id, widget, result))
+        handle.failed.connect(lambda error: self._on_failed(handle, widget, error))
+        handle.cancelled.connect(lambda: self._on_cancelled(handle, chat_id, widget))
+        self._answer, self._answer_widget = handle, widget
+        self.view.set_busy(True)
+        self._update_actions()
+        handle.start()
+        emit(self.answer_started, handle)
+        return handle
+
+    # -- answer events (GUI thread)
+
+    def _on_tokens(self, widget: MessageWidget, text: str) -> None:
+        if widget.state.text():
+            widget.set_streaming("")
+        widget.append(text)
+
+    def _on_event(self, widget: MessageWidget, event: Any) -> None:
+        if isinstance(event, Sources):
+            widget.set_sources([_citation_dict(c) for c in event.citations])
+        elif isinstance(event, Notice):
+            messages.post(
+                messages.UserMessage("warning" if event.level == "warning" else "info", event.message)
+            )
+        elif isinstance(event, Progress):
+            widget.set_streaming(f"{event.label} {event.done}/{event.total}".strip())
+
+    def _on_succeeded(self, handle: JobHandle, chat_id: int, widget: MessageWidget, result: Any) -> None:
+        if handle is not self._answer:
+            return
+        text = getattr(result, "text", "") or widget.text
+        stats_obj = getattr(result, "stats", None)
+        stats = stats_obj.to_dict() if stats_obj is not None else {}
+        meta: dict[str, Any] = {"stats": stats}
+        citations = [_citation_dict(c) for c in getattr(result, "citations", ())]
+        if citations:
+            meta["citations"] = citations
+            widget.citations = citations
+        widget.set_text(text)
+        widget.finish(stats)
+        self._save_answer(chat_id, text, meta)
+        self._done("succeeded")
+
+    def _on_cancelled(self, handle: JobHandle, chat_id: int, widget: MessageWidget) -> None:
+        if handle is not self._answer:
+            return  # already settled by stop()
+        if widget.text.strip():
+            widget.finish(None, "stopped")
+            self._save_answer(chat_id, widget.text, {"stopped": True})
+        else:
+            widget.setProperty("removed", True)
+            self.view.remove_message(widget)
+        self._done("cancelled")
+
+    def _on_failed(self, handle: JobHandle, widget: MessageWidget, error: Any) -> None:
+        if handle is not self._answer:
+            return
+        if isinstance(error, AppError):
+            widget.show_error(error.user_message, error.hint)
+        else:
+            widget.show_error(
+                "Something went wrong while answering.", "Hearth keeps running; see the details."
+            )
+            messages.bug("An answer failed because of a bug.", getattr(error, "details", repr(error)))
+        self._done("failed")
+
+    def _save_answer(self, chat_id: int, text: str, meta: dict[str, Any]) -> None:
+        try:
+            self.store.add_message(chat_id, "assistant", text, meta)
+        except AppError as exc:
+            messages.app_error(exc)
+        except KeyError:
+            pass  # the chat was deleted while it answered
+
+    def _done(self, outcome: str) -> None:
+        self.view.set_busy(False)
+        self._answer = self._answer_widget = None
+        self._update_actions()
+        emit(self.answer_finished, outcome)
+
+    def _update_actions(self) -> None:
+        widgets = self.view.messages()
+        last_user = next((w for w in reversed(widgets) if w.role == "user"), None)
+        for w in widgets:
+            is_last = w is widgets[-1]
+            w.set_actions(
+                regenerate=is_last and w.role == "assistant" and not self.answering,
+                edit=w is last_user and not self.answering,
+            )
+
+    def _wire(self, widget: MessageWidget) -> None:
+        widget.regenerate_requested.connect(self.regenerate)
+        widget.edit_requested.connect(self.edit_last_question)
+        widget.source_clicked.connect(lambda n, w=widget: self._open_citation(w, n))
+        widget.link_activated.connect(lambda link, w=widget: self._open_link(w, link))
+
+    def _open_citation(self, widget: MessageWidget, n: int) -> None:
+        for c in widget.citations:
+            if int(c.get("n", -1)) == n:
+                emit(self.open_source, c)
+                return
+
+    def _open_link(self, widget: MessageWidget, link: str) -> None:
+        kind, _, value = link.partition(":")
+        if kind == "cite" and value.isdigit():
+            self._open_citation(widget, int(value))
+        elif kind == "page" and value.isdigit():
+            source = widget.property("source_path")
+            if source:
+                emit(self.open_source, {"path": source, "page": int(value), "snippet": "", "title": ""})
+
+    def copy_last_answer(self) -> None:
+        for w in reversed(self.view.messages()):
+            if w.role == "assistant":
+                w.copy_to_clipboard()
+                return
+
+    def bug_details(self, error: Any) -> str:
+        return error.details if isinstance(error, JobBug) else repr(error)
+
+
+def _citation_dict(c: Any) -> dict[str, Any]:
+    return c.to_dict() if hasattr(c, "to_dict") else dict(c)

@@ -1,0 +1,332 @@
+"""JobRunner: runs core jobs on lanes (worker threads) and re-emits their events as Qt signals.
+
+Lanes, one owner per resource that is not thread-safe (DESIGN.md §2):
+    llm    one thread; the only one that touches the LlamaRuntime
+    index  one thread; the only one that touches Chroma and the embedder
+    io     a small pool; PDF extraction, hardware probe, file work
+
+Workers never touch a Qt object. They append what a job yields to its handle's queue (tokens
+merged into one string, a newer Progress replacing an older one); a timer on the GUI thread
+drains the queues about 30 times a second, so a 130 tok/s stream costs ~30 model updates a second,
+not 130. Everything a handle emits arrives on the GUI thread.
+
+Usage — connect first, then start (a fast job's failure is otherwise lost):
+
+    handle = runner.create("llm", chat_job(runtime, request), name="answer", replaces="answer")
+    handle.tokens.connect(view.append_text)
+    handle.failed.connect(view.show_error)
+    handle.start()
+
+Cancel is cooperative: `handle.cancel()` sets the job's CancelToken; the job stops at its next
+check (the next token, page or batch). From that moment the handle drops every event still in
+flight (a stale job) and ends with `cancelled`, whatever the job's last word was. Starting a job
+with the same `replaces` key cancels the one before it: a new question stops the old answer.
+"""
+
+from __future__ import annotations
+
+import itertools
+import logging
+import queue
+import threading
+import traceback
+from collections import deque
+from collections.abc import Callable, Generator
+from typing import Any, Literal
+
+from PySide6.QtCore import QObject, QTimer, Signal, Slot
+
+from desktop.core.errors import AppError, Cancelled
+from desktop.core.events import Event, Progress, Token
+from desktop.core.jobs import CancelToken
+from desktop.ui.qtcompat import emit
+
+log = logging.getLogger("desktop.ui.jobs")
+
+LaneName = Literal["llm", "index", "io"]
+LANE_WORKERS: dict[str, int] = {"llm": 1, "index": 1, "io": 2}
+FLUSH_INTERVAL_MS = 33  # ~30 flushes a second: smooth to the eye, cheap for the GUI thread
+
+JobFn = Callable[[CancelToken], Generator[Event, None, Any]]
+_ids = itertools.count(1)
+
+
+class JobBug(Exception):
+    """A job raised something that is not an AppError: a bug. Carries the formatted traceback."""
+
+    def __init__(self, error: BaseException, details: str) -> None:
+        super().__init__(f"{type(error).__name__}: {error}")
+        self.error = error
+        self.details = details
+
+
+class JobHandle(QObject):
+    """One job on one lane. Every signal is emitted on the GUI thread, in the order the job yielded.
+
+    Signals (payload — when):
+        tokens(str)       streamed text merged since the last flush (Token events), ≤ ~30 Hz
+        event(object)     a Progress (only the newest since the last flush), Sources or Notice
+        succeeded(object) the job's return value
+        failed(object)    an AppError (expected: show it inline with its hint) or a JobBug
+        cancelled()       the job was cancelled (or replaced) and has stopped
+        finished()        after exactly one of succeeded / failed / cancelled
+    """
+
+    tokens = Signal(str)
+    event = Signal(object)
+    succeeded = Signal(object)
+    failed = Signal(object)
+    cancelled = Signal()
+    finished = Signal()
+
+    def __init__(self, runner: JobRunner, lane: str, job: JobFn, name: str, replaces: str | None) -> None:
+        super().__init__(runner)
+        self.id = next(_ids)
+        self.lane = lane
+        self.name = name
+        self.replaces = replaces
+        self.token = CancelToken()
+        self._runner = runner
+        self._job = job
+        self._lock = threading.Lock()
+        self._pending: deque[tuple[str, Any]] = deque()
+        self._state = "new"  # new → queued → done
+
+    # -- GUI thread
+
+    def start(self) -> JobHandle:
+        if self._state != "new":
+            raise RuntimeError(f"job {self.name!r} was already started")
+        self._state = "queued"
+        self._runner._enqueue(self)
+        return self
+
+    def cancel(self) -> None:
+        """Ask the job to stop; from now on its events are dropped and it ends with `cancelled`."""
+        self.token.cancel()
+
+    @property
+    def done(self) -> bool:
+        return self._state == "done"
+
+    @property
+    def stale(self) -> bool:
+        return self.token.cancelled
+
+    def _drain(self) -> bool:
+        """Emit what the worker queued. Returns True once the job has ended."""
+        with self._lock:
+            items = list(self._pending)
+            self._pending.clear()
+        for kind, payload in items:
+            if kind == "end":
+                self._end(*payload)
+                return True
+            if self.stale:
+                continue  # a cancelled job's late events would show in the wrong place
+            if kind == "tokens":
+                emit(self.tokens, payload)
+            else:
+                emit(self.event, payload)
+        return False
+
+    def _end(self, outcome: str, value: Any) -> None:
+        self._state = "done"
+        if self.stale or outcome == "cancelled":
+            emit(self.cancelled)
+        elif outcome == "succeeded":
+            emit(self.succeeded, value)
+        else:
+            emit(self.failed, value)
+        emit(self.finished)
+
+    # -- worker thread
+
+    def _push(self, event: Event) -> None:
+        with self._lock:
+            last = self._pending[-1] if self._pending else None
+            if isinstance(event, Token):
+                if last is not None and last[0] == "tokens":
+                    self._pending[-1] = ("tokens", last[1] + event.text)
+                else:
+                    self._pending.append(("tokens", event.text))
+            elif isinstance(event, Progress) and last is not None and isinstance(last[1], Progress):
+                self._pending[-1] = ("event", event)  # only the newest progress is worth drawing
+            else:
+                self._pending.append(("event", event))
+
+    def _run(self) -> None:
+        if self.token.cancelled:
+            self._finish("cancelled", None)
+            return
+        try:
+            gen = self._job(self.token)
+            while True:
+                try:
+                    event = next(gen)
+                except StopIteration as stop:
+                    result = stop.value
+                    break
+                self._push(event)
+        except Cancelled:
+            self._finish("cancelled", None)
+        except AppError as exc:
+            log.info("job %s failed: %s", self.name, exc)
+            self._finish("failed", exc)
+        except Exception as exc:
+            details = traceback.format_exc()
+            log.error("job %s raised a bug:\n%s", self.name, details)
+            self._finish("failed", JobBug(exc, details))
+        else:
+            self._finish("succeeded", result)
+
+    def _finish(self, outcome: str, value: Any) -> None:
+        with self._lock:
+            self._pending.append(("end", (outcome, value)))
+        emit(self._runner._wake)  # queued to the GUI thread: report the end without waiting a tick
+
+
+class _Lane:
+    """Worker threads fed by one queue. A lane with one worker runs its jobs strictly in order."""
+
+    def __init__(self, name: str, workers: int) -> None:
+        self.name = name
+        self._queue: queue.Queue[JobHandle | None] = queue.Queue()
+        self._threads = [
+            threading.Thread(target=self._loop, name=f"hearth-{name}-{i}", daemon=True)
+            for i in range(workers)
+        ]
+        for t in self._threads:
+            t.start()
+
+    def put(self, handle: JobHandle) -> None:
+        self._queue.put(handle)
+
+    def _loop(self) -> None:
+        while True:
+            handle = self._queue.get()
+            if handle is None:
+                return
+            handle._run()
+
+    def stop(self, timeout: float) -> bool:
+        for _ in self._threads:
+            self._queue.put(None)
+        for t in self._threads:
+            t.join(timeout)
+        return not any(t.is_alive() for t in self._threads)
+
+
+class JobRunner(QObject):
+    """Owns the lanes and the flush timer. Create on the GUI thread; call `shutdown()` before quitting.
+
+    Signals:
+        busy_changed(bool)  GUI thread; True when the first job starts, False when the last ends
+    """
+
+    busy_changed = Signal(bool)
+    _wake = Signal()  # emitted by workers; queued onto the GUI thread
+
+    def __init__(self, parent: QObject | None = None) -> None:
+        super().__init__(parent)
+        self._lanes = {name: _Lane(name, n) for name, n in LANE_WORKERS.items()}
+        self._active: dict[int, JobHandle] = {}
+        self._by_key: dict[str, JobHandle] = {}
+        self._timer = QTimer(self)
+        self._timer.setInterval(FLUSH_INTERVAL_MS)
+        self._timer.timeout.connect(self._flush)
+        self._wake.connect(self._flush)
+        self._closed = False
+
+    def create(self, lane: LaneName, job: JobFn, name: str = "job", replaces: str | None = None) -> JobHandle:
+        """A handle for `job`, not yet started: connect its signals, then call `start()`."""
+        if lane not in self._lanes:
+            raise ValueError(f"unknown lane {lane!r}")
+        return JobHandle(self, lane, job, name, replaces)
+
+    def submit(
+        self,
+        lane: LaneName,
+        job: JobFn,
+        *,
+        name: str = "job",
+        replaces: str | None = None,
+        on_tokens: Callable[[str], Any] | None = None,
+        on_event: Callable[[Any], Any] | None = None,
+        on_succeeded: Callable[[Any], Any] | None = None,
+        on_failed: Callable[[Any], Any] | None = None,
+        on_cancelled: Callable[[], Any] | None = None,
+    ) -> JobHandle:
+        """Create, connect the given handlers, then start: the order that loses nothing."""
+        handle = self.create(lane, job, name, replaces)
+        for signal, slot in (
+            (handle.tokens, on_tokens),
+            (handle.event, on_event),
+            (handle.succeeded, on_succeeded),
+            (handle.failed, on_failed),
+            (handle.cancelled, on_cancelled),
+        ):
+            if slot is not None:
+                signal.connect(slot)
+        return handle.start()
+
+    def call(self, lane: LaneName, fn: Callable[[], Any], **handlers: Any) -> JobHandle:
+        """Run a plain function on a lane as a job without events (loading, probing …)."""
+
+        def job(cancel: CancelToken) -> Generator[Event, None, Any]:
+            cancel.raise_if_cancelled()
+            return fn()
+            yield  # makes this a generator
+
+        return self.submit(lane, job, name=getattr(fn, "__name__", "call"), **handlers)
+
+    def running(self, key: str) -> JobHandle | None:
+        """The unfinished job started with `replaces=key`, if any."""
+        handle = self._by_key.get(key)
+        return handle if handle is not None and not handle.done else None
+
+    @property
+    def busy(self) -> bool:
+        return bool(self._active)
+
+    def _enqueue(self, handle: JobHandle) -> None:
+        if self._closed:
+            raise RuntimeError("the job runner is shut down")
+        if handle.replaces:
+            previous = self._by_key.get(handle.replaces)
+            if previous is not None and not previous.done:
+                previous.cancel()
+            self._by_key[handle.replaces] = handle
+        was_idle = not self._active
+        self._active[handle.id] = handle
+        if not self._timer.isActive():
+            self._timer.start()
+        self._lanes[handle.lane].put(handle)
+        if was_idle:
+            emit(self.busy_changed, True)
+
+    @Slot()
+    def _flush(self) -> None:
+        for handle in list(self._active.values()):
+            if handle._drain():
+                self._active.pop(handle.id, None)
+                if handle.replaces and self._by_key.get(handle.replaces) is handle:
+                    del self._by_key[handle.replaces]
+        if not self._active and self._timer.isActive():
+            self._timer.stop()
+            emit(self.busy_changed, False)
+
+    def shutdown(self, timeout: float = 10.0) -> bool:
+        """Cancel every job and stop the lanes' threads. True when every thread has ended."""
+        self._closed = True
+        for handle in list(self._active.values()):
+            handle.cancel()
+        ok = all([lane.stop(timeout) for lane in self._lanes.values()])
+        self._flush()  # deliver the ends, so every handle emits `finished`
+        self._timer.stop()
+        if not ok:
+            log.warning("some job threads did not stop within %.0fs", timeout)
+        return ok
+
+    def threads(self) -> list[threading.Thread]:
+        return [t for lane in self._lanes.values() for t in lane._threads]

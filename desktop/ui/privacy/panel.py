@@ -1,0 +1,123 @@
+"""The privacy panel: network attempts refused, where the data lives, and "delete all my data"."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from PySide6.QtCore import Qt, Signal
+from PySide6.QtWidgets import (
+    QDialog,
+    QDialogButtonBox,
+    QLabel,
+    QListWidget,
+    QMessageBox,
+    QPushButton,
+    QVBoxLayout,
+    QWidget,
+)
+
+from desktop.core.errors import AppError
+from desktop.services import privacy
+from desktop.services.paths import data_dir
+from desktop.ui.qtcompat import emit
+from desktop.ui.session import Session
+
+
+def folder_size(path: Path) -> int:
+    total = 0
+    for p in path.rglob("*"):
+        try:
+            if p.is_file():
+                total += p.stat().st_size
+        except OSError:
+            pass
+    return total
+
+
+def human_size(n: float) -> str:
+    for unit in ("bytes", "KB", "MB", "GB"):
+        if n < 1024 or unit == "GB":
+            return f"{n:.0f} {unit}" if unit == "bytes" else f"{n:.1f} {unit}"
+        n /= 1024
+    return f"{n:.1f} GB"
+
+
+class PrivacyDialog(QDialog):
+    """Signals (GUI thread): data_deleted() — every file in the data folder was deleted."""
+
+    data_deleted = Signal()
+
+    def __init__(self, session: Session, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.session = session
+        self.setWindowTitle("Privacy")
+        self.setAccessibleName("Privacy")
+        layout = QVBoxLayout(self)
+
+        count = privacy.refused_count()
+        self.refused = QLabel(
+            f"<h3>Network attempts refused: {count}</h3>"
+            "Hearth makes no network calls. A guard refuses every connection to another machine and "
+            "counts the attempts; models and the embedder come with the install."
+        )
+        self.refused.setWordWrap(True)
+        self.refused.setAccessibleName(f"Network attempts refused: {count}")
+        layout.addWidget(self.refused)
+        self.attempts = QListWidget()
+        self.attempts.setAccessibleName("Refused attempts")
+        self.attempts.addItems(privacy.refused_attempts()[-50:])
+        self.attempts.setVisible(count > 0)
+        layout.addWidget(self.attempts)
+
+        remote = "allowed (you named a server)" if session.settings["allow_remote"] else "off"
+        self.remote = QLabel(f"Remote servers: <b>{remote}</b>")
+        self.remote.setAccessibleName(f"Remote servers: {remote}")
+        layout.addWidget(self.remote)
+
+        folder = data_dir()
+        self.where = QLabel(
+            f"<h3>Where your data lives</h3><code>{folder}</code> — readable only by you "
+            f"({human_size(folder_size(folder))}): chats, settings, your library's text and index, "
+            "imported models."
+        )
+        self.where.setWordWrap(True)
+        self.where.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        self.where.setAccessibleName("Where your data lives")
+        layout.addWidget(self.where)
+
+        self.delete_button = QPushButton("Delete all my data…")
+        self.delete_button.setAccessibleName("Delete all my data")
+        self.delete_button.clicked.connect(self.confirm_delete)
+        layout.addWidget(self.delete_button)
+        self.status = QLabel()
+        self.status.setAccessibleName("Result")
+        layout.addWidget(self.status)
+        buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Close)
+        buttons.button(QDialogButtonBox.StandardButton.Close).setAccessibleName("Close")
+        buttons.rejected.connect(self.reject)
+        layout.addWidget(buttons)
+        self.resize(560, 420)
+
+    def confirm_delete(self) -> None:
+        box = QMessageBox(self)
+        box.setIcon(QMessageBox.Icon.Warning)
+        box.setWindowTitle("Delete all my data")
+        box.setText("Delete every chat, your library, imported models and settings from this computer?")
+        box.setInformativeText(
+            "This cannot be undone. Your original PDFs and model files elsewhere are not touched."
+        )
+        delete = box.addButton("Delete everything", QMessageBox.ButtonRole.DestructiveRole)
+        box.addButton(QMessageBox.StandardButton.Cancel)
+        box.exec()
+        if box.clickedButton() is delete:
+            self.delete_all()
+
+    def delete_all(self) -> None:
+        try:
+            removed = self.session.delete_all_data()
+        except AppError as exc:
+            self.status.setText(f"{exc.user_message} {exc.hint}")
+            return
+        self.status.setText(f"Deleted {removed} file(s). Hearth starts afresh.")
+        self.where.setText(f"<h3>Where your data lives</h3><code>{data_dir()}</code> — now empty.")
+        emit(self.data_deleted)

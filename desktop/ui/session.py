@@ -1,0 +1,182 @@
+"""What the window knows of the services: settings, chat history, the job runner and the model.
+
+The model runtime is created and started on the `llm` lane (never on the GUI thread), after the
+window has painted; every later use of it is a job on that same lane, so one thread owns it.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Generator
+from dataclasses import dataclass
+from typing import Any
+
+from PySide6.QtCore import QObject, Signal
+
+from desktop.core.errors import AppError, ModelNotFound, StorageError
+from desktop.core.events import Event
+from desktop.core.jobs import CancelToken
+from desktop.core.settings import SettingsStore
+from desktop.services.chats import ChatStore
+from desktop.services.paths import data_dir
+from desktop.ui.jobs import JobHandle, JobRunner
+from desktop.ui.qtcompat import emit
+
+log = logging.getLogger("desktop.ui")
+
+# (settings, model name or path) -> (an unstarted LlamaRuntime, LoadedModel fields). Tests pass their own.
+RuntimeFactory = Callable[[SettingsStore, str], tuple[Any, dict[str, Any]]]
+
+
+@dataclass(frozen=True, slots=True)
+class LoadedModel:
+    """The running model as the window shows it."""
+
+    name: str
+    path: str
+    backend: str  # "cpu" | "cuda" | "metal" …
+    reason: str  # the plan's reason: why this device, these threads, this context
+    fit: str
+    n_ctx: int
+    n_threads: int
+    notices: tuple[str, ...] = ()
+
+
+class Session(QObject):
+    """Services for one window. Lives on the GUI thread.
+
+    Signals (all on the GUI thread):
+        model_loading(str)        the name or path being loaded
+        model_ready(LoadedModel)  the runtime is started and answers
+        model_failed(AppError)    it could not be loaded; chat shows the hint until another model loads
+        data_reset()              every file was deleted; `chats` and `settings` are new, empty stores
+    """
+
+    model_loading = Signal(str)
+    model_ready = Signal(object)
+    model_failed = Signal(object)
+    data_reset = Signal()
+
+    def __init__(
+        self,
+        settings: SettingsStore | None = None,
+        chats: ChatStore | None = None,
+        parent: QObject | None = None,
+        *,
+        open_runtime: RuntimeFactory | None = None,
+    ) -> None:
+        super().__init__(parent)
+        self.settings = settings or SettingsStore(data_dir() / "settings.json")
+        self.chats = chats or ChatStore(data_dir() / "chats.sqlite")
+        self.runner = JobRunner(self)
+        self.runtime: Any = None  # LlamaRuntime; touched only on the llm lane
+        self.model: LoadedModel | None = None
+        self.load_error: AppError | None = None
+        self._open_runtime = open_runtime or open_planned_runtime
+
+    # -- model
+
+    def load_model(self, model: str | None = None) -> JobHandle:
+        """Load (or switch to) `model` on the llm lane; empty or None: the setting, else the bundled one."""
+        wanted = model if model is not None else str(self.settings["model"])
+        settings, factory = self.settings, self._open_runtime
+
+        def job(cancel: CancelToken) -> Generator[Event, None, LoadedModel]:
+            old, self.runtime = self.runtime, None
+            if old is not None:
+                old.close()
+            runtime, loaded = factory(settings, wanted)
+            info = runtime.start()
+            self.runtime = runtime
+            return LoadedModel(
+                **{**loaded, "backend": info.backend, "n_ctx": info.n_ctx, "notices": info.notices}
+            )
+            yield  # a generator job
+
+        handle = self.runner.create("llm", job, name="load model", replaces="model")
+        handle.succeeded.connect(self._on_loaded)
+        handle.failed.connect(self._on_load_failed)
+        emit(self.model_loading, wanted or "the bundled model")
+        return handle.start()
+
+    def _on_loaded(self, model: LoadedModel) -> None:
+        self.model, self.load_error = model, None
+        log.info("model ready: %s on %s", model.name, model.backend)
+        emit(self.model_ready, model)
+
+    def _on_load_failed(self, error: Any) -> None:
+        self.model = None
+        self.load_error = (
+            error
+            if isinstance(error, AppError)
+            else AppError(
+                "The model could not be loaded.", "See the details; Hearth keeps running.", detail=str(error)
+            )
+        )
+        emit(self.model_failed, error)
+
+    def require_runtime(self) -> Any:
+        """The started runtime, for a job on the llm lane; a clear error if none could be loaded."""
+        if self.runtime is None:
+            if self.load_error is not None:
+                raise self.load_error
+            raise ModelNotFound("No model is loaded.", "Pick a model in the toolbar, or import a GGUF file.")
+        return self.runtime
+
+    def delete_all_data(self) -> int:
+        """Delete every file in the data dir (chats, library, settings, imported models); start afresh.
+
+        Running answers and indexing are cancelled first; open stores are closed before their
+        files go and reopened empty after. Returns how many files were deleted.
+        """
+        import shutil
+
+        for key in ("answer", "index", "summary"):
+            handle = self.runner.running(key)
+            if handle is not None:
+                handle.cancel()
+        self.chats.close()
+        root = data_dir()
+        removed = sum(1 for p in root.rglob("*") if p.is_file())
+        try:
+            for child in root.iterdir():
+                if child.is_dir() and not child.is_symlink():
+                    shutil.rmtree(child)
+                else:
+                    child.unlink()
+        except OSError as exc:
+            raise StorageError(
+                "Some of your data could not be deleted.",
+                f"Close other programs using {root} and try again.",
+                detail=repr(exc),
+            ) from exc
+        finally:
+            self.chats = ChatStore(data_dir() / "chats.sqlite")
+            self.settings = SettingsStore(data_dir() / "settings.json")
+            emit(self.data_reset)
+        log.info("deleted all user data (%d files)", removed)
+        return removed
+
+    def close(self) -> None:
+        """Stop every job, then the model process. Called once, when the window closes."""
+        self.runner.shutdown()
+        if self.runtime is not None:
+            self.runtime.close()
+            self.runtime = None
+        self.chats.close()
+
+
+def open_planned_runtime(settings: SettingsStore, model: str) -> tuple[Any, dict[str, Any]]:
+    """The runtime for `model`, planned for this machine, and what to show of it. Runs on the llm lane."""
+    from desktop.services.runtime import open_runtime
+
+    runtime, choice = open_runtime(settings, model or None)
+    return runtime, {
+        "name": choice.model.name,
+        "path": choice.model.path,
+        "backend": choice.plan.backend,
+        "reason": choice.plan.reason,
+        "fit": choice.plan.fit,
+        "n_ctx": choice.plan.n_ctx,
+        "n_threads": choice.plan.n_threads,
+    }
