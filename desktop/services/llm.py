@@ -188,6 +188,9 @@ class _ChildRuntime:
         )
         backend = str(plan["backend"])
         try:
+            if os.environ.get("HEARTH_FAULT_GPU_LOAD") and kwargs["n_gpu_layers"]:
+                # Fault injection for tests: CI has no GPU, yet the fallback path must be proven.
+                raise ValueError("Failed to load model from file (injected GPU failure)")
             self.llm = llama_cpp.Llama(**kwargs)
         except ValueError as exc:
             if kwargs["n_gpu_layers"] == 0:
@@ -196,9 +199,7 @@ class _ChildRuntime:
                     "Check it with `hearth models info PATH`; it may be damaged or of an unsupported kind.",
                     detail=repr(exc),
                 ) from exc
-            notices.append(
-                f"Loading on the {backend.upper()} GPU failed ({exc}), so Hearth runs on the CPU."
-            )
+            notices.append(f"Loading on the {backend.upper()} GPU failed ({exc}), so Hearth runs on the CPU.")
             kwargs["n_gpu_layers"] = 0
             backend = "cpu"
             self.llm = llama_cpp.Llama(**kwargs)
@@ -335,6 +336,7 @@ class LlamaRuntime:
         self._cancel: Any = None
         self._lock = threading.Lock()
         self.restarts = 0
+        self._notified_pid: int | None = None
 
     # -- lifecycle
 
@@ -485,8 +487,10 @@ class LlamaRuntime:
         """Stream an answer. Yields Token events (and a Notice when history was trimmed)."""
         with self._lock:
             info = self.start()
-            for note in info.notices:
-                yield Notice(note, "warning")
+            if info.pid != self._notified_pid:  # load notices once per runtime, not every answer
+                self._notified_pid = info.pid
+                for note in info.notices:
+                    yield Notice(note, "warning")
             assert self._conn is not None and self._cancel is not None
             request = {"messages": [asdict(m) for m in messages], "params": asdict(params)}
             try:

@@ -143,3 +143,20 @@ def test_a_file_that_is_not_a_model_gives_a_clear_error(tmp_path) -> None:  # ty
     with LlamaRuntime(bogus, plan) as rt, pytest.raises(ModelFileError) as err:
         rt.start()
     assert err.value.hint
+
+
+def test_a_failed_gpu_load_falls_back_to_cpu_and_says_why(model_path, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    monkeypatch.setenv("HEARTH_FAULT_GPU_LOAD", "1")  # the child inherits it
+    plan = RuntimePlan("cuda", 31, 1, 1, 512, 512, "fits", "test: all layers on the GPU")
+    with LlamaRuntime(model_path, plan) as rt:
+        info = rt.start()
+        assert info.backend == "cpu" and info.n_gpu_layers == 0
+        notices: list[Notice] = []
+        result = ask(
+            rt,
+            [SYSTEM, ChatMessage("user", "Hi")],
+            max_tokens=4,
+            on_event=lambda e: notices.append(e) if isinstance(e, Notice) else None,
+        )
+        assert result.stats.backend == "cpu"
+        assert any("GPU failed" in n.message and "CPU" in n.message for n in notices)
