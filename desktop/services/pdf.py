@@ -449,8 +449,23 @@ def extract_pages(
     Pages without text are kept (empty) so numbering matches the PDF. A document whose text is
     missing altogether is `no_text`; one whose text is mostly glyph codes is `garbled`.
     """
+    return extract(
+        path, cancel, on_progress, max_bytes=max_bytes, max_pages=max_pages, memory_limit=memory_limit
+    )[1]
+
+
+def extract(
+    path: str | Path,
+    cancel: CancelToken | None = None,
+    on_progress: Callable[[int, int], None] | None = None,
+    *,
+    max_bytes: int = MAX_FILE_BYTES,
+    max_pages: int = MAX_PAGES,
+    memory_limit: int = MEMORY_LIMIT_BYTES,
+) -> tuple[PdfInfo, list[Page]]:
+    """Like `extract_pages`, plus the file's PdfInfo (title, encryption) from the same parse."""
     path = Path(path)
-    _precheck(path, max_bytes)
+    size = _precheck(path, max_bytes)
     pages: list[Page] = []
     failed: list[str] = []
 
@@ -461,7 +476,12 @@ def extract_pages(
         if on_progress is not None:
             on_progress(n, total)
 
-    _request(path, "extract", max_pages=max_pages, memory_limit=memory_limit, cancel=cancel, on_page=on_page)
+    raw = _request(
+        path, "extract", max_pages=max_pages, memory_limit=memory_limit, cancel=cancel, on_page=on_page
+    )
+    info = PdfInfo(
+        str(path), int(raw.get("pages", len(pages))), raw.get("title", ""), bool(raw.get("encrypted")), size
+    )
     if pages and len(failed) == len(pages):
         raise document_error("corrupt", failed[0])
     if failed:
@@ -471,7 +491,7 @@ def extract_pages(
         raise document_error("no_text", f"{text_chars} characters on {len(pages)} pages")
     if glyph_code_ratio("\n".join(p.text for p in pages)) > GARBLED_RATIO:
         raise document_error("garbled", "text is mostly /XX glyph codes")
-    return pages
+    return info, pages
 
 
 if __name__ == "__main__":

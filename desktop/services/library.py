@@ -1,0 +1,486 @@
+"""The document library: add PDFs to named collections, index them (text + FTS5 + vectors), search.
+
+Identity is the content sha256: re-adding an unchanged file costs a stat, a changed one is
+replaced, a moved or renamed one is recognised by its hash. A document is `ready` only after its
+text (library.sqlite) and its vectors (Chroma, chunk id `{sha256}:{n}`, upserted so a replay
+makes no duplicates) are both committed; anything else resumes on the next add or `resume_job`.
+While one document's vectors are computed, the next one's PDF is already being parsed in its
+worker process, so extraction and embedding overlap.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import os
+import threading
+import time
+from collections.abc import Callable, Generator, Iterable, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from desktop.core.chunking import chunk_pages
+from desktop.core.errors import Cancelled, DocumentError, StorageError
+from desktop.core.events import Event, Notice, Progress
+from desktop.core.jobs import CancelToken
+from desktop.core.types import Page
+from desktop.services import pdf
+from desktop.services.embeddings import Embedder
+from desktop.services.library_store import ChunkRecord, FileRow, LibraryStore
+from desktop.services.library_vectors import VectorIndex, check_health, quarantine
+from desktop.services.paths import data_dir
+
+log = logging.getLogger("desktop.library")
+
+DEFAULT_COLLECTION = "default"
+EMBED_BATCH = 32
+PDF_SUFFIXES = (".pdf",)
+
+
+@dataclass
+class AddResult:
+    added: int = 0
+    unchanged: int = 0
+    replaced: int = 0
+    moved: int = 0
+    ready: int = 0
+    failed: list[tuple[str, str, str]] = field(default_factory=list)  # (path, reason, message)
+    pages: int = 0
+    chunks: int = 0
+    seconds: float = 0.0
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "added": self.added,
+            "unchanged": self.unchanged,
+            "replaced": self.replaced,
+            "moved": self.moved,
+            "ready": self.ready,
+            "failed": [{"path": p, "reason": r, "message": m} for p, r, m in self.failed],
+            "pages": self.pages,
+            "chunks": self.chunks,
+            "seconds": round(self.seconds, 2),
+        }
+
+
+def file_sha256(path: Path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as fh:
+        while block := fh.read(1 << 20):
+            h.update(block)
+    return h.hexdigest()
+
+
+def expand_paths(paths: Iterable[str | Path]) -> list[Path]:
+    """Files as given (whatever their name: a bad one gets its reason), folders searched for PDFs."""
+    out: list[Path] = []
+    for raw in paths:
+        p = Path(raw).expanduser().resolve()
+        if p.is_dir():
+            out.extend(sorted(f for f in p.rglob("*") if f.is_file() and f.suffix.lower() in PDF_SUFFIXES))
+        else:
+            out.append(p)
+    seen: set[Path] = set()
+    return [p for p in out if not (p in seen or seen.add(p))]  # type: ignore[func-returns-value]
+
+
+class _DataDirLock:
+    """One Hearth process per data dir: a second one's index additions would be invisible to the first."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self._fh = open(path, "a+")  # noqa: SIM115 (held open for the library's lifetime)
+        try:
+            import fcntl
+
+            fcntl.flock(self._fh.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except ImportError:  # Windows: no fcntl; the window itself is single-instance there
+            pass
+        except OSError as exc:
+            self._fh.close()
+            raise StorageError(
+                "Another Hearth is already using this document library.",
+                "Close the other Hearth window or command and try again "
+                "(or set HEARTH_DATA_DIR to use a separate library).",
+                detail=f"lock held: {path}",
+            ) from exc
+        self._fh.seek(0)
+        self._fh.truncate()
+        self._fh.write(str(os.getpid()))
+        self._fh.flush()
+
+    def release(self) -> None:
+        if not self._fh.closed:
+            self._fh.close()  # closing the descriptor releases the flock
+
+
+class Library:
+    """Documents, chunks and vectors under one data dir. Owned by one lane (not thread-safe for writes)."""
+
+    def __init__(
+        self,
+        root: Path | None = None,
+        embedder: Embedder | None = None,
+        *,
+        check_index: bool = True,
+    ) -> None:
+        self.root = root or data_dir()
+        self.root.mkdir(parents=True, exist_ok=True, mode=0o700)
+        self._lock = _DataDirLock(self.root / "library.lock")
+        try:
+            self.store = LibraryStore(self.root / "library.sqlite")
+        except BaseException:
+            self._lock.release()
+            raise
+        self.vectors = VectorIndex(self.root / "vectors")
+        self.embedder = embedder or Embedder()
+        self.notices: list[Notice] = []  # things to tell the user once (index rebuilt …)
+        if check_index:
+            self._check_index()
+
+    # -- lifecycle
+
+    def close(self) -> None:
+        self.vectors.close()
+        self.store.close()
+        self._lock.release()
+
+    def __enter__(self) -> Library:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def _check_index(self) -> None:
+        path = self.vectors.path
+        ok, detail = check_health(path)
+        if not ok:
+            moved = quarantine(path)
+            n = self.store.requeue_ready()
+            self.notices.append(
+                Notice(
+                    "The document index was damaged; Hearth set it aside and is rebuilding it from "
+                    f"your library ({n} document(s) to re-index, no PDF needs reading again).",
+                    "warning",
+                    {"quarantined": str(moved), "detail": detail},
+                )
+            )
+            log.warning("vector index unhealthy (%s); quarantined to %s", detail, moved)
+            return
+        if not path.exists():
+            return
+        # A healthy index can still miss vectors (e.g. an add that failed on a full disk).
+        for name in self.store.collections():
+            expected = self.store.ready_chunk_count(name)
+            if expected and self.vectors.count(name) < expected:
+                n = self.store.requeue_ready(name)
+                self.notices.append(
+                    Notice(
+                        f"Some passages of collection “{name}” were missing from the index; "
+                        f"re-indexing {n} document(s).",
+                        "warning",
+                    )
+                )
+
+    # -- reading
+
+    def collections(self) -> list[str]:
+        return self.store.collections()
+
+    def files(self, collection: str | None = None) -> list[FileRow]:
+        return self.store.files(collection=collection)
+
+    def chunks(self, ids: Sequence[str]) -> list[ChunkRecord]:
+        return self.store.chunk_records(ids)
+
+    def keyword_search(self, query: str, collections: Sequence[str], k: int) -> list[tuple[str, float]]:
+        return self.store.keyword_search(query, collections, k)
+
+    def vector_search(self, query: str, collections: Sequence[str], k: int) -> list[tuple[str, float]]:
+        if not collections:
+            return []
+        vector = self.embedder.encode_query(query)
+        return self.vector_search_by(vector, collections, k)
+
+    def vector_search_by(
+        self, vector: Sequence[float], collections: Sequence[str], k: int
+    ) -> list[tuple[str, float]]:
+        known = [c for c in collections if c in set(self.store.collections())]
+        hits = self.vectors.query(known, vector, k)
+        ok = self.store.ready_ids([h[0] for h in hits], known)
+        return [h for h in hits if h[0] in ok]
+
+    def pages(self, sha256: str) -> list[Page]:
+        return self.store.pages_of(sha256)
+
+    # -- changing
+
+    def remove(self, paths: Iterable[str | Path], collection: str = DEFAULT_COLLECTION) -> int:
+        """Forget files (or whole folders) in a collection; returns how many were removed."""
+        targets = {str(Path(p).expanduser().resolve()) for p in paths}
+        rows = [
+            r
+            for r in self.store.files(collection=collection)
+            if r.path in targets or any(r.path.startswith(t.rstrip(os.sep) + os.sep) for t in targets)
+        ]
+        for row in rows:
+            self._drop_file(row)
+        self.store.drop_orphan_documents()
+        return len(rows)
+
+    def prune(self, collection: str | None = None) -> int:
+        """Forget files that no longer exist on disk."""
+        rows = [r for r in self.store.files(collection=collection) if not Path(r.path).exists()]
+        for row in rows:
+            self._drop_file(row)
+        self.store.drop_orphan_documents()
+        return len(rows)
+
+    def remove_collection(self, name: str) -> None:
+        self.vectors.drop(name)
+        self.store.delete_collection(name)
+        self.store.drop_orphan_documents()
+
+    def _drop_file(self, row: FileRow) -> None:
+        self.store.delete_file(row.collection, row.path)
+        if not self.store.sha_in_collection(row.collection, row.sha256):
+            # SQLite first: if we die before Chroma forgets, the stale vectors are filtered out.
+            self.vectors.delete_document(row.collection, row.sha256)
+
+    # -- indexing
+
+    def add_job(
+        self, paths: Sequence[str | Path], collection: str = DEFAULT_COLLECTION
+    ) -> Callable[[CancelToken], Generator[Event, None, AddResult]]:
+        """A job: register the files, then index everything pending (this add and earlier ones)."""
+
+        def job(cancel: CancelToken) -> Generator[Event, None, AddResult]:
+            result = AddResult()
+            start = time.perf_counter()
+            yield from self.notices
+            self.notices.clear()
+            yield from self._register(
+                expand_paths(paths), collection.strip() or DEFAULT_COLLECTION, result, cancel
+            )
+            yield from self._index_pending(result, cancel)
+            result.seconds = time.perf_counter() - start
+            return result
+
+        return job
+
+    def resume_job(self) -> Callable[[CancelToken], Generator[Event, None, AddResult]]:
+        """A job that finishes whatever an earlier run left queued or half-indexed."""
+        return self.add_job([], DEFAULT_COLLECTION)
+
+    def _register(
+        self, files: list[Path], collection: str, result: AddResult, cancel: CancelToken
+    ) -> Generator[Event, None, None]:
+        self.store.ensure_collection(collection)
+        existing = {r.path: r for r in self.store.files(collection=collection)}
+        for i, path in enumerate(files):
+            cancel.raise_if_cancelled()
+            if len(files) > 20 and i % 20 == 0:
+                yield Progress(i, len(files), path.name, "files")
+            key = str(path)
+            try:
+                st = path.stat()
+            except OSError:
+                result.failed.append((key, "not_found", "The file could not be found."))
+                continue
+            row = existing.get(key)
+            if row is not None and row.size == st.st_size and row.mtime_ns == st.st_mtime_ns:
+                result.unchanged += 1
+                continue
+            try:
+                sha = file_sha256(path)
+            except OSError as exc:
+                result.failed.append((key, "unreadable_file", f"Hearth may not read this file ({exc})."))
+                continue
+            if row is not None:
+                if row.sha256 == sha:  # touched, not changed
+                    self.store.upsert_file(collection, key, sha, st.st_size, st.st_mtime_ns, row.status)
+                    result.unchanged += 1
+                    continue
+                self.store.upsert_file(
+                    collection, key, sha, st.st_size, st.st_mtime_ns, self._status_for(collection, sha)
+                )
+                if not self.store.sha_in_collection(collection, row.sha256):
+                    self.vectors.delete_document(collection, row.sha256)
+                result.replaced += 1
+                continue
+            # A file we know by content whose old path is gone: moved or renamed.
+            gone = [
+                r for r in self.store.files(collection=collection, sha256=sha) if not Path(r.path).exists()
+            ]
+            if gone:
+                self.store.move_file(collection, gone[0].path, key, st.st_size, st.st_mtime_ns)
+                existing.pop(gone[0].path, None)
+                result.moved += 1
+                continue
+            self.store.upsert_file(
+                collection, key, sha, st.st_size, st.st_mtime_ns, self._status_for(collection, sha)
+            )
+            result.added += 1
+        self.store.drop_orphan_documents()
+
+    def _status_for(self, collection: str, sha: str) -> str:
+        if self.store.ready_in_collection(collection, sha):
+            return "ready"
+        doc = self.store.document(sha)
+        if doc is not None and doc["reason"]:
+            return "error"
+        return "queued"
+
+    def _source_path(self, collection: str, sha: str) -> Path | None:
+        rows = self.store.files(sha256=sha)
+        rows.sort(key=lambda r: r.collection != collection)
+        for r in rows:
+            if Path(r.path).is_file():
+                return Path(r.path)
+        return Path(rows[0].path) if rows else None
+
+    def _index_pending(self, result: AddResult, cancel: CancelToken) -> Generator[Event, None, None]:
+        work = self.store.pending()
+        if not work:
+            return
+        # Page totals: known for extracted documents; others are inspected cheaply up front.
+        sizes: dict[str, int] = {}
+        for _, sha in work:
+            if sha in sizes:
+                continue
+            doc = self.store.document(sha)
+            if doc is not None and doc["text_ready"]:
+                sizes[sha] = int(doc["page_count"])
+            else:
+                src = self._source_path("", sha)
+                try:
+                    sizes[sha] = pdf.inspect_pdf(src).page_count if src else 0
+                except DocumentError:
+                    sizes[sha] = 0
+        total = max(1, sum(sizes[sha] for _, sha in work))
+        progress = _ProgressMeter(total)
+        extracting: dict[str, Future[tuple[Any, list[Page]] | DocumentError]] = {}
+        pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="pdf-prefetch")
+
+        def prefetch(index: int) -> None:
+            # Parse the next document (in its worker process) while this one is embedded.
+            if index >= len(work):
+                return
+            col, sha = work[index]
+            doc = self.store.document(sha)
+            if sha in extracting or (doc is not None and doc["text_ready"]):
+                return
+            src = self._source_path(col, sha)
+            extracting[sha] = pool.submit(self._extract, src, sha, cancel, progress)
+
+        try:
+            prefetch(0)
+            for i, (col, sha) in enumerate(work):
+                cancel.raise_if_cancelled()
+                src = self._source_path(col, sha)
+                label = src.name if src else sha[:12]
+                yield progress.event(label)
+                doc = self.store.document(sha)
+                if doc is None or not doc["text_ready"]:
+                    if sha not in extracting:
+                        prefetch(i)
+                    future = extracting.pop(sha)
+                    while not future.done():
+                        future_wait(future, 0.25)
+                        yield progress.event(label)
+                    outcome = future.result()
+                    if isinstance(outcome, DocumentError):
+                        self.store.save_failure(
+                            sha, src.stem if src else "", src.stat().st_size if src and src.exists() else 0,
+                            outcome.reason, outcome.user_message, outcome.hint,
+                        )  # fmt: skip
+                        result.failed.append((str(src), outcome.reason, outcome.user_message))
+                        progress.skip(sizes.get(sha, 0))
+                        prefetch(i + 1)
+                        continue
+                    info, pages = outcome
+                    chunks = chunk_pages(sha, pages)
+                    title = info.title or (src.stem if src else sha[:12])
+                    self.store.save_text(sha, title, info.file_size, info.encrypted, pages, chunks)
+                prefetch(i + 1)
+                yield from self._embed(col, sha, label, sizes.get(sha, 0), progress, result, cancel)
+        except Cancelled:
+            for future in extracting.values():
+                future.cancel()
+            raise
+        finally:
+            pool.shutdown(wait=True, cancel_futures=True)
+
+    def _extract(
+        self, src: Path | None, sha: str, cancel: CancelToken, progress: _ProgressMeter
+    ) -> tuple[Any, list[Page]] | DocumentError:
+        if src is None:
+            return pdf.document_error("not_found", sha)
+        try:
+            return pdf.extract(src, cancel, lambda done, total: progress.extracted(1))
+        except DocumentError as exc:
+            return exc
+
+    def _embed(
+        self,
+        col: str,
+        sha: str,
+        label: str,
+        page_count: int,
+        progress: _ProgressMeter,
+        result: AddResult,
+        cancel: CancelToken,
+    ) -> Generator[Event, None, None]:
+        self.store.set_status(col, sha, "indexing")
+        chunks = self.store.chunks_of(sha)
+        share = page_count / max(1, len(chunks))
+        for at in range(0, len(chunks), EMBED_BATCH):
+            cancel.raise_if_cancelled()
+            batch = chunks[at : at + EMBED_BATCH]
+            vectors = self.embedder.encode([c.text for c in batch], batch_size=EMBED_BATCH)
+            metas = [{"doc": sha, "n": c.index, "p0": c.page_start, "p1": c.page_end} for c in batch]
+            self.vectors.upsert(col, [c.id for c in batch], vectors, metas)
+            progress.embedded(share * len(batch))
+            yield progress.event(label)
+        self.store.set_status(col, sha, "ready")
+        result.ready += 1
+        result.pages += page_count
+        result.chunks += len(chunks)
+
+
+def future_wait(future: Future[Any], timeout: float) -> None:
+    try:
+        future.exception(timeout=timeout)
+    except Exception:  # TimeoutError, or the future's own error (read later via result())
+        pass
+
+
+class _ProgressMeter:
+    """Pages done of total: half a page when extracted, the other half when its vectors are in."""
+
+    def __init__(self, total: int) -> None:
+        self.total = total
+        self._done = 0.0
+        self._lock = threading.Lock()
+        self._start = time.perf_counter()
+
+    def extracted(self, pages: float) -> None:
+        with self._lock:
+            self._done += 0.5 * pages
+
+    def embedded(self, pages: float) -> None:
+        with self._lock:
+            self._done += 0.5 * pages
+
+    def skip(self, pages: float) -> None:
+        with self._lock:
+            self._done += 0.5 * pages  # its extraction half was counted as it went
+
+    def event(self, label: str) -> Progress:
+        with self._lock:
+            done = min(self._done, float(self.total))
+        elapsed = time.perf_counter() - self._start
+        eta = elapsed / done * (self.total - done) if done > 0.5 and elapsed > 1 else None
+        return Progress(int(done), self.total, label, "pages", eta)

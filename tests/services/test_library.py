@@ -1,0 +1,189 @@
+"""The library on real PDFs, real SQLite and a real Chroma store: add, incremental, resume, damage."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from desktop.core.errors import Cancelled, StorageError
+from desktop.core.events import Notice, Progress
+from desktop.core.jobs import CancelToken, run_job
+from desktop.services import pdf
+from desktop.services.library import Library
+from tests import pdfs
+from tests.embedder import shared_embedder
+
+pytestmark = pytest.mark.slow
+
+TOPICS = {
+    "volcanoes": ["Volcanoes erupt when magma rises through the crust. Lava flows can reach 1200 degrees."],
+    "baking": ["Sourdough bread needs a starter culture, flour, water and salt. Bake it at 230 degrees."],
+    "chess": ["The Sicilian Defence is a chess opening that begins with the move c5 after e4."],
+}
+
+
+@pytest.fixture(scope="module", autouse=True)
+def _close_pdf_workers():  # type: ignore[no-untyped-def]
+    yield
+    pdf.close_workers()
+
+
+def _open(root: Path, **kw) -> Library:  # type: ignore[no-untyped-def]
+    return Library(root, shared_embedder(), **kw)
+
+
+def _add(lib: Library, *paths: Path, collection: str = "default"):  # type: ignore[no-untyped-def]
+    events: list[object] = []
+    return run_job(lib.add_job(list(paths), collection), events.append), events
+
+
+@pytest.fixture
+def docs(tmp_path: Path) -> Path:
+    folder = tmp_path / "docs"
+    pdfs.corpus(folder, TOPICS)
+    pdfs.encrypted(folder / "locked.pdf")
+    pdfs.not_pdf(folder / "fake.pdf")
+    return folder
+
+
+def test_add_folder_indexes_good_files_and_records_bad_ones(data_dir: Path, docs: Path) -> None:
+    with _open(data_dir) as lib:
+        result, events = _add(lib, docs)
+        assert (result.added, result.ready) == (5, 3)
+        assert {(Path(p).name, r) for p, r, _ in result.failed} == {
+            ("locked.pdf", "encrypted"),
+            ("fake.pdf", "not_pdf"),
+        }
+        status = {Path(f.path).name: (f.status, f.reason) for f in lib.files()}
+        assert status["locked.pdf"] == ("error", "encrypted") and status["chess.pdf"] == ("ready", "")
+        progress = [e for e in events if isinstance(e, Progress)]
+        assert progress and progress[-1].done == progress[-1].total == 3 and progress[-1].unit == "pages"
+        # Both indexes answer, and only from the right document.
+        kw = lib.keyword_search("sourdough starter", ["default"], 3)
+        vec = lib.vector_search("how do I make bread?", ["default"], 1)
+        assert lib.chunks([kw[0][0]])[0].title == "baking"
+        assert lib.chunks([vec[0][0]])[0].title == "baking"
+        assert lib.chunks([vec[0][0]])[0].page_start == 1
+
+
+def test_readding_is_incremental_changed_replaced_moved_recognised(data_dir: Path, docs: Path) -> None:
+    with _open(data_dir) as lib:
+        _add(lib, docs)
+        again, _ = _add(lib, docs)
+        assert (again.added, again.unchanged, again.ready) == (0, 5, 0)
+        pdfs.normal(docs / "chess.pdf", ["The Queen's Gambit starts with d4 d5 c4, a classical opening."])
+        (docs / "volcanoes.pdf").rename(docs / "lava.pdf")
+        changed, _ = _add(lib, docs)
+        assert (changed.replaced, changed.moved, changed.ready) == (1, 1, 1)
+        names = {Path(f.path).name for f in lib.files()}
+        assert "lava.pdf" in names and "volcanoes.pdf" not in names
+        hits = lib.keyword_search("gambit", ["default"], 5)
+        assert hits and not lib.keyword_search("sicilian", ["default"], 5)  # old text is gone
+        vec_ids = {h[0].split(":")[0] for h in lib.vector_search("chess opening", ["default"], 10)}
+        assert len(vec_ids) >= 1 and all(lib.chunks([f"{s}:0"]) for s in vec_ids)
+        assert lib.remove([docs / "lava.pdf"]) == 1
+        assert not lib.keyword_search("magma", ["default"], 5)
+        assert lib.vectors.count("default") == lib.store.ready_chunk_count("default")
+
+
+def test_collections_are_separate(data_dir: Path, tmp_path: Path) -> None:
+    a, b = (
+        pdfs.corpus(tmp_path / "a", {"volcanoes": TOPICS["volcanoes"]}),
+        pdfs.corpus(tmp_path / "b", {"chess": TOPICS["chess"]}),
+    )
+    with _open(data_dir) as lib:
+        _add(lib, *a, collection="Geology notes")
+        _add(lib, *b, collection="Games")
+        assert lib.collections() == ["Games", "Geology notes"]
+        assert not lib.keyword_search("magma", ["Games"], 5)
+        assert lib.keyword_search("magma", ["Geology notes"], 5)
+        assert all(lib.chunks([i])[0].title == "chess" for i, _ in lib.vector_search("lava", ["Games"], 5))
+
+
+def test_second_process_on_the_same_data_dir_is_refused(data_dir: Path) -> None:
+    with _open(data_dir, check_index=False):
+        with pytest.raises(StorageError, match="Another Hearth"):
+            _open(data_dir, check_index=False)
+    _open(data_dir, check_index=False).close()  # released on close
+
+
+def test_cancel_between_batches_then_resume_finishes(data_dir: Path, docs: Path) -> None:
+    with _open(data_dir) as lib:
+        token = CancelToken()
+        seen = 0
+
+        def on_event(e: object) -> None:
+            nonlocal seen
+            if isinstance(e, Progress):
+                seen += 1
+                if seen == 2:
+                    token.cancel()
+
+        with pytest.raises(Cancelled):
+            run_job(lib.add_job([docs]), on_event, token)
+        assert any(f.status in ("queued", "indexing") for f in lib.files())
+        result = run_job(lib.resume_job())
+        assert result.ready >= 1
+        assert {f.status for f in lib.files()} == {"ready", "error"}
+        assert lib.vectors.count("default") == lib.store.ready_chunk_count("default")
+
+
+def test_truncated_index_is_quarantined_and_rebuilt(data_dir: Path, docs: Path) -> None:
+    with _open(data_dir) as lib:
+        _add(lib, docs)
+    chroma_db = data_dir / "vectors" / "chroma.sqlite3"
+    with open(chroma_db, "r+b") as fh:
+        fh.truncate(4096)
+    for extra in (data_dir / "vectors").glob("chroma.sqlite3-*"):
+        extra.unlink()
+    with _open(data_dir) as lib:
+        assert any("damaged" in n.message for n in lib.notices)
+        assert list(data_dir.glob("vectors.quarantine-*"))
+        result, events = _add(lib)
+        assert any(isinstance(e, Notice) for e in events)
+        assert result.ready == 3
+        assert lib.vector_search("sourdough", ["default"], 1)
+
+
+def _fill(path: Path) -> None:
+    with open(path, "wb") as fh:
+        try:
+            while True:
+                fh.write(b"\0" * (1 << 16))
+                fh.flush()
+        except OSError:
+            pass
+
+
+@pytest.mark.skipif(os.geteuid() != 0 or not shutil.which("mount"), reason="mounting a tmpfs needs root")
+def test_disk_full_keeps_ready_documents_and_resumes(tmp_path: Path, docs: Path) -> None:
+    root = tmp_path / "small"
+    root.mkdir()
+    if subprocess.run(["mount", "-t", "tmpfs", "-o", "size=48m", "tmpfs", str(root)], check=False).returncode:
+        pytest.skip("cannot mount a tmpfs here")
+    try:
+        more = pdfs.corpus(
+            tmp_path / "more", {f"doc{i}": [pdfs.LOREM * 6 + f" unique{i}"] * 4 for i in range(4)}
+        )
+        with _open(root) as lib:
+            _add(lib, docs / "baking.pdf")
+            _fill(root / "filler")
+            with pytest.raises(StorageError, match=r"disk is full|could not write"):
+                run_job(lib.add_job(more))
+            assert {Path(f.path).name for f in lib.files() if f.status == "ready"} >= {"baking.pdf"}
+        (root / "filler").unlink()
+        with _open(root) as lib:  # the health check decides whether the index must be rebuilt
+            result = run_job(lib.resume_job())
+            assert {f.status for f in lib.files()} == {"ready"}
+            assert lib.keyword_search("sourdough", ["default"], 1)
+            assert lib.vector_search("bread", ["default"], 1)
+            ids = [i for i, _ in lib.vector_search("unique", ["default"], 50)]
+            assert len(ids) == len(set(ids))
+            assert lib.vectors.count("default") == lib.store.ready_chunk_count("default")
+            assert result.ready >= 0
+    finally:
+        subprocess.run(["umount", "-l", str(root)], check=False)
