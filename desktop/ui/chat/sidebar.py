@@ -15,6 +15,7 @@ from PySide6.QtWidgets import (
     QMenu,
     QMessageBox,
     QPushButton,
+    QToolButton,
     QVBoxLayout,
     QWidget,
 )
@@ -50,6 +51,8 @@ class ConversationList(QWidget):
         self.search.setPlaceholderText("Search chats (Ctrl+F)")
         self.search.setAccessibleName("Search chats")
         self.search.setClearButtonEnabled(True)
+        for button in self.search.findChildren(QToolButton):  # Qt's own clear button has no name
+            button.setAccessibleName("Clear search")
         self.search.textChanged.connect(lambda _t: self.refresh())
         top.addWidget(self.search, 1)
         self.new_button = QPushButton("New")

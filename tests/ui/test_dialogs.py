@@ -1,0 +1,121 @@
+"""Settings generated from the declaration, the privacy panel, accessibility, geometry, drop routing."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from PySide6.QtWidgets import (
+    QAbstractButton,
+    QComboBox,
+    QLineEdit,
+    QListWidget,
+    QPlainTextEdit,
+    QTextBrowser,
+    QWidget,
+)
+
+from desktop.core.settings import SETTINGS, SettingsStore
+from desktop.services import privacy
+from desktop.services.paths import data_dir
+from desktop.ui import messages
+from desktop.ui.main_window import drop_hint
+from desktop.ui.privacy.panel import PrivacyDialog
+from desktop.ui.settings.dialog import SettingsDialog
+
+
+def test_settings_dialog_has_one_editor_per_declared_setting_and_saves_changes(qtbot: Any) -> None:
+    store = SettingsStore(data_dir() / "settings.json")
+    dialog = SettingsDialog(store)
+    qtbot.addWidget(dialog)
+    assert set(dialog.editors) == {s.key for s in SETTINGS}
+    sections = {dialog.tabs.tabText(i) for i in range(dialog.tabs.count())}
+    assert sections == {s.section for s in SETTINGS}
+    assert dialog.values() == store.as_dict()  # every editor shows the stored value
+    dialog.editors["temperature"].setValue(0.8)
+    dialog.editors["theme"].setCurrentIndex(dialog.editors["theme"].findData("dark"))
+    with qtbot.waitSignal(dialog.applied) as applied:
+        dialog.accept()
+    assert applied.args[0] == {"temperature": 0.8, "theme": "dark"}
+    again = SettingsStore(data_dir() / "settings.json")
+    assert again["temperature"] == 0.8 and again["theme"] == "dark"
+
+
+def test_restore_defaults_puts_back_every_declared_default(qtbot: Any) -> None:
+    store = SettingsStore(data_dir() / "settings.json")
+    store.update({"max_answer_tokens": 99, "system_prompt": "be terse"})
+    dialog = SettingsDialog(store)
+    qtbot.addWidget(dialog)
+    dialog.restore_defaults()
+    assert dialog.values() == {s.key: s.default for s in SETTINGS}
+
+
+def test_privacy_panel_counts_refusals_and_deletes_all_data(qtbot: Any, make_window: Any) -> None:
+    window = make_window()
+    with qtbot.waitSignal(window.chat.answer_finished, timeout=10_000):
+        window.chat.ask("remember me")
+    dialog = PrivacyDialog(window.session, window)
+    qtbot.addWidget(dialog)
+    assert f"Network attempts refused: {privacy.refused_count()}" in dialog.refused.text()
+    assert str(data_dir()) in dialog.where.text()
+    with qtbot.waitSignal(dialog.data_deleted):
+        dialog.delete_all()
+    assert window.chat.store.chats() == []
+    assert window.chat.sidebar.list.count() == 0
+    assert [p.name for p in data_dir().iterdir()] == ["chats.sqlite"] or all(
+        p.name.startswith("chats.sqlite") for p in data_dir().iterdir()
+    )
+    with qtbot.waitSignal(window.chat.answer_finished, timeout=10_000):  # the app goes on working
+        window.chat.ask("fresh start")
+    assert len(window.chat.store.chats()) == 1
+
+
+def test_every_control_has_an_accessible_name(qtbot: Any, make_window: Any) -> None:
+    window = make_window()
+    with qtbot.waitSignal(window.chat.answer_finished, timeout=10_000):
+        window.chat.ask("hello")
+    dialogs = [SettingsDialog(window.session.settings, window), PrivacyDialog(window.session, window)]
+    kinds = (QAbstractButton, QLineEdit, QPlainTextEdit, QComboBox, QListWidget, QTextBrowser)
+    unnamed = []
+    for root in [window, *dialogs]:
+        for w in root.findChildren(QWidget):
+            internal = w.objectName().startswith("qt_")  # Qt's own parts (spin box editors …)
+            if isinstance(w, kinds) and not w.accessibleName() and not internal:
+                unnamed.append(f"{type(w).__name__} in {type(w.parent()).__name__} {w.objectName()!r}")
+    assert not unnamed, unnamed
+
+
+def test_window_geometry_is_remembered(qtbot: Any, make_window: Any) -> None:
+    first = make_window()
+    first.resize(700, 520)
+    first.close()
+    second = make_window()
+    assert (second.width(), second.height()) == (700, 520)
+
+
+def test_drop_routes_pdf_gguf_and_folders(qtbot: Any, make_window: Any, tmp_path: Path) -> None:
+    pdf = tmp_path / "report.pdf"
+    pdf.write_bytes(b"%PDF-1.4\n")
+    assert drop_hint([pdf]) == "Drop to summarize report.pdf"
+    assert drop_hint([tmp_path / "m.gguf"]) == "Drop to import the model m.gguf"
+    assert drop_hint([tmp_path]) == "Drop to add these to your library"
+    window = make_window()
+    notes = tmp_path / "notes.txt"
+    notes.write_text("hi")
+    window.handle_drop([notes])
+    qtbot.waitUntil(lambda: "cannot read notes.txt" in window.banner.text(), timeout=3000)
+
+
+def test_importing_a_file_that_is_not_a_model_explains_why(
+    qtbot: Any, make_window: Any, tmp_path: Path
+) -> None:
+    bad = tmp_path / "fake.gguf"
+    bad.write_bytes(b"not a model at all" * 10)
+    window = make_window()
+    errors: list[messages.UserMessage] = []
+    window.session.runner.busy_changed.connect(lambda busy: None)
+    window.handle_drop([bad])
+    qtbot.waitUntil(
+        lambda: window.banner.isVisible() and "gguf" in window.banner.text().lower(), timeout=10_000
+    )
+    assert window.last_bug is None, errors
