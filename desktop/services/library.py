@@ -402,7 +402,9 @@ class Library:
                         continue
                     info, pages = outcome
                     chunks = chunk_pages(sha, pages)
-                    title = info.title or (src.stem if src else sha[:12])
+                    # Many PDFs carry an ID or a tool name as title; a file name reads better then.
+                    stem = src.stem if src else sha[:12]
+                    title = info.title if info.title and " " in info.title.strip() else stem
                     self.store.save_text(sha, title, info.file_size, info.encrypted, pages, chunks)
                 prefetch(i + 1)
                 yield from self._embed(col, sha, label, sizes.get(sha, 0), progress, result, cancel)
