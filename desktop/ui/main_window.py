@@ -16,6 +16,7 @@ from PySide6.QtCore import QByteArray, QObject, QSettings, Qt, QTimer, Signal
 from PySide6.QtGui import QAction, QCloseEvent, QDragEnterEvent, QDropEvent, QIcon, QKeySequence
 from PySide6.QtWidgets import (
     QApplication,
+    QDockWidget,
     QLabel,
     QMainWindow,
     QMessageBox,
@@ -98,6 +99,9 @@ class MainWindow(QMainWindow):
         self.session.model_ready.connect(self._on_model_ready)
         self.session.model_failed.connect(self._on_model_failed)
         self.session.runner.busy_changed.connect(self._on_busy)
+        self.chat.open_source.connect(self.open_source)
+        self.viewer: Any = None  # PdfViewer, built on first use (QtPdf loads then)
+        self.viewer_dock: QDockWidget | None = None
 
         self._bridge = _MessageBridge(self)
         self._bridge.posted.connect(self.show_message, Qt.ConnectionType.QueuedConnection)
@@ -285,6 +289,32 @@ class MainWindow(QMainWindow):
     def show_help(self) -> None:
         self.chat.new_chat()
 
+    # -- the document viewer
+
+    def open_source(self, source: dict[str, Any]) -> None:
+        """Open a cited (or summarized) PDF at its page in the side viewer, the passage highlighted."""
+        path = Path(str(source.get("path", "")))
+        if not path.is_file():
+            messages.error(
+                f"{path.name or 'The document'} is no longer where it was.",
+                "It may have been moved or deleted; re-add it to the library.",
+            )
+            return
+        if self.viewer is None:
+            from desktop.ui.viewer.pdf_viewer import PdfViewer
+
+            self.viewer = PdfViewer()
+            self.viewer_dock = QDockWidget("Document", self)
+            self.viewer_dock.setObjectName("viewerDock")
+            self.viewer_dock.setAccessibleName("Document viewer panel")
+            self.viewer_dock.setWidget(self.viewer)
+            self.addDockWidget(Qt.DockWidgetArea.RightDockWidgetArea, self.viewer_dock)
+            self.resizeDocks([self.viewer_dock], [460], Qt.Orientation.Horizontal)
+        assert self.viewer_dock is not None
+        self.viewer_dock.show()
+        self.viewer_dock.raise_()
+        self.viewer.show_source(path, int(source.get("page") or 1), str(source.get("snippet") or ""))
+
     # -- drop target
 
     def dragEnterEvent(self, event: QDragEnterEvent) -> None:
@@ -322,7 +352,7 @@ class MainWindow(QMainWindow):
             self.offer_library(paths)
 
     def summarize(self, path: Path) -> None:
-        messages.info(f"Summarizing {path.name} needs the summarizer, which this build does not have yet.")
+        self.chat.summarize(path)
 
     def offer_library(self, paths: list[Path]) -> None:
         messages.info("Adding files to the library needs the library, which this build does not have yet.")

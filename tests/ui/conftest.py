@@ -85,6 +85,14 @@ class FakeRuntime:
     def close(self) -> None:
         self.closed = True
 
+    n_ctx = 2048
+
+    def count_tokens(self, messages: Any) -> int:
+        return sum(len(m.content.split()) + 4 for m in messages)
+
+    def count_text_tokens(self, texts: Any) -> list[int]:
+        return [len(t.split()) for t in texts]
+
     def stream_chat(
         self, messages: Any, params: Any, cancel: CancelToken
     ) -> Generator[Event, None, Completion]:
@@ -167,3 +175,36 @@ def real_factory(model_path: Path, plan: Any) -> Callable[[SettingsStore, str], 
         }
 
     return factory
+
+
+PAGES = [
+    "Solar panels on the community hall produced 42 megawatt hours in the first year. "
+    "The village council paid for them with a grant from the regional energy fund.",
+    "Battery storage was added in the second year. It shifts midday solar power into the evening, "
+    "when the hall hosts concerts and the weekly market.",
+    "Maintenance costs stayed below two thousand euros a year. The council plans a second array "
+    "on the school roof, pending a survey of the roof structure.",
+]
+
+
+def write_pdf(path: Path, pages: list[str] = PAGES) -> Path:
+    """A real PDF (reportlab) with one paragraph per page, wrapped to the page width."""
+    import textwrap
+
+    from reportlab.lib.pagesizes import A4
+    from reportlab.pdfgen import canvas
+
+    c = canvas.Canvas(str(path), pagesize=A4)
+    for text in pages:
+        y = 780
+        for line in textwrap.wrap(text, 85):
+            c.drawString(60, y, line)
+            y -= 16
+        c.showPage()
+    c.save()
+    return path
+
+
+@pytest.fixture
+def report_pdf(tmp_path: Path) -> Path:
+    return write_pdf(tmp_path / "village_energy.pdf")

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Generator
+from pathlib import Path
 from typing import Any
 
 from PySide6.QtCore import Signal
@@ -24,7 +25,7 @@ from desktop.ui import messages
 from desktop.ui.chat.message_view import MessageWidget
 from desktop.ui.chat.sidebar import ConversationList
 from desktop.ui.chat.view import ChatView
-from desktop.ui.jobs import JobBug, JobHandle
+from desktop.ui.jobs import JobBug, JobHandle, report
 from desktop.ui.qtcompat import emit
 from desktop.ui.session import Session
 
@@ -74,6 +75,8 @@ class ChatPanel(QSplitter):
         self.chat_id: int | None = None
         self._answer: JobHandle | None = None
         self._answer_widget: MessageWidget | None = None
+        self._answer_meta: dict[str, Any] = {}
+        self.summary_ranker: RankerFactory | None = default_ranker
 
         self.sidebar.chat_selected.connect(self.open_chat)
         self.sidebar.new_requested.connect(self.new_chat)
@@ -110,6 +113,8 @@ class ChatPanel(QSplitter):
             if m.role == "system":
                 continue
             w = self.view.add_message(m.role, page_links=m.meta.get("kind") == "summary")
+            if m.meta.get("source"):
+                w.setProperty("source_path", m.meta["source"])
             self._wire(w)
             if m.meta.get("citations"):
                 w.set_sources(m.meta["citations"])
@@ -196,7 +201,7 @@ class ChatPanel(QSplitter):
         if handle is None or handle.done or widget is None or self.chat_id is None:
             return
         handle.cancel()
-        self._on_cancelled(handle, self.chat_id, widget)
+        self._on_cancelled(handle, self.chat_id, widget, self._answer_meta)
 
     def _start_answer(self) -> JobHandle:
         assert self.chat_id is not None
@@ -207,17 +212,46 @@ class ChatPanel(QSplitter):
             max_tokens=int(settings["max_answer_tokens"]), temperature=float(settings["temperature"])
         )
         widget = self.view.add_message("assistant")
-        self._wire(widget)
         widget.set_streaming("loading the model…" if self.session.model is None else "thinking…")
         job = self.answer_job_factory(self.session, chat.collections, history, params)
-        handle = self.session.runner.create("llm", job, name="answer", replaces="answer")
+        return self._run_on_llm(job, widget, "answer")
+
+    def summarize(self, path: Path) -> JobHandle | None:
+        """Summarize a PDF into this chat (a new one if none is open): streamed, with clickable pages."""
+        self.stop()
+        try:
+            chat_id = self._ensure_chat(f"Summary of {path.name}")
+            self.store.add_message(chat_id, "user", f"Summarize {path.name}", {"kind": "summary_request"})
+        except AppError as exc:
+            messages.app_error(exc)
+            return None
+        self._wire(self.view.add_message("user", f"Summarize {path.name}"))
+        widget = self.view.add_message("assistant", page_links=True)
+        widget.setProperty("source_path", str(path))
+        widget.set_streaming(f"reading {path.name}…")
+        style = str(self.session.settings["summary_style"])
+        job = summary_job(self.session, path, style, self.summary_ranker)
+        return self._run_on_llm(job, widget, "summary", {"kind": "summary", "source": str(path)})
+
+    def _run_on_llm(
+        self,
+        job: Callable[[CancelToken], Generator[Event, None, Any]],
+        widget: MessageWidget,
+        name: str,
+        meta: dict[str, Any] | None = None,
+    ) -> JobHandle:
+        """Stream `job` into `widget`; one at a time (a new one cancels the one running)."""
+        assert self.chat_id is not None
+        self._wire(widget)
+        handle = self.session.runner.create("llm", job, name=name, replaces="answer")
         chat_id = self.chat_id
+        extra = dict(meta or {})
         handle.tokens.connect(lambda text: self._on_tokens(widget, text))
         handle.event.connect(lambda ev: self._on_event(widget, ev))
-        handle.succeeded.connect(lambda result: self._on_succeeded(handle, chat_id, widget, result))
+        handle.succeeded.connect(lambda result: self._on_succeeded(handle, chat_id, widget, result, extra))
         handle.failed.connect(lambda error: self._on_failed(handle, widget, error))
-        handle.cancelled.connect(lambda: self._on_cancelled(handle, chat_id, widget))
-        self._answer, self._answer_widget = handle, widget
+        handle.cancelled.connect(lambda: self._on_cancelled(handle, chat_id, widget, extra))
+        self._answer, self._answer_widget, self._answer_meta = handle, widget, extra
         self.view.set_busy(True)
         self._update_actions()
         handle.start()
@@ -239,15 +273,20 @@ class ChatPanel(QSplitter):
                 messages.UserMessage("warning" if event.level == "warning" else "info", event.message)
             )
         elif isinstance(event, Progress):
-            widget.set_streaming(f"{event.label} {event.done}/{event.total}".strip())
+            widget.set_streaming(progress_text(event))
 
-    def _on_succeeded(self, handle: JobHandle, chat_id: int, widget: MessageWidget, result: Any) -> None:
+    def _on_succeeded(
+        self, handle: JobHandle, chat_id: int, widget: MessageWidget, result: Any, extra: dict[str, Any]
+    ) -> None:
         if handle is not self._answer:
             return
         text = getattr(result, "text", "") or widget.text
         stats_obj = getattr(result, "stats", None)
-        stats = stats_obj.to_dict() if stats_obj is not None else {}
-        meta: dict[str, Any] = {"stats": stats}
+        if isinstance(stats_obj, dict):  # a Summary keeps its stats as a dict
+            stats = dict(stats_obj)
+        else:
+            stats = stats_obj.to_dict() if stats_obj is not None else {}
+        meta: dict[str, Any] = {**extra, "stats": stats}
         citations = [_citation_dict(c) for c in getattr(result, "citations", ())]
         if citations:
             meta["citations"] = citations
@@ -257,12 +296,14 @@ class ChatPanel(QSplitter):
         self._save_answer(chat_id, text, meta)
         self._done("succeeded")
 
-    def _on_cancelled(self, handle: JobHandle, chat_id: int, widget: MessageWidget) -> None:
+    def _on_cancelled(
+        self, handle: JobHandle, chat_id: int, widget: MessageWidget, extra: dict[str, Any]
+    ) -> None:
         if handle is not self._answer:
             return  # already settled by stop()
         if widget.text.strip():
             widget.finish(None, "stopped")
-            self._save_answer(chat_id, widget.text, {"stopped": True})
+            self._save_answer(chat_id, widget.text, {**extra, "stopped": True})
         else:
             widget.setProperty("removed", True)
             self.view.remove_message(widget)
@@ -333,6 +374,54 @@ class ChatPanel(QSplitter):
 
     def bug_details(self, error: Any) -> str:
         return error.details if isinstance(error, JobBug) else repr(error)
+
+
+def progress_text(event: Progress) -> str:
+    unit = f" {event.unit}" if event.unit else ""
+    eta = ""
+    if event.eta_s:
+        eta = (
+            f", about {event.eta_s:.0f} s left"
+            if event.eta_s < 90
+            else f", about {event.eta_s / 60:.0f} min left"
+        )
+    return f"{event.label} {event.done}/{event.total}{unit}{eta}".strip()
+
+
+# () -> a ranker for summarize_job, built on the llm lane (it may load the embedder there).
+RankerFactory = Callable[[], Any]
+
+
+def default_ranker() -> Any:
+    from desktop.services.summarize_select import EmbeddingRanker
+
+    return EmbeddingRanker()
+
+
+def summary_job(
+    session: Session, path: Path, style: str, ranker: RankerFactory | None
+) -> Callable[[CancelToken], Generator[Event, None, Any]]:
+    """Read the PDF (its pages parsed in pdf.py's worker process), then summarize it on the model."""
+
+    def job(cancel: CancelToken) -> Generator[Event, None, Any]:
+        from desktop.core.summarize import SummaryRequest, summarize_job
+        from desktop.services.pdf import extract_pages
+
+        label = f"Reading {path.name}"
+        pages = extract_pages(
+            path, cancel=cancel, on_progress=lambda done, total: report(Progress(done, total, label, "pages"))
+        )
+        runtime = session.require_runtime()
+        split = None
+        if ranker is not None:
+            from desktop.services.summarize_select import split_sentences
+
+            split = split_sentences
+        request = SummaryRequest(tuple(pages), title=path.stem.replace("_", " "), style=style)
+        rank = ranker() if ranker is not None else None
+        return (yield from summarize_job(runtime, request, rank, split)(cancel))
+
+    return job
 
 
 def _citation_dict(c: Any) -> dict[str, Any]:

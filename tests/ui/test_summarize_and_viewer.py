@@ -1,0 +1,91 @@
+"""Drop a PDF → a streamed summary with clickable page references → the viewer opens that page."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+from PySide6.QtCore import QMimeData, QPointF, Qt, QUrl
+from PySide6.QtGui import QDropEvent
+
+from desktop.ui.viewer.pdf_viewer import PdfViewer, passage_candidates
+from tests.ui.conftest import real_factory
+
+
+def test_passage_candidates_go_from_long_runs_to_short_ones() -> None:
+    runs = passage_candidates("Battery storage was added in the second year.", longest=5, shortest=3)
+    assert runs[0] == "Battery storage was added in"
+    assert all(3 <= len(r.split()) <= 5 for r in runs)
+    assert passage_candidates("") == []
+
+
+def test_viewer_opens_the_page_and_finds_the_passage(qtbot: Any, report_pdf: Path) -> None:
+    viewer = PdfViewer()
+    qtbot.addWidget(viewer)
+    viewer.resize(500, 700)
+    viewer.show()
+    snippet = "It shifts midday solar power into the evening,\nwhen the hall hosts concerts"
+    assert viewer.show_source(report_pdf, 2, snippet)
+    assert viewer.page() == 2
+    assert viewer.found and viewer.found.split()[0] in snippet
+    assert viewer.page_label.text() == "p. 2 of 3"
+    assert not viewer.show_source(report_pdf.with_name("missing.pdf"), 1, "")
+    assert "Cannot open" in viewer.title.text()
+
+
+def test_dropping_a_pdf_summarizes_it_into_the_chat(qtbot: Any, make_window: Any, report_pdf: Path) -> None:
+    window = make_window()  # the scripted model: checks the flow, not the summary's quality
+    window.chat.summary_ranker = None
+    mime = QMimeData()
+    mime.setUrls([QUrl.fromLocalFile(str(report_pdf))])
+    event = QDropEvent(
+        QPointF(50, 50),
+        Qt.DropAction.CopyAction,
+        mime,
+        Qt.MouseButton.NoButton,
+        Qt.KeyboardModifier.NoModifier,
+    )
+    with qtbot.waitSignal(window.chat.answer_finished, timeout=30_000) as done:
+        window.dropEvent(event)
+    assert done.args == ["succeeded"]
+    user, _answer = window.chat.view.messages()
+    assert user.text == "Summarize village_energy.pdf"
+    stored = window.chat.store.messages(window.chat.chat_id)[-1]
+    assert stored.meta["kind"] == "summary" and stored.meta["source"] == str(report_pdf)
+
+
+@pytest.mark.slow
+def test_real_summary_streams_with_page_links_that_open_the_viewer(
+    qtbot: Any, make_window: Any, model_path: Path, cpu_plan: Any, report_pdf: Path
+) -> None:
+    window = make_window(factory=real_factory(model_path, cpu_plan))
+    window.chat.summary_ranker = None  # word-overlap centrality: the embedder is tested elsewhere
+    states: list[str] = []
+    window.chat.answer_started.connect(lambda h: h.event.connect(lambda ev: states.append(type(ev).__name__)))
+    with qtbot.waitSignal(window.chat.answer_finished, timeout=120_000) as done:
+        window.handle_drop([report_pdf])
+    assert done.args == ["succeeded"]
+    assert "Progress" in states
+    answer = window.chat.view.messages()[-1]
+    html = answer.body.toHtml()
+    assert "page:" in html, answer.text  # page references became links
+    page = int(html.split('href="page:', 1)[1].split('"', 1)[0])
+    answer._on_anchor(QUrl(f"page:{page}"))  # what a click on the link does
+    assert window.viewer is not None and window.viewer_dock.isVisible()
+    assert window.viewer.page() == page
+    # the summary is kept and reopens with its links
+    window.chat.open_chat(window.chat.chat_id)
+    assert "page:" in window.chat.view.messages()[-1].body.toHtml()
+
+
+def test_stop_cancels_a_summary(qtbot: Any, make_window: Any, fake_runtime: Any, report_pdf: Path) -> None:
+    fake_runtime.delay_s = 0.05
+    window = make_window()
+    window.chat.summary_ranker = None
+    with qtbot.waitSignal(window.chat.answer_finished, timeout=30_000) as done:
+        window.chat.summarize(report_pdf)
+        qtbot.wait(50)
+        qtbot.keyClick(window.chat.view.composer, Qt.Key.Key_Escape)
+    assert done.args == ["cancelled"]
+    assert not window.chat.answering
