@@ -503,9 +503,9 @@ class _Summarizer:
         counts = self.engine.count_text_tokens([t for t, _ in texts])
         cap = max(32, min(self.map_budget, self.final_budget) // 4)
         units: list[_Unit] = []
-        for (text, page), n in zip(texts, counts, strict=True):
+        for (text, number), n in zip(texts, counts, strict=True):
             if n <= cap:
-                units.append(_Unit(text, (page,), n))
+                units.append(_Unit(text, (number,), n))
                 continue
             # A "sentence" too long to place (a table, a page without punctuation): cut it by words.
             words = text.split()
@@ -513,7 +513,7 @@ class _Summarizer:
             step = max(1, math.ceil(len(words) / pieces))
             chunks = [" ".join(words[i : i + step]) for i in range(0, len(words), step)]
             for chunk, k in zip(chunks, self.engine.count_text_tokens(chunks), strict=True):
-                units.append(_Unit(chunk, (page,), k))
+                units.append(_Unit(chunk, (number,), k))
         return units
 
     @staticmethod
@@ -572,8 +572,12 @@ class _Summarizer:
                 scores = next(ranks)
                 shown = self._select(section, scores, self.map_budget)
                 n = 3 if self.req.style != "detailed" else 4
+
+                def build(us: Sequence[_Unit], n: int = n) -> list[ChatMessage]:
+                    return _map_messages(_body(us), self.req.title, n)
+
                 points = yield from self._generate(
-                    lambda us, n=n: _map_messages(_body(us), self.req.title, n),
+                    build,
                     shown,
                     self.map_tokens,
                     stream=False,

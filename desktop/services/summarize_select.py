@@ -149,7 +149,7 @@ class _WorkAhead:
         self._taken += 1
         if not ok:
             raise value
-        return value  # type: ignore[no-any-return]
+        return value
 
     def close(self) -> None:
         """Stop working ahead (a cancelled summary); the group being embedded finishes first."""
