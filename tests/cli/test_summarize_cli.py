@@ -152,3 +152,24 @@ def test_real_model_streams_the_summary_to_stdout(
     assert out.startswith("# Summary: two")
     assert "## Page references" in out
     assert "one pass" in out
+
+
+def test_text_files_and_pasted_text_become_pages(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import io
+
+    from desktop.cli.summarize import read_pages
+    from desktop.core.jobs import CancelToken
+
+    txt = tmp_path / "notes.txt"
+    txt.write_text("First page.\fSecond page.\f")
+    pages, title = read_pages(str(txt), CancelToken(), lambda e: None)
+    assert [(p.number, p.text) for p in pages] == [(1, "First page."), (2, "Second page.")]
+    assert title == "notes"
+    monkeypatch.setattr("sys.stdin", io.StringIO("Pasted words here."))
+    pages, title = read_pages("-", CancelToken(), lambda e: None)
+    assert [p.text for p in pages] == ["Pasted words here."] and title == "Pasted text"
+
+
+def test_a_folder_is_not_a_document(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["summarize", str(tmp_path)]) == 1
+    assert "is a folder" in capsys.readouterr().err
