@@ -32,6 +32,7 @@ import threading
 import traceback
 from collections import deque
 from collections.abc import Callable, Generator
+from concurrent.futures import Future
 from typing import Any, Literal
 
 from PySide6.QtCore import QObject, QTimer, Signal, Slot
@@ -164,7 +165,7 @@ class JobHandle(QObject):
             else:
                 self._pending.append(("event", event))
 
-    def _run(self) -> None:
+    def _run(self, between: Callable[[], None] = lambda: None) -> None:
         if self.token.cancelled:
             self._finish("cancelled", None)
             return
@@ -178,6 +179,7 @@ class JobHandle(QObject):
                     result = stop.value
                     break
                 self._push(event)
+                between()  # the lane's quick calls (a question's search) run between this job's steps
         except Cancelled:
             self._finish("cancelled", None)
         except AppError as exc:
@@ -199,11 +201,20 @@ class JobHandle(QObject):
 
 
 class _Lane:
-    """Worker threads fed by one queue. A lane with one worker runs its jobs strictly in order."""
+    """Worker threads fed by one queue. A lane with one worker runs its jobs strictly in order.
+
+    `call_between(fn)` runs a quick function on the lane's thread as soon as it can: at once when
+    the lane is idle, else between two events of the job it is running (a long indexing job
+    yields after every batch). So a question's search gets the index lane within one batch, and
+    Chroma and the embedder are still touched by one thread only.
+    """
+
+    _WAKE = object()
 
     def __init__(self, name: str, workers: int) -> None:
         self.name = name
-        self._queue: queue.Queue[JobHandle | None] = queue.Queue()
+        self._queue: queue.Queue[Any] = queue.Queue()
+        self._calls: queue.SimpleQueue[tuple[Callable[[], Any], Future[Any]]] = queue.SimpleQueue()
         self._threads = [
             threading.Thread(target=self._loop, name=f"hearth-{name}-{i}", daemon=True)
             for i in range(workers)
@@ -214,12 +225,36 @@ class _Lane:
     def put(self, handle: JobHandle) -> None:
         self._queue.put(handle)
 
+    def call_between(self, fn: Callable[[], Any]) -> Future[Any]:
+        future: Future[Any] = Future()
+        self._calls.put((fn, future))
+        self._queue.put(self._WAKE)  # an idle worker wakes for it; a busy one finds it between events
+        return future
+
+    def _run_calls(self) -> None:
+        while True:
+            try:
+                fn, future = self._calls.get_nowait()
+            except queue.Empty:
+                return
+            if not future.set_running_or_notify_cancel():
+                continue
+            try:
+                future.set_result(fn())
+            except BaseException as exc:
+                future.set_exception(exc)
+
     def _loop(self) -> None:
         while True:
-            handle = self._queue.get()
-            if handle is None:
+            item = self._queue.get()
+            if item is None:
+                self._run_calls()
                 return
-            handle._run()
+            if item is self._WAKE:
+                self._run_calls()
+                continue
+            self._run_calls()
+            item._run(self._run_calls)
 
     def stop(self, timeout: float) -> bool:
         for _ in self._threads:
@@ -291,6 +326,10 @@ class JobRunner(QObject):
             yield  # makes this a generator
 
         return self.submit(lane, job, name=getattr(fn, "__name__", "call"), **handlers)
+
+    def call_between(self, lane: LaneName, fn: Callable[[], Any]) -> Future[Any]:
+        """Run a quick `fn` on `lane`'s thread, between the steps of whatever runs there; from any thread."""
+        return self._lanes[lane].call_between(fn)
 
     def running(self, key: str) -> JobHandle | None:
         """The unfinished job started with `replaces=key`, if any."""

@@ -31,6 +31,7 @@ from desktop.services.paths import data_dir
 from desktop.ui import messages
 from desktop.ui.chat.panel import ChatPanel
 from desktop.ui.errors import BugDialog, install_excepthooks
+from desktop.ui.library.panel import LibraryPanel
 from desktop.ui.models.picker import FIT_LABELS, ModelPicker
 from desktop.ui.qtcompat import emit
 from desktop.ui.session import LoadedModel, Session
@@ -100,6 +101,17 @@ class MainWindow(QMainWindow):
         self.session.model_failed.connect(self._on_model_failed)
         self.session.runner.busy_changed.connect(self._on_busy)
         self.chat.open_source.connect(self.open_source)
+        self.library = LibraryPanel(self.session)
+        self.library_dock = QDockWidget("Library", self)
+        self.library_dock.setObjectName("libraryDock")
+        self.library_dock.setAccessibleName("Library panel")
+        self.library_dock.setWidget(self.library)
+        self.addDockWidget(Qt.DockWidgetArea.RightDockWidgetArea, self.library_dock)
+        self.library_dock.hide()
+        self.library_dock.visibilityChanged.connect(self._on_library_visible)
+        self.library.asked_changed.connect(self.chat.set_collections)
+        self.chat.chat_changed.connect(self.library.set_asked)
+        self._library_read = False
         self.viewer: Any = None  # PdfViewer, built on first use (QtPdf loads then)
         self.viewer_dock: QDockWidget | None = None
 
@@ -121,6 +133,7 @@ class MainWindow(QMainWindow):
         self.picker.import_requested.connect(self.import_model)
         bar.addWidget(self.picker)
         bar.addSeparator()
+        self.library_action = self._action(bar, "Library", "Ctrl+Shift+L", self.toggle_library)
         self.settings_action = self._action(bar, "Settings", "Ctrl+,", self.open_settings)
         self.privacy_action = self._action(bar, "Privacy", "", self.open_privacy)
         self.help_action = self._action(bar, "Help", "F1", self.show_help)
@@ -172,6 +185,10 @@ class MainWindow(QMainWindow):
         if self.session.runtime is None and self.session.runner.running("model") is None:
             self.session.load_model()
         self.refresh_models()
+        if (data_dir() / "library.sqlite").exists():  # only a user who has a library pays for Chroma
+            self.library.resume()
+            self._library_read = True
+            self.library.refresh()
 
     # -- model
 
@@ -355,7 +372,23 @@ class MainWindow(QMainWindow):
         self.chat.summarize(path)
 
     def offer_library(self, paths: list[Path]) -> None:
-        messages.info("Adding files to the library needs the library, which this build does not have yet.")
+        self.show_library()
+        self.library.offer_to_add(paths)
+
+    def toggle_library(self) -> None:
+        if self.library_dock.isVisible():
+            self.library_dock.hide()
+        else:
+            self.show_library()
+
+    def show_library(self) -> None:
+        self.library_dock.show()
+        self.library_dock.raise_()
+
+    def _on_library_visible(self, visible: bool) -> None:
+        if visible and not self._library_read:
+            self._library_read = True
+            self.library.refresh()
 
     # -- geometry and closing
 

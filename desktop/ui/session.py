@@ -7,19 +7,22 @@ window has painted; every later use of it is a job on that same lane, so one thr
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Generator
+import sys
+import threading
+from collections.abc import Callable, Generator, Sequence
+from concurrent.futures import TimeoutError as FutureTimeout
 from dataclasses import dataclass
 from typing import Any
 
 from PySide6.QtCore import QObject, Signal
 
-from desktop.core.errors import AppError, ModelNotFound, StorageError
+from desktop.core.errors import AppError, Cancelled, ModelNotFound, StorageError
 from desktop.core.events import Event
 from desktop.core.jobs import CancelToken
 from desktop.core.settings import SettingsStore
 from desktop.services.chats import ChatStore
 from desktop.services.paths import data_dir
-from desktop.ui.jobs import JobHandle, JobRunner
+from desktop.ui.jobs import JobFn, JobHandle, JobRunner
 from desktop.ui.qtcompat import emit
 
 log = logging.getLogger("desktop.ui")
@@ -71,6 +74,7 @@ class Session(QObject):
         self.runner = JobRunner(self)
         self.runtime: Any = None  # LlamaRuntime; touched only on the llm lane
         self.model: LoadedModel | None = None
+        self.library: Any = None  # services.library.Library: created and used on the index lane only
         self.load_error: AppError | None = None
         self._open_runtime = open_runtime or open_planned_runtime
 
@@ -123,6 +127,50 @@ class Session(QObject):
             raise ModelNotFound("No model is loaded.", "Pick a model in the toolbar, or import a GGUF file.")
         return self.runtime
 
+    # -- library (index lane)
+
+    def library_on_lane(self) -> Any:
+        """The Library, opened on first use. Only from the index lane: it owns Chroma and the embedder."""
+        if self.library is None:
+            from desktop.services.library import Library
+
+            self.library = Library()
+        return self.library
+
+    def library_job(self, make: Callable[[Any], JobFn]) -> JobFn:
+        """A job for the index lane built from the library: `make(library)` returns the job."""
+
+        def job(cancel: CancelToken) -> Generator[Event, None, Any]:
+            return (yield from make(self.library_on_lane())(cancel))
+
+        return job
+
+    def library_call(self, fn: Callable[[Any], Any], **handlers: Any) -> JobHandle:
+        """Run `fn(library)` on the index lane; handlers as for JobRunner.submit."""
+        return self.runner.call("index", lambda: fn(self.library_on_lane()), **handlers)
+
+    def retriever(self, cancel: CancelToken) -> LaneRetriever:
+        """What an ask job (on the llm lane) searches through: each search runs on the index lane."""
+        return LaneRetriever(self, cancel)
+
+    def _close_library(self) -> None:
+        """Close the library on its own lane, after whatever runs there (delete-all waits for it)."""
+        if self.library is None:
+            return
+        done = threading.Event()
+
+        def close() -> None:
+            try:
+                if self.library is not None:
+                    self.library.close()
+            finally:
+                self.library = None
+                done.set()
+
+        self.runner.call("index", close)
+        if not done.wait(60):
+            raise StorageError("The library is still busy.", "Wait for indexing to stop, then try again.")
+
     def delete_all_data(self) -> int:
         """Delete every file in the data dir (chats, library, settings, imported models); start afresh.
 
@@ -135,6 +183,7 @@ class Session(QObject):
             handle = self.runner.running(key)
             if handle is not None:
                 handle.cancel()
+        self._close_library()
         self.chats.close()
         root = data_dir()
         removed = sum(1 for p in root.rglob("*") if p.is_file())
@@ -160,10 +209,46 @@ class Session(QObject):
     def close(self) -> None:
         """Stop every job, then the model process. Called once, when the window closes."""
         self.runner.shutdown()
+        if self.library is not None:  # the lanes have stopped: no other thread can be using it
+            self.library.close()
+            self.library = None
         if self.runtime is not None:
             self.runtime.close()
             self.runtime = None
+        if "desktop.services.pdf" in sys.modules:  # its PDF worker processes, if any were started
+            sys.modules["desktop.services.pdf"].close_workers()
         self.chats.close()
+
+
+class LaneRetriever:
+    """rag.Retriever for a job on the llm lane: every search hops to the index lane and waits.
+
+    The index lane runs these between the batches of an indexing job, so a question is answered
+    while a folder indexes, and Chroma is still touched by one thread only.
+    """
+
+    def __init__(self, session: Session, cancel: CancelToken) -> None:
+        self._session = session
+        self._cancel = cancel
+
+    def _call(self, fn: Callable[[Any], Any]) -> Any:
+        future = self._session.runner.call_between("index", lambda: fn(self._session.library_on_lane()))
+        while True:
+            try:
+                return future.result(timeout=0.05)
+            except FutureTimeout:
+                if self._cancel.cancelled:
+                    future.cancel()
+                    raise Cancelled() from None
+
+    def vector_search(self, query: str, collections: Sequence[str], k: int) -> list[tuple[str, float]]:
+        return self._call(lambda lib: lib.vector_search(query, collections, k))  # type: ignore[no-any-return]
+
+    def keyword_search(self, query: str, collections: Sequence[str], k: int) -> list[tuple[str, float]]:
+        return self._call(lambda lib: lib.keyword_search(query, collections, k))  # type: ignore[no-any-return]
+
+    def chunks(self, ids: Sequence[str]) -> list[Any]:
+        return self._call(lambda lib: lib.chunks(ids))  # type: ignore[no-any-return]
 
 
 def open_planned_runtime(settings: SettingsStore, model: str) -> tuple[Any, dict[str, Any]]:

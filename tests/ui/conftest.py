@@ -41,13 +41,21 @@ def _qt_warnings_fail(request: pytest.FixtureRequest) -> Iterator[None]:
         pytest.fail("Qt warnings during the test:\n" + "\n".join(bad), pytrace=False)
 
 
+# Started once per process by a library and kept on purpose (tqdm's monitor, via sentence-transformers).
+PROCESS_WIDE_THREADS = {"tqdm_monitor"}
+
+
 @pytest.fixture(autouse=True)
 def _no_thread_leaks() -> Iterator[None]:
     before = set(threading.enumerate())
     yield
     deadline = time.monotonic() + 5
     while True:
-        leaked = [t for t in threading.enumerate() if t not in before and t.is_alive()]
+        leaked = [
+            t
+            for t in threading.enumerate()
+            if t not in before and t.is_alive() and t.name not in PROCESS_WIDE_THREADS
+        ]
         if not leaked or time.monotonic() > deadline:
             break
         time.sleep(0.05)

@@ -42,9 +42,23 @@ AnswerJobFactory = Callable[
 def chat_answer_job(
     session: Session, collections: tuple[str, ...], history: tuple[ChatMessage, ...], params: GenerationParams
 ) -> Callable[[CancelToken], Generator[Event, None, Any]]:
+    """Plain chat, or, when the chat asks collections, a cited answer from them (rag.ask_job)."""
+
     def job(cancel: CancelToken) -> Generator[Event, None, Any]:
         runtime = session.require_runtime()  # on the llm lane, after the load job queued before it
-        return (yield from chat_job(runtime, ChatRequest(history, params))(cancel))
+        if not collections:
+            return (yield from chat_job(runtime, ChatRequest(history, params))(cancel))
+        from desktop.core.rag import AskRequest, ask_job
+
+        request = AskRequest(
+            history[-1].content,
+            collections,
+            n_ctx=runtime.n_ctx,
+            params=params,
+            max_sources=int(session.settings["sources_per_answer"]),
+        )
+        retriever = session.retriever(cancel)
+        return (yield from ask_job(runtime, retriever, request, runtime.count_tokens)(cancel))
 
     return job
 
@@ -56,8 +70,10 @@ class ChatPanel(QSplitter):
         answer_started(JobHandle)  an answer job was started (tests and benchmarks time it)
         answer_finished(str)       "succeeded" | "failed" | "cancelled"
         open_source(dict)          a citation (chip or [n]) or page link was clicked: open the viewer
+        chat_changed(tuple)        another chat (or a new one) is open; payload: the collections it asks
     """
 
+    chat_changed = Signal(tuple)  # the open chat changed; payload: the collections it asks
     answer_started = Signal(object)
     answer_finished = Signal(str)
     open_source = Signal(dict)
@@ -76,6 +92,7 @@ class ChatPanel(QSplitter):
         self._answer: JobHandle | None = None
         self._answer_widget: MessageWidget | None = None
         self._answer_meta: dict[str, Any] = {}
+        self.pending_collections: tuple[str, ...] = ()  # what the next new chat will ask
         self.summary_ranker: RankerFactory | None = default_ranker
 
         self.sidebar.chat_selected.connect(self.open_chat)
@@ -104,6 +121,7 @@ class ChatPanel(QSplitter):
         self.sidebar.list.clearSelection()
         self.sidebar._current = None
         self.view.composer.setFocus()
+        emit(self.chat_changed, self.pending_collections)
 
     def open_chat(self, chat_id: int) -> None:
         self.stop()
@@ -122,6 +140,7 @@ class ChatPanel(QSplitter):
             w.finish(m.meta.get("stats"), "stopped" if m.meta.get("stopped") else "")
         self._update_actions()
         self.sidebar.refresh(select=chat_id)
+        emit(self.chat_changed, self.store.chat(chat_id).collections)
 
     def _on_deleted(self, chat_id: int) -> None:
         if chat_id == self.chat_id:
@@ -132,13 +151,25 @@ class ChatPanel(QSplitter):
             title = " ".join(first_question.split())[:48] or "New chat"
             model = self.session.model.name if self.session.model else str(self.session.settings["model"])
             chat = self.store.create_chat(
-                title, model=model, system_prompt=str(self.session.settings["system_prompt"])
+                title,
+                model=model,
+                system_prompt=str(self.session.settings["system_prompt"]),
+                collections=self.pending_collections,
             )
             self.chat_id = chat.id
             self.sidebar.refresh(select=chat.id)
         return self.chat_id
 
     # -- asking
+
+    def set_collections(self, collections: tuple[str, ...]) -> None:
+        """The collections the open chat asks (kept with the chat), or the next new chat."""
+        self.pending_collections = tuple(collections)
+        if self.chat_id is not None:
+            try:
+                self.store.set_collections(self.chat_id, collections)
+            except AppError as exc:
+                messages.app_error(exc)
 
     @property
     def answering(self) -> bool:

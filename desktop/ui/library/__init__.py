@@ -1,0 +1,1 @@
+"""The library panel: collections, per-file status, add/remove/re-index, which collections a chat asks."""

@@ -1,0 +1,350 @@
+"""The library panel: collections, per-file status with the reason a file failed, add, remove, re-index,
+and which collections the open chat asks.
+
+Every library call runs on the index lane (Session.library_call / library_job); this panel only
+draws what comes back. While indexing, the file list is re-read between batches at most twice a
+second, so the statuses move from queued to indexing to ready (or error, with its reason) live.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from pathlib import Path
+from typing import Any
+
+from PySide6.QtCore import Qt, Signal
+from PySide6.QtWidgets import (
+    QAbstractItemView,
+    QComboBox,
+    QFileDialog,
+    QHBoxLayout,
+    QHeaderView,
+    QInputDialog,
+    QLabel,
+    QListWidget,
+    QListWidgetItem,
+    QProgressBar,
+    QPushButton,
+    QTreeWidget,
+    QTreeWidgetItem,
+    QVBoxLayout,
+    QWidget,
+)
+
+from desktop.core.errors import AppError
+from desktop.core.events import Notice, Progress
+from desktop.ui import messages
+from desktop.ui.jobs import JobHandle
+from desktop.ui.qtcompat import emit
+from desktop.ui.session import Session
+
+log = logging.getLogger("desktop.ui.library")
+
+DEFAULT_COLLECTION = "default"  # the library service's default collection name
+STATUS_LABELS = {"queued": "queued", "indexing": "indexing…", "ready": "ready", "error": "error"}
+REFRESH_EVERY_S = 0.5
+
+
+class LibraryPanel(QWidget):
+    """Signals (GUI thread):
+    files_changed(list)       the file rows were re-read (list of services.library_store.FileRow)
+    indexing_finished(str)    "succeeded" | "failed" | "cancelled"
+    asked_changed(tuple)      the collections the open chat asks were changed by the user
+    """
+
+    files_changed = Signal(list)
+    indexing_finished = Signal(str)
+    asked_changed = Signal(tuple)
+
+    def __init__(self, session: Session, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.session = session
+        self.setAccessibleName("Library")
+        self.rows: list[Any] = []
+        self.collections: list[str] = []
+        self._index: JobHandle | None = None
+        self._last_refresh = 0.0
+        self._offer: list[Path] = []
+
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(6, 6, 6, 6)
+        top = QHBoxLayout()
+        self.collection = QComboBox()
+        self.collection.setAccessibleName("Collection")
+        self.collection.setToolTip("The collection files are added to and listed from")
+        self.collection.currentIndexChanged.connect(lambda _i: self._show_rows())
+        top.addWidget(self.collection, 1)
+        self.new_collection_button = self._button("New…", "New collection", self.new_collection)
+        top.addWidget(self.new_collection_button)
+        layout.addLayout(top)
+
+        self.offer = QWidget()
+        offer_row = QHBoxLayout(self.offer)
+        offer_row.setContentsMargins(0, 0, 0, 0)
+        self.offer_label = QLabel()
+        self.offer_label.setWordWrap(True)
+        self.offer_label.setAccessibleName("Add to library?")
+        offer_row.addWidget(self.offer_label, 1)
+        offer_row.addWidget(self._button("Add", "Add the dropped files", self.accept_offer))
+        offer_row.addWidget(self._button("Dismiss", "Do not add the dropped files", self.dismiss_offer))
+        self.offer.setVisible(False)
+        layout.addWidget(self.offer)
+
+        self.files = QTreeWidget()
+        self.files.setAccessibleName("Files in the collection")
+        self.files.setHeaderLabels(["File", "Status", "Pages", "Details"])
+        self.files.setRootIsDecorated(False)
+        self.files.setSelectionMode(QAbstractItemView.SelectionMode.ExtendedSelection)
+        self.files.header().setSectionResizeMode(0, QHeaderView.ResizeMode.Stretch)
+        self.files.header().setStretchLastSection(False)
+        layout.addWidget(self.files, 1)
+
+        buttons = QHBoxLayout()
+        self.add_files_button = self._button("Add files…", "Add PDF files", self.add_files)
+        self.add_folder_button = self._button("Add folder…", "Add a folder of PDFs", self.add_folder)
+        self.remove_button = self._button("Remove", "Remove the selected files from the library", self.remove)
+        self.reindex_button = self._button("Re-index", "Read the selected files again", self.reindex)
+        for b in (self.add_files_button, self.add_folder_button, self.remove_button, self.reindex_button):
+            buttons.addWidget(b)
+        layout.addLayout(buttons)
+
+        progress_row = QHBoxLayout()
+        self.progress = QProgressBar()
+        self.progress.setAccessibleName("Indexing progress")
+        self.progress.setTextVisible(False)
+        self.progress_label = QLabel()
+        self.progress_label.setAccessibleName("Indexing status")
+        self.cancel_button = self._button("Stop", "Stop indexing", self.cancel_indexing)
+        progress_row.addWidget(self.progress, 1)
+        progress_row.addWidget(self.cancel_button)
+        layout.addLayout(progress_row)
+        layout.addWidget(self.progress_label)
+        self._set_indexing(False)
+
+        asks = QLabel("This chat asks:")
+        asks.setAccessibleName("This chat asks")
+        layout.addWidget(asks)
+        self.asked = QListWidget()
+        self.asked.setAccessibleName("Collections this chat asks")
+        self.asked.setToolTip("Ticked collections are searched for every question in the open chat")
+        self.asked.setMaximumHeight(90)
+        self.asked.itemChanged.connect(self._on_asked_changed)
+        layout.addWidget(self.asked)
+        self._asked: tuple[str, ...] = ()
+        self._filling = False
+
+    def _button(self, text: str, name: str, slot: Any) -> QPushButton:
+        button = QPushButton(text)
+        button.setAccessibleName(name)
+        button.setToolTip(name)
+        button.clicked.connect(lambda _=False: slot())
+        return button
+
+    # -- reading
+
+    def refresh(self) -> None:
+        """Re-read collections and files on the index lane."""
+        self._last_refresh = time.monotonic()
+        self.session.library_call(
+            lambda lib: (lib.collections(), lib.files()),
+            on_succeeded=self._on_listed,
+            on_failed=self._on_error,
+        )
+
+    def _on_listed(self, listed: tuple[list[str], list[Any]]) -> None:
+        collections, rows = listed
+        self.collections = sorted(set(collections) | {DEFAULT_COLLECTION})
+        self.rows = list(rows)
+        current = self.current_collection()
+        self.collection.blockSignals(True)
+        self.collection.clear()
+        self.collection.addItems(self.collections)
+        self.collection.setCurrentIndex(max(0, self.collection.findText(current)))
+        self.collection.blockSignals(False)
+        self._show_rows()
+        self.set_asked(self._asked)
+        emit(self.files_changed, self.rows)
+
+    def current_collection(self) -> str:
+        return self.collection.currentText() or DEFAULT_COLLECTION
+
+    def _show_rows(self) -> None:
+        collection = self.current_collection()
+        self.files.clear()
+        for row in self.rows:
+            if row.collection != collection:
+                continue
+            item = QTreeWidgetItem(
+                [
+                    Path(row.path).name,
+                    STATUS_LABELS.get(row.status, row.status),
+                    str(row.page_count or ""),
+                    " ".join(x for x in (row.message, row.hint) if x) if row.status == "error" else "",
+                ]
+            )
+            item.setData(0, Qt.ItemDataRole.UserRole, row.path)
+            item.setToolTip(0, row.path)
+            if row.status == "error":
+                item.setToolTip(3, f"{row.message}\n{row.hint}\n(reason: {row.reason})")
+                item.setForeground(1, Qt.GlobalColor.red)
+            self.files.addTopLevelItem(item)
+        for col in (1, 2):
+            self.files.resizeColumnToContents(col)
+
+    def status_of(self, name: str) -> str:
+        return next((r.status for r in self.rows if Path(r.path).name == name), "")
+
+    # -- which collections the chat asks
+
+    def set_asked(self, asked: tuple[str, ...]) -> None:
+        self._asked = tuple(asked)
+        self._filling = True
+        self.asked.clear()
+        for name in self.collections or [DEFAULT_COLLECTION]:
+            item = QListWidgetItem(name)
+            item.setFlags(item.flags() | Qt.ItemFlag.ItemIsUserCheckable)
+            item.setCheckState(Qt.CheckState.Checked if name in self._asked else Qt.CheckState.Unchecked)
+            self.asked.addItem(item)
+        self._filling = False
+
+    def _on_asked_changed(self, _item: QListWidgetItem) -> None:
+        if self._filling:
+            return
+        names = [self.asked.item(i) for i in range(self.asked.count())]
+        self._asked = tuple(i.text() for i in names if i.checkState() == Qt.CheckState.Checked)
+        emit(self.asked_changed, self._asked)
+
+    # -- changing
+
+    def add_files(self) -> None:
+        paths, _ = QFileDialog.getOpenFileNames(self, "Add PDF files", "", "PDF files (*.pdf)")
+        if paths:
+            self.add([Path(p) for p in paths])
+
+    def add_folder(self) -> None:
+        folder = QFileDialog.getExistingDirectory(self, "Add a folder of PDFs")
+        if folder:
+            self.add([Path(folder)])
+
+    def new_collection(self) -> None:
+        name, ok = QInputDialog.getText(self, "New collection", "Name of the new collection:")
+        name = name.strip()
+        if ok and name:
+            if name not in self.collections:
+                self.collections.append(name)
+                self.collection.addItem(name)
+            self.collection.setCurrentText(name)
+
+    def offer_to_add(self, paths: list[Path]) -> None:
+        """Several files or a folder were dropped: ask, inline, whether to add them."""
+        self._offer = list(paths)
+        what = f"{len(paths)} items" if len(paths) > 1 else paths[0].name
+        self.offer_label.setText(f"Add {what} to the collection “{self.current_collection()}”?")
+        self.offer.setVisible(True)
+
+    def accept_offer(self) -> None:
+        paths, self._offer = self._offer, []
+        self.offer.setVisible(False)
+        if paths:
+            self.add(paths)
+
+    def dismiss_offer(self) -> None:
+        self._offer = []
+        self.offer.setVisible(False)
+
+    def add(self, paths: list[Path], collection: str | None = None) -> JobHandle:
+        """Add files or folders to a collection and index them (queued behind any indexing running)."""
+        target = collection or self.current_collection()
+        return self._start_index(lambda lib: lib.add_job([str(p) for p in paths], target), "Adding")
+
+    def remove(self) -> None:
+        paths = self.selected_paths()
+        if not paths:
+            return
+        target = self.current_collection()
+        self.session.library_call(
+            lambda lib: lib.remove(paths, target),
+            on_succeeded=lambda _n: self.refresh(),
+            on_failed=self._on_error,
+        )
+
+    def reindex(self) -> JobHandle | None:
+        """Read the selected files again (after fixing a file, say): removed, then added afresh."""
+        paths = self.selected_paths()
+        if not paths:
+            return None
+        target = self.current_collection()
+
+        def make(lib: Any) -> Any:
+            lib.remove(paths, target)
+            return lib.add_job(paths, target)
+
+        return self._start_index(make, "Re-indexing")
+
+    def resume(self) -> JobHandle:
+        """Finish what an earlier run left queued (at start, when a library exists)."""
+        return self._start_index(lambda lib: lib.resume_job(), "Resuming")
+
+    def selected_paths(self) -> list[str]:
+        return [str(i.data(0, Qt.ItemDataRole.UserRole)) for i in self.files.selectedItems()]
+
+    def select(self, names: list[str]) -> None:
+        for i in range(self.files.topLevelItemCount()):
+            item = self.files.topLevelItem(i)
+            item.setSelected(item.text(0) in names)
+
+    def cancel_indexing(self) -> None:
+        if self._index is not None and not self._index.done:
+            self._index.cancel()
+
+    def _start_index(self, make: Any, verb: str) -> JobHandle:
+        job = self.session.library_job(make)
+        handle = self.session.runner.create("index", job, name="index")
+        handle.event.connect(self._on_index_event)
+        handle.succeeded.connect(self._on_indexed)
+        handle.failed.connect(lambda e: self._index_done("failed", e))
+        handle.cancelled.connect(lambda: self._index_done("cancelled"))
+        self._index = handle
+        self._set_indexing(True, f"{verb}…")
+        return handle.start()
+
+    def _on_index_event(self, event: Any) -> None:
+        if isinstance(event, Progress):
+            self.progress.setMaximum(max(1, event.total))
+            self.progress.setValue(event.done)
+            eta = f", about {event.eta_s:.0f} s left" if event.eta_s else ""
+            unit = f" {event.unit}" if event.unit else ""
+            self.progress_label.setText(f"{event.label} — {event.done}/{event.total}{unit}{eta}")
+            if time.monotonic() - self._last_refresh > REFRESH_EVERY_S:
+                self.refresh()  # runs between the lane's batches: statuses move while it indexes
+        elif isinstance(event, Notice):
+            messages.info(event.message)
+
+    def _on_indexed(self, result: Any) -> None:
+        failed = len(getattr(result, "failed", []))
+        ready = getattr(result, "ready", 0)
+        self._index_done("succeeded")
+        self.progress_label.setText(
+            f"{ready} document(s) ready" + (f", {failed} could not be read (see Details)" if failed else "")
+        )
+
+    def _index_done(self, outcome: str, error: Any = None) -> None:
+        self._set_indexing(False, "Stopped." if outcome == "cancelled" else "")
+        if error is not None:
+            self._on_error(error)
+        self.refresh()
+        emit(self.indexing_finished, outcome)
+
+    def _set_indexing(self, busy: bool, text: str = "") -> None:
+        self.progress.setVisible(busy)
+        self.cancel_button.setVisible(busy)
+        if busy:
+            self.progress.setRange(0, 0)  # busy until the first progress event says how much
+        self.progress_label.setText(text)
+
+    def _on_error(self, error: Any) -> None:
+        if isinstance(error, AppError):
+            messages.app_error(error)
+        else:
+            messages.bug("A library task failed because of a bug.", getattr(error, "details", repr(error)))

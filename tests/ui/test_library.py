@@ -1,0 +1,111 @@
+"""The library panel and cited answers on the real services: Chroma, the bundled embedder, the model."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from desktop.core.events import Sources
+from tests.ui.conftest import real_factory, write_pdf
+from tests.ui.test_real_model import StallMeter
+
+OTHER = [
+    "The orchard society planted forty apple trees along the river path in spring.",
+    "Volunteers prune the trees every February and sell the cider at the autumn fair.",
+]
+
+
+@pytest.fixture
+def folder(tmp_path: Path) -> Path:
+    docs = tmp_path / "docs"
+    docs.mkdir()
+    write_pdf(docs / "village_energy.pdf")
+    (docs / "broken.pdf").write_bytes(b"%PDF-1.4\nthis is not really a PDF\n")
+    return docs
+
+
+def index(qtbot: Any, window: Any, paths: list[Path], timeout: int = 120_000) -> None:
+    with qtbot.waitSignal(window.library.indexing_finished, timeout=timeout) as done:
+        window.library.add(paths)
+    assert done.args == ["succeeded"]
+    with qtbot.waitSignal(window.library.files_changed, timeout=10_000):
+        window.library.refresh()
+
+
+def test_dropping_a_folder_offers_to_add_it_and_shows_each_files_status(
+    qtbot: Any, make_window: Any, folder: Path
+) -> None:
+    window = make_window()
+    window.handle_drop([folder])
+    assert window.library_dock.isVisible()
+    assert window.library.offer.isVisibleTo(window) and "docs" in window.library.offer_label.text()
+    with qtbot.waitSignal(window.library.indexing_finished, timeout=120_000) as done:
+        window.library.accept_offer()
+    assert done.args == ["succeeded"]
+    qtbot.waitUntil(lambda: window.library.status_of("broken.pdf") == "error", timeout=10_000)
+    assert window.library.status_of("village_energy.pdf") == "ready"
+    rows = {
+        window.library.files.topLevelItem(i).text(0): window.library.files.topLevelItem(i)
+        for i in range(window.library.files.topLevelItemCount())
+    }
+    assert rows["village_energy.pdf"].text(2) == "3"
+    assert rows["broken.pdf"].text(3), "an error row says why"
+    # remove, then the file is gone from the list
+    window.library.select(["broken.pdf"])
+    window.library.remove()
+    qtbot.waitUntil(lambda: window.library.status_of("broken.pdf") == "", timeout=10_000)
+    assert window.library.status_of("village_energy.pdf") == "ready"
+
+
+@pytest.mark.slow
+def test_cited_answer_while_a_folder_indexes_never_stalls_and_opens_the_page(
+    qtbot: Any, make_window: Any, folder: Path, tmp_path: Path, model_path: Path, cpu_plan: Any
+) -> None:
+    window = make_window(factory=real_factory(model_path, cpu_plan))
+    window.session.settings.update({"max_answer_tokens": 32, "temperature": 0.0})
+    index(qtbot, window, [folder / "village_energy.pdf"])
+    window.library.set_asked(("default",))
+    window.chat.set_collections(("default",))
+
+    more = tmp_path / "more"
+    more.mkdir()
+    for i in range(20):
+        write_pdf(more / f"orchard_{i}.pdf", [f"Report {i}. " + p for p in OTHER] * 3)
+
+    sources: list[Any] = []
+    indexing_when_sources: list[bool] = []
+
+    def on_event(ev: Any) -> None:
+        if isinstance(ev, Sources):
+            sources.append(ev)
+            indexing_when_sources.append(not indexing.done)
+
+    window.chat.answer_started.connect(lambda h: h.event.connect(on_event))
+    meter = StallMeter()
+    meter.start()
+    indexing = window.library.add([more])
+    with qtbot.waitSignal(window.chat.answer_finished, timeout=120_000) as done:
+        window.chat.ask("How many megawatt hours did the solar panels produce?")
+    assert done.args == ["succeeded"]
+    assert indexing_when_sources == [True], "the search ran while the folder was still indexing"
+    if not indexing.done:
+        with qtbot.waitSignal(window.library.indexing_finished, timeout=180_000):
+            pass
+    meter.stop()
+    assert meter.worst_ms <= 50, f"the event loop stalled for {meter.worst_ms:.0f} ms"
+
+    assert sources and sources[0].citations, "sources arrive before the answer"
+    answer = window.chat.view.messages()[-1]
+    assert answer.chips.isVisibleTo(window)
+    assert "village_energy.pdf" in answer.citations[0]["path"]
+    stored = window.chat.store.messages(window.chat.chat_id)[-1]
+    assert stored.meta["citations"][0]["page"] >= 1
+    # clicking the first chip opens the PDF at the cited page, with the passage found
+    first = answer.citations[0]
+    chip = answer.chips_layout.itemAt(0).widget()
+    chip.click()
+    assert window.viewer is not None and window.viewer_dock.isVisible()
+    assert window.viewer.page() == first["page"]
+    assert window.viewer.found, "the cited passage was found on the page"
