@@ -1,0 +1,203 @@
+"""The window's costs: start-up time against a bare PySide6 window, and streaming speed against the engine.
+
+1. time to first window ÷ a bare PySide6 window, same environment. Each run is a fresh
+   interpreter (`python -c …`, offscreen Qt) timed by this process from launch to the line the
+   child prints at its first shown frame; Hearth's child builds the real MainWindow (settings,
+   chat history, panels) in an empty data dir. Median of N runs each, interleaved. Goal <= 1.5.
+2. tokens/s shown in the window ÷ the engine's own tokens/s, same prompt, same seed, greedy:
+   the engine alone is `LlamaRuntime.stream_chat` driven by `run_job` with nothing else in the
+   process; the window's figure is the one its answer tooltip shows (the runtime's stats for the
+   answer streamed through the JobRunner into the chat view, while the GUI repaints at ~30 Hz).
+   Median of N answers each, interleaved. Goal >= 0.95. The rate the GUI itself observed (first
+   to last flushed token) is given in the detail.
+"""
+
+from __future__ import annotations
+
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+REPO = Path(__file__).resolve().parents[1]
+
+BARE = """
+import sys
+from PySide6.QtCore import QTimer
+from PySide6.QtWidgets import QApplication, QMainWindow
+app = QApplication(sys.argv)
+w = QMainWindow()
+w.resize(1100, 720)
+w.show()
+QTimer.singleShot(0, lambda: (print("SHOWN", flush=True), app.quit()))
+app.exec()
+"""
+
+HEARTH = """
+import sys
+from desktop.services import privacy
+privacy.install()
+from PySide6.QtWidgets import QApplication
+app = QApplication(sys.argv)
+from desktop.ui.main_window import MainWindow
+w = MainWindow()
+def shown():
+    print("SHOWN", flush=True)
+    w.session.runner.shutdown()
+    app.quit()
+w.first_shown.connect(shown)
+w.session.load_model = lambda *a, **k: None   # measure the window, not the model load that follows it
+w.refresh_models = lambda: None
+w.show()
+app.exec()
+"""
+
+PROMPT = "Explain in a few sentences why the sky is blue."
+
+
+def _launch(script: str, env: dict[str, str]) -> float:
+    t0 = time.perf_counter()
+    proc = subprocess.Popen(
+        [sys.executable, "-c", script],
+        cwd=REPO,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+        text=True,
+    )
+    assert proc.stdout is not None
+    for line in proc.stdout:
+        if line.startswith("SHOWN"):
+            elapsed = time.perf_counter() - t0
+            break
+    else:
+        proc.wait()
+        raise RuntimeError(f"child exited with {proc.returncode} before showing a window")
+    proc.wait(timeout=60)
+    return elapsed
+
+
+def startup_ratio(runs: int) -> dict[str, Any]:
+    with tempfile.TemporaryDirectory() as data, tempfile.TemporaryDirectory() as pycache:
+        env = {**os.environ, "QT_QPA_PLATFORM": "offscreen", "HEARTH_DATA_DIR": data}
+        # Byte-code cached as an installed app has it (pip compiles a wheel's .pyc at install), even
+        # where PYTHONDONTWRITEBYTECODE is set; otherwise Hearth would pay to compile its own sources.
+        env.pop("PYTHONDONTWRITEBYTECODE", None)
+        env["PYTHONPYCACHEPREFIX"] = pycache
+        _launch(BARE, env)  # warm the OS file cache (and the byte-code cache) for both
+        _launch(HEARTH, env)
+        bare, hearth = [], []
+        for _ in range(runs):
+            bare.append(_launch(BARE, env))
+            hearth.append(_launch(HEARTH, env))
+    b, h = statistics.median(bare), statistics.median(hearth)
+    ratio = h / b
+    return {
+        "name": "time to first window ÷ bare PySide6 window",
+        "ratio": round(ratio, 3),
+        "goal": "<= 1.5",
+        "ok": ratio <= 1.5,
+        "detail": f"Hearth {h * 1000:.0f} ms vs bare {b * 1000:.0f} ms (median of {runs} fresh processes)",
+    }
+
+
+def streaming_ratio(runs: int, max_tokens: int) -> dict[str, Any]:
+    os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+    from PySide6.QtCore import QEventLoop, QTimer
+    from PySide6.QtWidgets import QApplication
+
+    from desktop.core.chat import ChatRequest, GenerationParams, chat_job
+    from desktop.core.jobs import run_job
+    from desktop.core.settings import SettingsStore
+    from desktop.core.types import ChatMessage, RuntimePlan
+    from desktop.services.llm import LlamaRuntime
+    from desktop.services.paths import default_model_path
+
+    model = default_model_path()
+    plan = RuntimePlan("cpu", 0, 1, 1, 2048, 512, "fits", "bench: one thread, 2048-token context")
+    params = GenerationParams(max_tokens=max_tokens, temperature=0.0, seed=1)
+    app = QApplication.instance() or QApplication([])
+    engine_rates, window_rates, observed = [], [], []
+    with tempfile.TemporaryDirectory() as data:
+        os.environ["HEARTH_DATA_DIR"] = data
+        SettingsStore(Path(data) / "settings.json").update(
+            {"max_answer_tokens": max_tokens, "temperature": 0.0, "system_prompt": ""}
+        )
+        from desktop.ui.main_window import MainWindow
+        from desktop.ui.session import Session
+
+        def factory(settings: Any, name: str) -> Any:
+            return LlamaRuntime(model, plan), {
+                "name": model.stem,
+                "path": str(model),
+                "backend": "cpu",
+                "reason": plan.reason,
+                "fit": "fits",
+                "n_ctx": 2048,
+                "n_threads": 1,
+            }
+
+        engine = LlamaRuntime(model, plan)
+        engine.start()
+        window = MainWindow(Session(open_runtime=factory))
+        window.dialogs_enabled = False
+        loop = QEventLoop()
+        window.session.model_ready.connect(lambda _m: loop.quit())
+        window.show()
+        loop.exec()
+        try:
+            for _ in range(runs):
+                request = ChatRequest((ChatMessage("user", PROMPT),), params)
+                engine_rates.append(run_job(chat_job(engine, request)).stats.tokens_per_s)
+
+                window.chat.new_chat()
+                flushes: list[float] = []
+                window.chat.answer_started.connect(
+                    lambda h, f=flushes: h.tokens.connect(lambda _t, f=f: f.append(time.perf_counter()))
+                )
+                done = QEventLoop()
+                window.chat.answer_finished.connect(done.quit)
+                QTimer.singleShot(0, lambda: window.chat.ask(PROMPT))
+                done.exec()
+                window.chat.answer_finished.disconnect(done.quit)
+                window.chat.answer_started.disconnect()
+                stored = window.chat.store.messages(window.chat.chat_id)[-1]
+                stats = stored.meta["stats"]
+                window_rates.append(float(stats["tokens_per_s"]))
+                if len(flushes) > 1 and stats["completion_tokens"] > 1:
+                    observed.append((stats["completion_tokens"] - 1) / (flushes[-1] - flushes[0]))
+        finally:
+            window.close()
+            engine.close()
+            app.processEvents()
+    e, w = statistics.median(engine_rates), statistics.median(window_rates)
+    ratio = w / e if e else 0.0
+    seen = f", GUI-observed {statistics.median(observed):.0f} tok/s" if observed else ""
+    return {
+        "name": "tokens/s shown in the window ÷ engine's own tokens/s",
+        "ratio": round(ratio, 3),
+        "goal": ">= 0.95",
+        "ok": ratio >= 0.95,
+        "detail": f"window {w:.0f} tok/s vs engine {e:.0f} tok/s (median of {runs}, {max_tokens} tokens, "
+        f"1 thread{seen})",
+    }
+
+
+def run(quick: bool = False) -> list[dict[str, Any]]:
+    from desktop.services import privacy
+
+    privacy.install()
+    return [
+        startup_ratio(runs=3 if quick else 7),
+        streaming_ratio(runs=3 if quick else 5, max_tokens=64 if quick else 128),
+    ]
+
+
+if __name__ == "__main__":
+    import json
+
+    print(json.dumps(run(quick="--quick" in sys.argv), indent=2))
