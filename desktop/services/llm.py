@@ -18,6 +18,7 @@ prefix matching, because the same `Llama` serves every turn.
 
 from __future__ import annotations
 
+import atexit
 import codecs
 import logging
 import os
@@ -27,6 +28,7 @@ import subprocess
 import sys
 import threading
 import time
+import weakref
 from collections.abc import Generator, Sequence
 from dataclasses import asdict, dataclass
 from multiprocessing.connection import Connection
@@ -323,6 +325,16 @@ class _ChildRuntime:
 # ----------------------------------------------------------------------------- parent side
 
 
+_live_runtimes: weakref.WeakSet[LlamaRuntime] = weakref.WeakSet()
+
+
+@atexit.register
+def _close_all_runtimes() -> None:
+    """A runtime still open at exit is ended cleanly rather than left to notice the closed pipe."""
+    for rt in list(_live_runtimes):
+        rt.close()
+
+
 class LlamaRuntime:
     """Parent-side handle to the model runtime process. One request at a time (one lane owns it)."""
 
@@ -337,6 +349,7 @@ class LlamaRuntime:
         self._lock = threading.Lock()
         self.restarts = 0
         self._notified_pid: int | None = None
+        _live_runtimes.add(self)
 
     # -- lifecycle
 

@@ -16,6 +16,7 @@ Every failure reaches the caller as `DocumentError(user_message, hint, reason=â€
 
 from __future__ import annotations
 
+import atexit
 import logging
 import os
 import socket
@@ -372,6 +373,9 @@ class _WorkerPool:
 
 
 _pool = _WorkerPool()
+# Idle workers end with the app (they would also notice the closed socket, but a clean exit is
+# better than an orphan for a moment and a ResourceWarning).
+atexit.register(_pool.close)
 
 
 def close_workers() -> None:
