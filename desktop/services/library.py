@@ -345,6 +345,7 @@ class Library:
         work = self.store.pending()
         if not work:
             return
+        self._warm_embedder()
         # Page totals: known for extracted documents; others are inspected cheaply up front.
         sizes: dict[str, int] = {}
         for _, sha in work:
@@ -414,6 +415,23 @@ class Library:
             raise
         finally:
             pool.shutdown(wait=True, cancel_futures=True)
+
+    def _warm_embedder(self) -> None:
+        """Load the embedder in the background while the first PDFs are inspected and parsed.
+
+        Loading costs seconds (torch, the model); parsing runs in worker processes, so the two overlap.
+        A failed load is not lost: `encode` loads again and raises the error where it is handled.
+        """
+        if getattr(self.embedder, "loaded", True):
+            return
+
+        def load() -> None:
+            try:
+                self.embedder.load()
+            except Exception:  # reported by the first encode, in the job
+                log.debug("background embedder load failed", exc_info=True)
+
+        threading.Thread(target=load, name="embedder-load", daemon=True).start()
 
     def _extract(
         self, src: Path | None, sha: str, cancel: CancelToken, progress: _ProgressMeter
