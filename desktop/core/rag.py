@@ -6,9 +6,11 @@ system message says to ignore instructions inside them, and the sources are alwa
 
 from __future__ import annotations
 
+import math
 import re
 from collections.abc import Callable, Generator, Sequence
 from dataclasses import dataclass, field
+from pathlib import PurePath
 from typing import Any, Protocol
 
 from desktop.core.chat import ChatEngine, GenerationParams
@@ -17,6 +19,16 @@ from desktop.core.jobs import CancelToken
 from desktop.core.types import Answer, ChatMessage, Citation
 
 RRF_K = 60
+# Fusion settings, each measured on docugami_sec10q with `hearth eval retrieval` (docs/retrieval.md).
+CANDIDATES = 60  # passages each retriever contributes before fusion
+VECTOR_WEIGHT = 1.5  # all-MiniLM ranks these passages better than BM25 does, so its ranks count more
+KEYWORD_WEIGHT = 1.0
+# A question that names a document ("Apple's Q3 2023 10-Q", "the lease agreement") is about that
+# document: its passages gain up to TITLE_WEIGHT rank-1 votes, by the share of the title's words
+# the question uses (rarer title words weigh more).
+TITLE_WEIGHT = 2.0
+# Passages of a document that many other candidates come from gain a little (evidence pools).
+DOCUMENT_WEIGHT = 0.25
 # Cosine distance above which a vector hit is not evidence on its own (all-MiniLM-L6-v2:
 # unrelated English text sits around 0.8-1.0, topical matches below ~0.6).
 MAX_VECTOR_DISTANCE = 0.72
@@ -44,13 +56,52 @@ class Retriever(Protocol):
     def chunks(self, ids: Sequence[str]) -> list[Any]: ...
 
 
-def reciprocal_rank_fusion(rankings: Sequence[Sequence[str]], k: int = RRF_K) -> list[tuple[str, float]]:
-    """Fuse ranked id lists: score = Σ 1/(k + rank). Ties keep first-seen order."""
+def reciprocal_rank_fusion(
+    rankings: Sequence[Sequence[str]], k: int = RRF_K, weights: Sequence[float] | None = None
+) -> list[tuple[str, float]]:
+    """Fuse ranked id lists: score = Σ w/(k + rank) (w = 1 unless given). Ties keep first-seen order."""
     scores: dict[str, float] = {}
-    for ranking in rankings:
+    for n, ranking in enumerate(rankings):
+        w = 1.0 if weights is None else weights[n]
         for rank, item in enumerate(ranking, start=1):
-            scores[item] = scores.get(item, 0.0) + 1.0 / (k + rank)
+            scores[item] = scores.get(item, 0.0) + w / (k + rank)
     return sorted(scores.items(), key=lambda kv: -kv[1])
+
+
+# Function words say nothing about which document a question means; core keeps its own short list
+# (services' FTS stopwords are out of reach by the layer rules).
+_STOPWORD_TEXT = (
+    "a an and are as at be by can did do does for from had has have how i if in is it its of on or "
+    "our that the their this to was were what when where which who why will with you your pdf"
+)
+_STOPWORDS = frozenset(_STOPWORD_TEXT.split())
+_WORD = re.compile(r"[^\W_]+")
+
+
+def content_words(text: str) -> set[str]:
+    """Lower-case words and numbers of `text` without function words (`Q3 2023` -> {q3, 2023})."""
+    return {w for w in _WORD.findall(text.lower()) if w not in _STOPWORDS}
+
+
+def title_match(question: str, titles: dict[str, str]) -> dict[str, float]:
+    """Per document: the idf-weighted share of its title's words that the question uses, in [0, 1].
+
+    idf is over the candidate titles, so a word every title shares (a year, "report") counts
+    little and the word that tells documents apart (a quarter, a company, a name) counts most.
+    """
+    asked = content_words(question)
+    words = {doc: content_words(t) for doc, t in titles.items()}
+    df: dict[str, int] = {}
+    for ws in words.values():
+        for w in ws:
+            df[w] = df.get(w, 0) + 1
+    n = len(words)
+    out: dict[str, float] = {}
+    for doc, ws in words.items():
+        weight = {w: math.log(1.0 + n / df[w]) for w in ws}
+        total = sum(weight.values())
+        out[doc] = sum(weight[w] for w in ws & asked) / total if total else 0.0
+    return out
 
 
 @dataclass(frozen=True, slots=True)
@@ -60,23 +111,54 @@ class Retrieved:
     found: bool
 
 
+def _doc_of(chunk_id: str) -> str:
+    return chunk_id.split(":", 1)[0]
+
+
 def retrieve(
-    retriever: Retriever, question: str, collections: Sequence[str], k: int = 6, candidates: int = 30
+    retriever: Retriever, question: str, collections: Sequence[str], k: int = 6, candidates: int = CANDIDATES
 ) -> Retrieved:
-    """The `k` best chunks by fused vector + keyword rank; found=False when nothing is relevant."""
+    """The `k` best chunks by fused vector + keyword rank; found=False when nothing is relevant.
+
+    Fusion: weighted reciprocal rank (VECTOR_WEIGHT, KEYWORD_WEIGHT), then each passage gains
+    from its document: TITLE_WEIGHT × how much of the title the question names, DOCUMENT_WEIGHT ×
+    its document's share of the fused evidence. Bonuses are in rank-1 votes, 1/(RRF_K + 1).
+    """
     vec = retriever.vector_search(question, collections, candidates)
     kw = retriever.keyword_search(question, collections, candidates)
     close = [i for i, d in vec if d <= MAX_VECTOR_DISTANCE]
     if not close and not kw:
         return Retrieved((), (), False)
-    fused = reciprocal_rank_fusion([[i for i, _ in vec], [i for i, _ in kw]])
+    fused = reciprocal_rank_fusion(
+        [[i for i, _ in vec], [i for i, _ in kw]], weights=(VECTOR_WEIGHT, KEYWORD_WEIGHT)
+    )
     # Vector hits that are far away and have no keyword support are noise, not sources.
     keyword_ids = {i for i, _ in kw}
     far = {i for i, d in vec if d > MAX_VECTOR_DISTANCE} - keyword_ids
-    fused = [(i, s) for i, s in fused if i not in far][:k]
-    records = retriever.chunks([i for i, _ in fused])
+    scores = {i: s for i, s in fused if i not in far}
+    if not scores:
+        return Retrieved((), (), False)
+    # One record per document is enough to learn its title.
+    first_of: dict[str, str] = {}
+    for i in scores:
+        first_of.setdefault(_doc_of(i), i)
+    titles = {
+        r.sha256: f"{r.title} {PurePath(r.path).stem if r.path else ''}"
+        for r in retriever.chunks(list(first_of.values()))
+    }
+    named = title_match(question, titles)
+    evidence: dict[str, float] = {}
+    for i, s in scores.items():
+        evidence[_doc_of(i)] = evidence.get(_doc_of(i), 0.0) + s
+    most = max(evidence.values())
+    vote = 1.0 / (RRF_K + 1)
+    for i in scores:
+        doc = _doc_of(i)
+        scores[i] += vote * (TITLE_WEIGHT * named.get(doc, 0.0) + DOCUMENT_WEIGHT * evidence[doc] / most)
+    best = sorted(scores.items(), key=lambda kv: -kv[1])[:k]
+    records = retriever.chunks([i for i, _ in best])
     by_id = {r.id: r for r in records}
-    kept = [(by_id[i], s) for i, s in fused if i in by_id]
+    kept = [(by_id[i], s) for i, s in best if i in by_id]
     return Retrieved(tuple(r for r, _ in kept), tuple(s for _, s in kept), bool(kept))
 
 

@@ -5,6 +5,8 @@ from __future__ import annotations
 from collections.abc import Generator, Sequence
 from dataclasses import dataclass
 
+import pytest
+
 from desktop.core.chat import GenerationParams
 from desktop.core.events import Event, Sources, Token
 from desktop.core.jobs import CancelToken, run_job
@@ -13,10 +15,12 @@ from desktop.core.rag import (
     AskRequest,
     ask_job,
     cited_numbers,
+    content_words,
     estimate_tokens,
     fit_prompt,
     reciprocal_rank_fusion,
     retrieve,
+    title_match,
 )
 from desktop.core.types import ChatMessage, Completion, GenerationStats
 
@@ -110,3 +114,54 @@ def test_nothing_relevant_answers_plainly_without_the_model() -> None:
 
 def test_estimate_is_conservative() -> None:
     assert estimate_tokens([ChatMessage("user", "word " * 300)]) >= 300
+
+
+class TitledLibrary(FakeLibrary):
+    """Chunk ids `{doc}:{n}`; each document has a title."""
+
+    def __init__(self, vec: list[tuple[str, float]], kw: list[tuple[str, float]], titles: dict[str, str]):
+        super().__init__(vec, kw)
+        self.titles = titles
+
+    def chunks(self, ids: Sequence[str]) -> list[Rec]:
+        out = []
+        for i in ids:
+            doc = i.split(":")[0]
+            out.append(Rec(i, doc, f"text of {i}.", 1, 1, self.titles[doc], f"/d/{self.titles[doc]}.pdf"))
+        return out
+
+
+def test_weighted_fusion_counts_each_list_by_its_weight() -> None:
+    fused = dict(reciprocal_rank_fusion([["a", "b"], ["b", "a"]], k=10, weights=(2.0, 1.0)))
+    assert fused["a"] == pytest.approx(2 / 11 + 1 / 12)
+    assert fused["b"] == pytest.approx(2 / 12 + 1 / 11)
+
+
+def test_title_match_weighs_the_words_that_tell_documents_apart() -> None:
+    titles = {"q3a": "2023 Q3 AAPL", "q2a": "2023 Q2 AAPL", "q3n": "2023 Q3 NVDA", "old": "2022 Q3 NVDA"}
+    got = title_match("What did Apple report in Q3 2023?", titles)
+    assert got["q3a"] > got["q2a"] > 0  # "q3" is named; "2023" is shared by three titles, weighs less
+    assert got["q3a"] == got["q3n"] and got["old"] < got["q3n"]
+    assert title_match("nothing in common", titles) == dict.fromkeys(titles, 0.0)
+    assert content_words("The Q3 2023 report.pdf") == {"q3", "2023", "report"}
+
+
+def test_a_question_naming_a_document_lifts_its_passages() -> None:
+    titles = {"lease": "Office lease agreement", "memo": "Quarterly sales memo"}
+    vec = [("memo:0", 0.3), ("memo:1", 0.35), ("lease:4", 0.4)]
+    kw = [("memo:1", -5.0), ("lease:4", -4.0)]
+    plain = retrieve(TitledLibrary(vec, kw, titles), "when does the rent rise?", ["c"], k=3)
+    assert plain.records[0].id == "memo:1"
+    named = retrieve(
+        TitledLibrary(vec, kw, titles), "when does the rent rise in the lease agreement?", ["c"], k=3
+    )
+    assert named.records[0].id == "lease:4"
+    assert [round(s, 6) for s in named.scores] == sorted((round(s, 6) for s in named.scores), reverse=True)
+
+
+def test_title_bonus_never_brings_back_far_vector_noise() -> None:
+    titles = {"lease": "Office lease agreement", "memo": "Quarterly sales memo"}
+    got = retrieve(
+        TitledLibrary([("lease:0", 0.95), ("memo:0", 0.5)], [], titles), "the lease agreement", ["c"]
+    )
+    assert [r.id for r in got.records] == ["memo:0"]
