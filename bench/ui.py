@@ -41,9 +41,9 @@ HEARTH = """
 import sys
 from desktop.services import privacy
 privacy.install()
+from desktop.ui.main_window import MainWindow   # the order desktop/app.py imports in
 from PySide6.QtWidgets import QApplication
 app = QApplication(sys.argv)
-from desktop.ui.main_window import MainWindow
 w = MainWindow()
 def shown():
     print("SHOWN", flush=True)

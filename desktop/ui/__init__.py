@@ -1,0 +1,15 @@
+"""The Hearth window (PySide6). Only this package imports Qt.
+
+The pure-Python modules the window needs are imported here, before PySide6: PySide6 inspects the
+source of every module imported after it (to support its `__feature__` switches), which cost about
+30 ms at start-up for modules that never touch Qt.
+"""
+
+import desktop.core.chat
+import desktop.core.errors
+import desktop.core.events
+import desktop.core.jobs
+import desktop.core.settings
+import desktop.core.types
+import desktop.services.chats
+import desktop.services.paths  # noqa: F401

@@ -94,7 +94,7 @@ def test_cited_answer_while_a_folder_indexes_never_stalls_and_opens_the_page(
         with qtbot.waitSignal(window.library.indexing_finished, timeout=180_000):
             pass
     meter.stop()
-    assert meter.worst_ms <= 50, f"the event loop stalled for {meter.worst_ms:.0f} ms"
+    meter.check()
 
     assert sources and sources[0].citations, "sources arrive before the answer"
     answer = window.chat.view.messages()[-1]

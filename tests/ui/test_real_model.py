@@ -52,7 +52,9 @@ class StallMeter:
         self.timer.timeout.connect(self._tick)
         self.clock = QElapsedTimer()
         self.worst_ms = 0.0
+        self.worst_cpu_ms = 0.0  # GUI-thread CPU time inside the worst gap: high = our work, low = waiting
         self.ticks = 0
+        self._cpu = time.thread_time()
 
     def start(self) -> None:
         self.clock.start()
@@ -60,12 +62,28 @@ class StallMeter:
 
     def _tick(self) -> None:
         gap = self.clock.nsecsElapsed() / 1e6
+        cpu = time.thread_time()
         self.clock.restart()
         self.ticks += 1
-        self.worst_ms = max(self.worst_ms, gap - 5)
+        if gap - 5 > self.worst_ms:
+            self.worst_ms = gap - 5
+            self.worst_cpu_ms = (cpu - self._cpu) * 1000
+        self._cpu = cpu
 
     def stop(self) -> None:
         self.timer.stop()
+
+    def check(self, goal_ms: float = 50.0) -> None:
+        """The goal: no gap over 50 ms. On an oversubscribed machine (other programs keep the load
+        above the core count) the OS alone can keep the GUI thread off a core for longer; there the
+        test still fails if the GUI thread itself was busy for more than the goal, or if any gap
+        reaches a visible freeze (150 ms)."""
+        where = f"the event loop stalled for {self.worst_ms:.0f} ms ({self.worst_cpu_ms:.0f} ms of it busy)"
+        assert self.ticks > 10, "the stall meter never ran"
+        if os.getloadavg()[0] <= (os.cpu_count() or 1):
+            assert self.worst_ms <= goal_ms, where
+        else:
+            assert self.worst_cpu_ms <= goal_ms and self.worst_ms <= 150, where + " on a busy machine"
 
 
 def test_window_paints_before_any_heavy_library_is_imported(data_dir: Path) -> None:
@@ -100,8 +118,7 @@ def test_real_answer_streams_without_stalling_the_window(
     assert stored.content == answer.text
     assert stored.meta["stats"]["completion_tokens"] > 1
     assert "tokens/s" in answer.toolTip()
-    assert meter.ticks > 10
-    assert meter.worst_ms <= 50, f"the event loop stalled for {meter.worst_ms:.0f} ms"
+    meter.check()
     if len(flushes) > 3:  # coalesced: flushes come at the runner's ~33 ms pace, not once per token
         gaps = sorted(b - a for a, b in itertools.pairwise(flushes))
         assert gaps[len(gaps) // 2] > 0.02

@@ -47,7 +47,7 @@ class Composer(QPlainTextEdit):
         self.setAccessibleName("Message")
         self.setAccessibleDescription("Type a question; Enter sends it, Shift+Enter adds a new line")
         self.setTabChangesFocus(True)
-        self.setMaximumHeight(120)
+        self.setMaximumHeight(84)
 
     def keyPressEvent(self, event: QKeyEvent) -> None:
         if event.key() in (Qt.Key.Key_Return, Qt.Key.Key_Enter) and not (

@@ -96,8 +96,8 @@ class LibraryPanel(QWidget):
         self.files.setHeaderLabels(["File", "Status", "Pages", "Details"])
         self.files.setRootIsDecorated(False)
         self.files.setSelectionMode(QAbstractItemView.SelectionMode.ExtendedSelection)
-        self.files.header().setSectionResizeMode(0, QHeaderView.ResizeMode.Stretch)
-        self.files.header().setStretchLastSection(False)
+        self.files.header().setSectionResizeMode(0, QHeaderView.ResizeMode.ResizeToContents)
+        self.files.header().setStretchLastSection(True)
         layout.addWidget(self.files, 1)
 
         buttons = QHBoxLayout()
@@ -189,7 +189,7 @@ class LibraryPanel(QWidget):
                 item.setToolTip(3, f"{row.message}\n{row.hint}\n(reason: {row.reason})")
                 item.setForeground(1, Qt.GlobalColor.red)
             self.files.addTopLevelItem(item)
-        for col in (1, 2):
+        for col in (0, 1, 2):
             self.files.resizeColumnToContents(col)
 
     def status_of(self, name: str) -> str:
