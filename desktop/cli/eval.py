@@ -402,7 +402,12 @@ def format_report(rep: dict[str, Any]) -> str:
     ks = rep["k"]
     lines = [
         f"{rep['set']}: {rep['questions']} questions, {rep['pdfs_ready']}/{rep['pdfs']} PDFs ready "
-        f"({rep['pages']} pages, {rep['passages']} passages); indexing took {rep['index_seconds']}s",
+        f"({rep['pages']} pages, {rep['passages']} passages); "
+        + (
+            f"indexing took {rep['index_seconds']}s"
+            if rep["index"]["ready"]
+            else f"kept index reused from {rep['data_dir']}"
+        ),
     ]
     if rep["excluded_pdfs"]:
         lines.append(f"left out (text quality): {', '.join(sorted(rep['excluded_pdfs']))}")
