@@ -179,3 +179,12 @@ def test_eval_cli_explains_a_folder_without_questions(
     assert "No qa.jsonl" in capsys.readouterr().err
     assert main(["eval", "retrieval", str(tmp_path), "--k", "0,x"]) == 1
     assert "--k" in capsys.readouterr().err
+
+
+def test_default_eval_index_lives_in_a_temporary_dir_that_is_removed(data_dir: Path) -> None:
+    from desktop.cli.eval import _eval_root
+
+    with _eval_root(None) as root:
+        assert root.is_dir() and not root.is_relative_to(data_dir)
+        (root / "library.sqlite").write_text("x")
+    assert not root.exists()
