@@ -28,10 +28,10 @@ def register(sub: Any) -> None:
     rm.set_defaults(func=_remove)
 
 
-def _open() -> Any:
+def _open(check_index: bool = True) -> Any:
     from desktop.services.library import Library
 
-    return Library()
+    return Library(check_index=check_index)
 
 
 def _add(args: argparse.Namespace) -> int:
@@ -60,7 +60,9 @@ def _add(args: argparse.Namespace) -> int:
 
 
 def _list(args: argparse.Namespace) -> int:
-    with _open() as lib:
+    # Listing reads library.sqlite only: no index health check (a child process loading Chroma,
+    # seconds) for a command that should answer at once. The next add or ask checks the index.
+    with _open(check_index=False) as lib:
         rows = lib.files(args.collection)
     if args.json:
         print_json(
