@@ -405,6 +405,9 @@ class MainWindow(QMainWindow):
         state = store.value("splitter")
         if isinstance(state, QByteArray):
             self.chat.restoreState(state)
+        docks = store.value("docks")
+        if isinstance(docks, QByteArray):
+            self.restoreState(docks)  # the library dock where the user left it (the viewer: when opened)
 
     def closeEvent(self, event: QCloseEvent) -> None:
         if not self._closed:
@@ -412,6 +415,7 @@ class MainWindow(QMainWindow):
             store = self._geometry_store()
             store.setValue("geometry", self.saveGeometry())
             store.setValue("splitter", self.chat.saveState())
+            store.setValue("docks", self.saveState())
             store.sync()
             messages.set_sink(None)
             self.session.close()

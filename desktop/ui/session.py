@@ -242,13 +242,13 @@ class LaneRetriever:
                     raise Cancelled() from None
 
     def vector_search(self, query: str, collections: Sequence[str], k: int) -> list[tuple[str, float]]:
-        return self._call(lambda lib: lib.vector_search(query, collections, k))  # type: ignore[no-any-return]
+        return self._call(lambda lib: lib.vector_search(query, collections, k))
 
     def keyword_search(self, query: str, collections: Sequence[str], k: int) -> list[tuple[str, float]]:
-        return self._call(lambda lib: lib.keyword_search(query, collections, k))  # type: ignore[no-any-return]
+        return self._call(lambda lib: lib.keyword_search(query, collections, k))
 
     def chunks(self, ids: Sequence[str]) -> list[Any]:
-        return self._call(lambda lib: lib.chunks(ids))  # type: ignore[no-any-return]
+        return self._call(lambda lib: lib.chunks(ids))
 
 
 def open_planned_runtime(settings: SettingsStore, model: str) -> tuple[Any, dict[str, Any]]:
