@@ -11,6 +11,7 @@ import os
 import shutil
 import subprocess
 import sys
+from collections.abc import Sequence
 from io import StringIO
 from pathlib import Path
 
@@ -25,7 +26,7 @@ from tests.embedder import shared_embedder
 
 pytestmark = pytest.mark.slow
 
-TOPICS = {
+TOPICS: dict[str, Sequence[str]] = {
     "volcanoes": ["Volcanoes erupt when magma rises through the crust. Lava flows can reach 1200 degrees."],
     "baking": ["Sourdough bread needs a starter culture, flour, water and salt. Bake it at 230 degrees."],
 }
