@@ -93,7 +93,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument(
         "--variants",
         default="hearth",
-        help="comma-separated Hearth variants: hearth, hearth_all (no sentence selection), hearth_paragraph",
+        help="comma-separated Hearth variants: hearth, hearth_all (no sentence selection), "
+        "hearth_notopup (no filling to length with section points), hearth_paragraph",
     )
     args = ap.parse_args(argv)
     privacy.install()
@@ -130,6 +131,7 @@ def main(argv: list[str] | None = None) -> int:
                     style="paragraph" if v == "hearth_paragraph" else "key_points",
                     length=WORDS,
                     select_ratio=1.0 if v == "hearth_all" else 0.5,
+                    top_up=v != "hearth_notopup",
                 )
                 t0 = time.perf_counter()
                 summary = run_job(summarize_job(rt, req, ranker, split_sentences))

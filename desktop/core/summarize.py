@@ -70,6 +70,7 @@ class SummaryRequest:
     # Most document tokens one call reads, however large the context: a 135M model loses the thread in
     # long inputs, and prefill slows as the context fills. None: as much as the context allows.
     max_input_tokens: int | None = 2000
+    top_up: bool = True  # fill a final list that falls short of the length with the best section points
 
 
 @dataclass(frozen=True, slots=True)
@@ -626,19 +627,27 @@ class _Summarizer:
             stream=True,
             style=req.style,
         )
-        budget_words = self.words * 1.15
-        # Too few points survived cleaning: add the best notes the model left out (they carry their pages).
-        if req.style != "paragraph" and notes and len(points) < max(2, self.n_points // 2):
+        # Short of the asked length (the small model stops early, cleaning drops points): add the most
+        # central section points the model left out, in document order; they carry their own pages.
+        short = _words(points) < self.words * 0.8 or len(points) < max(2, self.n_points // 2)
+        if req.style != "paragraph" and notes and short and req.top_up:
             have = [content_words(p.text) for p in points]
-            for u in shown:
-                if len(points) >= self.n_points or _words(points) >= budget_words:
+            scores = next(iter(self.rank([[u.text for u in shown]])))
+            extra: list[SummaryPoint] = []
+            for i in sorted(range(len(shown)), key=lambda i: -scores[i]):
+                if (
+                    _words([*points, *extra]) >= self.words * 0.9
+                    or len(points) + len(extra) >= self.n_points + 3
+                ):
                     break
-                w = content_words(u.text)
-                if any(_jaccard(w, h) >= 0.5 for h in have):
+                w = content_words(shown[i].text)
+                if len(shown[i].text.split()) < 5 or any(_jaccard(w, h) >= 0.5 for h in have):
                     continue
-                p = SummaryPoint(u.text, u.pages)
-                points.append(p)
+                extra.append(SummaryPoint(shown[i].text, shown[i].pages))
                 have.append(w)
+            extra.sort(key=lambda p: p.pages)
+            for p in extra:
+                points.append(p)
                 yield Token(_render(p, req.style))
         return points
 

@@ -287,3 +287,19 @@ def test_helpers() -> None:
     assert format_pages([]) == ""
     assert [p.number for p in pages_from_text("one\fthree\f\f")] == [1, 2]
     assert split_sentences_basic("It works. Does it? Yes!") == ["It works.", "Does it?", "Yes!"]
+
+
+def test_a_short_final_list_is_topped_up_with_section_points() -> None:
+    def terse_final(prompt: str) -> str:
+        n = 1 if "Notes:" in prompt else 3
+        return copy_first_sentences(prompt, n)
+
+    for top_up, expect_more in ((False, False), (True, True)):
+        engine = FakeEngine(n_ctx=512, script=terse_final)
+        summary, events = run(engine, SummaryRequest(topic_pages(12), length=150, top_up=top_up))
+        assert summary.levels >= 2
+        assert (len(summary.points) > 1) is expect_more
+        streamed = "".join(e.text for e in events if isinstance(e, Token))
+        assert streamed.strip() == summary.text
+        for point in summary.points:
+            assert page_of_point(point.text) <= set(point.pages)
