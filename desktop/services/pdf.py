@@ -195,6 +195,12 @@ def _classify(exc: BaseException) -> tuple[str, str]:
     return "corrupt", detail
 
 
+def _probe_contents(page: Any) -> None:
+    contents = page.get_contents()
+    if contents is not None:
+        contents.get_data()
+
+
 def _serve(conn: Connection) -> None:
     """The worker's loop: one request at a time until told to quit or the pipe closes."""
     while True:
@@ -219,10 +225,17 @@ def _serve(conn: Connection) -> None:
                 for i, page in enumerate(reader.pages, start=1):
                     try:
                         text, err = page.extract_text() or "", ""
+                        if not text.strip():
+                            # pypdf's extract_text swallows its own decompression limit and
+                            # returns "": a compression bomb would pass for a scan. Decoding
+                            # the content stream again re-raises it (and costs nothing for real
+                            # scans, whose content streams are tiny).
+                            _probe_contents(page)
                     except MemoryError:
                         raise
                     except Exception as exc:  # one bad page is recorded; the rest still count
-                        text, err = "", _classify(exc)[1]
+                        reason, detail = _classify(exc)
+                        text, err = "", f"{reason}|{detail}"
                     conn.send(("page", i, text, err))
             conn.send(("done",))
         except BaseException as exc:
@@ -486,8 +499,14 @@ def extract(
     info = PdfInfo(
         str(path), int(raw.get("pages", len(pages))), raw.get("title", ""), bool(raw.get("encrypted")), size
     )
+    reasons = [f.partition("|")[0] for f in failed]
+    if "parser_limit" in reasons and sum(len(p.text) for p in pages) < MIN_TEXT_CHARS:
+        raise document_error("parser_limit", failed[reasons.index("parser_limit")].partition("|")[2])
     if pages and len(failed) == len(pages):
-        raise document_error("corrupt", failed[0])
+        raise document_error(
+            reasons[0] if reasons[0] in ("parser_limit", "too_large") else "corrupt",
+            failed[0].partition("|")[2],
+        )
     if failed:
         log.info("%s: %d page(s) could not be read", path.name, len(failed))
     text_chars = sum(len(p.text) for p in pages)

@@ -205,11 +205,6 @@ def test_real_problem_pdfs_from_the_eval_set(capsys: pytest.CaptureFixture[str],
     assert {name: row["reason"] for name, row in rows.items()} == dict.fromkeys(garbled, "garbled")
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="pypdf's extract_text swallows its decompression LimitReachedError, so a compression bomb "
-    "reads as an empty page and is reported as a scan (fix belongs in desktop/services/pdf.py)",
-)
 def test_compression_bomb_is_reported_as_a_reader_limit(
     capsys: pytest.CaptureFixture[str], tmp_path: Path
 ) -> None:

@@ -97,7 +97,8 @@ def test_hidden_white_one_point_text_is_extracted(tmp_path: Path) -> None:
 def test_compression_bomb_does_not_exhaust_memory(tmp_path: Path) -> None:
     with pytest.raises(DocumentError) as info:
         pdf.extract_pages(pdfs.compression_bomb(tmp_path / "bomb.pdf", 200))
-    assert info.value.reason in {"no_text", "parser_limit", "too_large"}
+    # Not "no_text": a bomb must not pass for a scan (pypdf swallows its own limit in extract_text).
+    assert info.value.reason in {"parser_limit", "too_large"}
 
 
 def test_stalled_worker_is_killed_with_timeout(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
