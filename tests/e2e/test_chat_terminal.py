@@ -1,0 +1,48 @@
+"""The real `hearth chat` in a terminal session: Ctrl-C stops the answer, not the program."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+pytestmark = [pytest.mark.e2e, pytest.mark.slow]
+REPO = Path(__file__).resolve().parents[2]
+
+
+def test_ctrl_c_stops_the_answer_and_the_chat_goes_on(tmp_path: Path) -> None:
+    env = {**os.environ, "HEARTH_DATA_DIR": str(tmp_path), "HEARTH_NO_GUI": "1", "PYTHONUNBUFFERED": "1"}
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "desktop", "chat", "--max-tokens", "2000", "--seed", "3"],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        env=env,
+        cwd=REPO,
+        start_new_session=True,  # its own process group, as a terminal gives it
+    )
+    assert proc.stdin and proc.stdout
+    proc.stdin.write(b"Write a very long story about a ship, chapter by chapter.\n")
+    proc.stdin.flush()
+    # Wait until the answer is streaming, then press Ctrl-C (SIGINT to the whole process group).
+    seen = b""
+    deadline = time.monotonic() + 60
+    while b"hearth> " not in seen or len(seen.split(b"hearth> ", 1)[1]) < 20:
+        chunk = os.read(proc.stdout.fileno(), 256)
+        assert chunk, "hearth exited before answering"
+        seen += chunk
+        assert time.monotonic() < deadline
+    os.killpg(proc.pid, signal.SIGINT)
+    time.sleep(0.5)
+    proc.stdin.write(b"Say hello.\n/quit\n")
+    proc.stdin.flush()
+    out, err = proc.communicate(timeout=60)
+    assert proc.returncode == 0, err.decode()
+    assert b"[stopped]" in err
+    # The second question was answered by the same program (the model was not killed by Ctrl-C).
+    assert (seen + out).count(b"hearth> ") == 2
