@@ -73,6 +73,6 @@ def run_job(
         try:
             event = next(gen)
         except StopIteration as stop:
-            return stop.value  # type: ignore[no-any-return]
+            return stop.value
         if on_event is not None:
             on_event(event)

@@ -179,7 +179,7 @@ class _ChildRuntime:
 
         notices: list[str] = []
         t0 = time.perf_counter()
-        kwargs = dict(
+        kwargs: dict[str, Any] = dict(
             model_path=model_path,
             n_ctx=int(plan["n_ctx"]),
             n_batch=int(plan.get("n_batch", 512)),
@@ -237,7 +237,8 @@ class _ChildRuntime:
         return self.llm.tokenize(text.encode("utf-8"), add_bos=False, special=False)
 
     def prompt_tokens(self, messages: Sequence[ChatMessage]) -> list[int]:
-        result = self.formatter(messages=[{"role": m.role, "content": m.content} for m in messages])
+        chat: list[Any] = [{"role": m.role, "content": m.content} for m in messages]
+        result = self.formatter(messages=chat)
         return self.llm.tokenize(
             result.prompt.encode("utf-8"), add_bos=not result.added_special, special=True
         )
@@ -466,7 +467,7 @@ class LlamaRuntime:
     def _recv(self) -> tuple[Any, ...]:
         assert self._conn is not None
         try:
-            return self._conn.recv()  # type: ignore[no-any-return]
+            return self._conn.recv()
         except (EOFError, OSError) as exc:
             raise self._crashed() from exc
 

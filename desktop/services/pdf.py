@@ -327,7 +327,7 @@ class _Worker:
 
     def _read(self) -> tuple[Any, ...]:
         try:
-            return self.conn.recv()  # type: ignore[no-any-return]
+            return self.conn.recv()
         except (EOFError, OSError) as exc:
             code = self.proc.wait(timeout=10)
             self.kill()

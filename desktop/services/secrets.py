@@ -8,6 +8,7 @@ working without the secret; it never falls back to a plain-text store such as ke
 from __future__ import annotations
 
 import logging
+from typing import Any
 
 from desktop.core.errors import SecretsUnavailable
 
@@ -17,7 +18,7 @@ SERVICE = "Hearth"
 _UNSAFE_BACKENDS = ("keyrings.alt", "keyring.backends.fail", "keyring.backends.null")
 
 
-def _backend():  # type: ignore[no-untyped-def]
+def _backend() -> Any:
     import keyring
 
     backend = keyring.get_keyring()
