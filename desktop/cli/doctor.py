@@ -89,8 +89,8 @@ def _bundled_report() -> dict[str, Any]:
 def collect(model: str | None = None) -> dict[str, Any]:
     """Everything doctor reports, as plain data (the JSON output)."""
     from desktop.core.errors import AppError
-    from desktop.core.planning import plan_runtime
-    from desktop.services import hardware, models, privacy
+    from desktop.services import hardware, privacy
+    from desktop.services.runtime import choose_runtime
 
     report = hardware.probe_report()
     hw = report.hardware
@@ -121,15 +121,12 @@ def collect(model: str | None = None) -> dict[str, Any]:
     chosen: dict[str, Any]
     wanted = model if model is not None else str(settings["model"])
     try:
-        info = models.resolve_model(wanted)
-        plan = plan_runtime(
-            hw,
-            info,
-            n_ctx=int(settings["context_size"]),
-            gpu=str(settings["gpu"]),
-            threads=int(settings["threads"]),
-        )
-        chosen = {"requested": wanted or "(bundled default)", "model": info.to_dict(), "plan": plan.to_dict()}
+        choice = choose_runtime(settings, wanted, hw=hw)
+        chosen = {
+            "requested": wanted or "(bundled default)",
+            "model": choice.model.to_dict(),
+            "plan": choice.plan.to_dict(),
+        }
     except AppError as exc:
         chosen = {"requested": wanted or "(bundled default)", "error": exc.to_dict()}
     return {

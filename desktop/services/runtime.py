@@ -16,13 +16,15 @@ class RuntimeChoice:
     plan: RuntimePlan
 
 
-def choose_runtime(settings: SettingsStore, model: str | None = None) -> RuntimeChoice:
+def choose_runtime(
+    settings: SettingsStore, model: str | None = None, *, hw: HardwareInfo | None = None
+) -> RuntimeChoice:
     """Resolve the model (empty: the bundled default), probe this machine, and plan how to run it."""
     from desktop.core.planning import plan_runtime
     from desktop.services import hardware, models
 
     info = models.resolve_model(model if model is not None else settings["model"])
-    hw = hardware.probe()
+    hw = hw or hardware.probe()
     plan = plan_runtime(
         hw,
         info,
