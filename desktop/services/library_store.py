@@ -6,6 +6,7 @@ question can get the index lane between batches; WAL lets readers run while inde
 
 from __future__ import annotations
 
+import logging
 import re
 import sqlite3
 import threading
@@ -18,6 +19,8 @@ from typing import Any
 
 from desktop.core.types import Chunk, Page
 from desktop.services.library_vectors import storage_error
+
+log = logging.getLogger("desktop.library")
 
 SCHEMA_VERSION = 1
 
@@ -85,8 +88,8 @@ STOPWORDS = frozenset(_STOPWORD_TEXT.split())
 _WORD = re.compile(r"[^\W_]+", re.UNICODE)
 
 
-def fts_query(text: str, max_terms: int = 24) -> str:
-    """A safe FTS5 query: the question's distinct content words, quoted, OR-ed (BM25 ranks them)."""
+def query_terms(text: str, max_terms: int = 24) -> list[str]:
+    """The question's distinct content words, in order (no stopwords, no single letters)."""
     seen: list[str] = []
     for word in _WORD.findall(text.lower()):
         if word in STOPWORDS or (len(word) < 2 and not word.isdigit()) or word in seen:
@@ -94,7 +97,23 @@ def fts_query(text: str, max_terms: int = 24) -> str:
         seen.append(word)
         if len(seen) >= max_terms:
             break
-    return " OR ".join(f'"{w}"' for w in seen)
+    return seen
+
+
+def fts_query(text: str, max_terms: int = 24) -> str:
+    """A safe FTS5 query: the question's distinct content words, quoted, OR-ed (BM25 ranks them)."""
+    return " OR ".join(f'"{w}"' for w in query_terms(text, max_terms))
+
+
+# A word in more than this share of all passages says little about which passage answers (BM25
+# gives it almost no weight) but makes FTS5 score every passage containing it: 64 ms of a 74 ms
+# query at 100k passages. Such words are left out of the match once the library is big enough for
+# it to matter; below COMMON_TERM_MIN_PASSAGES every word is scored (a few ms), because dropping
+# them cost 2 of 116 docugami questions their top-5 hit at 2281 passages (docs/retrieval.md).
+COMMON_TERM_SHARE = 0.2
+COMMON_TERM_MIN_PASSAGES = 20_000
+# Keyword search ranks this many × k passages of the whole index before keeping those in scope.
+PREFILTER_FACTOR = 4
 
 
 @dataclass(frozen=True, slots=True)
@@ -143,6 +162,7 @@ class LibraryStore:
         except sqlite3.Error as exc:
             raise storage_error(exc, f"open {path}") from exc
         self._lock = threading.RLock()
+        self._passages: int | None = None  # passage_count() cache, dropped by every write
 
     def close(self) -> None:
         with self._lock:
@@ -151,6 +171,7 @@ class LibraryStore:
     @contextmanager
     def transaction(self) -> Iterator[sqlite3.Connection]:
         with self._lock:
+            self._passages = None
             try:
                 self._db.execute("BEGIN IMMEDIATE")
                 try:
@@ -326,26 +347,79 @@ class LibraryStore:
         )
         return [Chunk(sha256, r["n"], r["text"], r["page_start"], r["page_end"]) for r in rows]
 
-    def pages_of(self, sha256: str) -> list[Page]:
-        rows = self.query("SELECT number, text FROM pages WHERE sha256=? ORDER BY number", (sha256,))
+    def pages_of(self, sha256: str, first: int | None = None, last: int | None = None) -> list[Page]:
+        """A document's pages (1-based numbers), all or those from `first` to `last`."""
+        lo, hi = first if first is not None else -(2**31), last if last is not None else 2**31
+        rows = self.query(
+            "SELECT number, text FROM pages WHERE sha256=? AND number BETWEEN ? AND ? ORDER BY number",
+            (sha256, lo, hi),
+        )
         return [Page(r["number"], r["text"]) for r in rows]
 
     # -- retrieval
 
     def keyword_search(self, text: str, collections: Sequence[str], k: int) -> list[tuple[str, float]]:
         """(chunk id, bm25 score; lower is better) over ready documents of `collections`."""
-        query = fts_query(text)
-        if not query or not collections:
+        if not collections:
             return []
+        words = self.selective_terms(query_terms(text))
+        if not words:
+            return []
+        match = " OR ".join(f'"{w}"' for w in words)
         marks = ",".join("?" * len(collections))
+        in_scope = f"c.sha256 IN (SELECT sha256 FROM files WHERE status='ready' AND collection IN ({marks}))"
+        # Rank over the whole index first and filter the few best: joining every matching passage
+        # to its collection before sorting costs as much again as the ranking. Filtering keeps the
+        # global order, so when k passages survive they are exactly the top k in scope.
         rows = self.query(
-            "SELECT c.sha256, c.n, bm25(chunks_fts) AS score FROM chunks_fts "
-            "JOIN chunks c ON c.id = chunks_fts.rowid "
-            f"WHERE chunks_fts MATCH ? AND c.sha256 IN (SELECT sha256 FROM files WHERE status='ready' "
-            f"AND collection IN ({marks})) ORDER BY score LIMIT ?",
-            [query, *collections, k],
+            "SELECT c.sha256, c.n, t.score FROM (SELECT rowid, bm25(chunks_fts) AS score FROM chunks_fts "
+            "WHERE chunks_fts MATCH ? ORDER BY score LIMIT ?) t JOIN chunks c ON c.id = t.rowid "
+            f"WHERE {in_scope} ORDER BY t.score",
+            [match, k * PREFILTER_FACTOR, *collections],
         )
-        return [(f"{r['sha256']}:{r['n']}", float(r["score"])) for r in rows]
+        if len(rows) < k:  # a small collection among big ones, or few matches: rank in scope
+            rows = self.query(
+                "SELECT c.sha256, c.n, bm25(chunks_fts) AS score FROM chunks_fts "
+                f"JOIN chunks c ON c.id = chunks_fts.rowid WHERE chunks_fts MATCH ? AND {in_scope} "
+                "ORDER BY score LIMIT ?",
+                [match, *collections, k],
+            )
+        return [(f"{r['sha256']}:{r['n']}", float(r["score"])) for r in rows[:k]]
+
+    def selective_terms(self, words: Sequence[str]) -> list[str]:
+        """`words` without those in more than COMMON_TERM_SHARE of passages (the rarest one stays).
+
+        Document frequency is counted by FTS5 itself (its count of a one-word match reads the
+        posting list sizes, ~0.2 ms a word at 100k passages), so stemming matches the index's.
+        """
+        total = self.passage_count()
+        if len(words) < 2 or total < COMMON_TERM_MIN_PASSAGES:
+            return list(words)
+        limit = COMMON_TERM_SHARE * total
+        df = {
+            w: int(
+                self.query("SELECT count(*) AS n FROM chunks_fts WHERE chunks_fts MATCH ?", (f'"{w}"',))[0][
+                    "n"
+                ]
+            )
+            for w in words
+        }
+        kept = [w for w in words if df[w] <= limit]
+        if not kept:
+            # Only common words: the rarest one still ranks passages (slower, but an answer).
+            kept = [min(words, key=lambda w: df[w])]
+        if len(kept) < len(words):
+            log.debug(
+                "keyword search: %d of %d query words too common to score", len(words) - len(kept), len(words)
+            )
+        return kept
+
+    def passage_count(self) -> int:
+        """Passages in the store (all collections); cached until the next write."""
+        with self._lock:
+            if self._passages is None:
+                self._passages = int(self.query("SELECT count(*) AS n FROM chunks")[0]["n"])
+            return self._passages
 
     def ready_ids(self, ids: Iterable[str], collections: Sequence[str]) -> set[str]:
         """Which chunk ids belong to ready documents of `collections` (stale vectors are ignored)."""
