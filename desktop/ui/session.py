@@ -11,29 +11,30 @@ import sys
 import threading
 from collections.abc import Callable, Generator, Sequence
 from concurrent.futures import TimeoutError as FutureTimeout
-from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 from PySide6.QtCore import QObject, Signal
 
 from desktop.core.errors import AppError, Cancelled, ModelNotFound, StorageError
 from desktop.core.events import Event
 from desktop.core.jobs import CancelToken
-from desktop.core.settings import SettingsStore
-from desktop.services.chats import ChatStore
 from desktop.services.paths import data_dir
 from desktop.ui.jobs import JobFn, JobHandle, JobRunner
 from desktop.ui.qtcompat import emit
 
+if TYPE_CHECKING:  # opened after the first paint (see Session.settings / .chats), so imported then
+    from desktop.core.settings import SettingsStore
+    from desktop.services.chats import ChatStore
+
 log = logging.getLogger("desktop.ui")
 
 # (settings, model name or path) -> (an unstarted LlamaRuntime, LoadedModel fields). Tests pass their own.
-RuntimeFactory = Callable[[SettingsStore, str], tuple[Any, dict[str, Any]]]
+RuntimeFactory = Callable[["SettingsStore", str], tuple[Any, dict[str, Any]]]
 
 
-@dataclass(frozen=True, slots=True)
-class LoadedModel:
-    """The running model as the window shows it."""
+class LoadedModel(NamedTuple):
+    """The running model as the window shows it. (A NamedTuple: a frozen dataclass costs ~1 ms more at
+    start-up, on the path to the first frame.)"""
 
     name: str
     path: str
@@ -69,14 +70,40 @@ class Session(QObject):
         open_runtime: RuntimeFactory | None = None,
     ) -> None:
         super().__init__(parent)
-        self.settings = settings or SettingsStore(data_dir() / "settings.json")
-        self.chats = chats or ChatStore(data_dir() / "chats.sqlite")
+        self._settings = settings
+        self._chats = chats
         self.runner = JobRunner(self)
         self.runtime: Any = None  # LlamaRuntime; touched only on the llm lane
         self.model: LoadedModel | None = None
         self.library: Any = None  # services.library.Library: created and used on the index lane only
         self.load_error: AppError | None = None
         self._open_runtime = open_runtime or open_planned_runtime
+
+    # -- stores, opened on first use: the window paints before settings.json or chats.sqlite are read
+
+    @property
+    def settings(self) -> SettingsStore:
+        if self._settings is None:
+            from desktop.core.settings import SettingsStore
+
+            self._settings = SettingsStore(data_dir() / "settings.json")
+        return self._settings
+
+    @settings.setter
+    def settings(self, store: SettingsStore) -> None:
+        self._settings = store
+
+    @property
+    def chats(self) -> ChatStore:
+        if self._chats is None:
+            from desktop.services.chats import ChatStore
+
+            self._chats = ChatStore(data_dir() / "chats.sqlite")
+        return self._chats
+
+    @chats.setter
+    def chats(self, store: ChatStore) -> None:
+        self._chats = store
 
     # -- model
 
@@ -184,7 +211,8 @@ class Session(QObject):
             if handle is not None:
                 handle.cancel()
         self._close_library()
-        self.chats.close()
+        if self._chats is not None:
+            self._chats.close()
         root = data_dir()
         removed = sum(1 for p in root.rglob("*") if p.is_file())
         try:
@@ -200,8 +228,7 @@ class Session(QObject):
                 detail=repr(exc),
             ) from exc
         finally:
-            self.chats = ChatStore(data_dir() / "chats.sqlite")
-            self.settings = SettingsStore(data_dir() / "settings.json")
+            self._chats = self._settings = None  # reopened, empty, on first use
             emit(self.data_reset)
         log.info("deleted all user data (%d files)", removed)
         return removed
@@ -217,7 +244,8 @@ class Session(QObject):
             self.runtime = None
         if "desktop.services.pdf" in sys.modules:  # its PDF worker processes, if any were started
             sys.modules["desktop.services.pdf"].close_workers()
-        self.chats.close()
+        if self._chats is not None:
+            self._chats.close()
 
 
 class LaneRetriever:

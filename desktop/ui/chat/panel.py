@@ -10,31 +10,33 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable, Generator
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from PySide6.QtCore import Signal
 from PySide6.QtWidgets import QSplitter, QWidget
 
-from desktop.core.chat import ChatRequest, GenerationParams, chat_job
 from desktop.core.errors import AppError
 from desktop.core.events import Event, Notice, Progress, Sources
 from desktop.core.jobs import CancelToken
-from desktop.core.types import ChatMessage
-from desktop.services.chats import ChatStore
 from desktop.ui import messages
-from desktop.ui.chat.message_view import MessageWidget
 from desktop.ui.chat.sidebar import ConversationList
 from desktop.ui.chat.view import ChatView
 from desktop.ui.jobs import JobBug, JobHandle, report
 from desktop.ui.qtcompat import emit
 from desktop.ui.session import Session
 
+if TYPE_CHECKING:  # imported on first use: the first frame needs none of them
+    from desktop.core.chat import GenerationParams
+    from desktop.core.types import ChatMessage
+    from desktop.services.chats import ChatStore
+    from desktop.ui.chat.message_view import MessageWidget
+
 log = logging.getLogger("desktop.ui.chat")
 
 # (session, chat collections, history ending with the question, params) -> a job on the llm lane.
 # The library engineer's ask job plugs in here; plain chat is the default.
 AnswerJobFactory = Callable[
-    [Session, tuple[str, ...], tuple[ChatMessage, ...], GenerationParams],
+    [Session, tuple[str, ...], tuple["ChatMessage", ...], "GenerationParams"],
     Callable[[CancelToken], Generator[Event, None, Any]],
 ]
 
@@ -45,6 +47,8 @@ def chat_answer_job(
     """Plain chat, or, when the chat asks collections, a cited answer from them (rag.ask_job)."""
 
     def job(cancel: CancelToken) -> Generator[Event, None, Any]:
+        from desktop.core.chat import ChatRequest, chat_job
+
         runtime = session.require_runtime()  # on the llm lane, after the load job queued before it
         if not collections:
             return (yield from chat_job(runtime, ChatRequest(history, params))(cancel))
@@ -82,7 +86,7 @@ class ChatPanel(QSplitter):
         super().__init__(parent)
         self.session = session
         self.answer_job_factory: AnswerJobFactory = chat_answer_job
-        self.sidebar = ConversationList(session.chats)
+        self.sidebar = ConversationList(lambda: self.session.chats)
         self.view = ChatView()
         self.addWidget(self.sidebar)
         self.addWidget(self.view)
@@ -101,14 +105,16 @@ class ChatPanel(QSplitter):
         self.view.send_requested.connect(self.ask)
         self.view.stop_requested.connect(self.stop)
         session.data_reset.connect(self._on_data_reset)
+
+    def load(self) -> None:
+        """List the stored chats (opens chats.sqlite). The window calls it once it has painted."""
         self.sidebar.refresh()
 
     @property
     def store(self) -> ChatStore:
-        return self.session.chats  # replaced after "delete all my data"
+        return self.session.chats
 
     def _on_data_reset(self) -> None:
-        self.sidebar.store = self.session.chats
         self.new_chat()
         self.sidebar.refresh()
 
@@ -170,6 +176,12 @@ class ChatPanel(QSplitter):
                 self.store.set_collections(self.chat_id, collections)
             except AppError as exc:
                 messages.app_error(exc)
+
+    def asked_collections(self) -> tuple[str, ...]:
+        """The collections the open chat asks (or the next new chat will)."""
+        if self.chat_id is None:
+            return self.pending_collections
+        return tuple(self.store.chat(self.chat_id).collections)
 
     @property
     def answering(self) -> bool:
@@ -238,6 +250,8 @@ class ChatPanel(QSplitter):
         assert self.chat_id is not None
         chat = self.store.chat(self.chat_id)
         history = tuple(self.store.history(self.chat_id))
+        from desktop.core.chat import GenerationParams
+
         settings = self.session.settings
         params = GenerationParams(
             max_tokens=int(settings["max_answer_tokens"]), temperature=float(settings["temperature"])

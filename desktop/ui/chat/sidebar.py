@@ -2,18 +2,16 @@
 
 from __future__ import annotations
 
-import json
+from collections.abc import Callable
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from PySide6.QtCore import QPoint, Qt, Signal
 from PySide6.QtWidgets import (
-    QFileDialog,
     QHBoxLayout,
     QLineEdit,
     QListWidget,
     QListWidgetItem,
-    QMenu,
-    QMessageBox,
     QPushButton,
     QToolButton,
     QVBoxLayout,
@@ -21,9 +19,11 @@ from PySide6.QtWidgets import (
 )
 
 from desktop.core.errors import AppError
-from desktop.services.chats import ChatStore
 from desktop.ui import messages
 from desktop.ui.qtcompat import emit
+
+if TYPE_CHECKING:
+    from desktop.services.chats import ChatStore
 
 CHAT_ID = Qt.ItemDataRole.UserRole
 
@@ -41,9 +41,9 @@ class ConversationList(QWidget):
     new_requested = Signal()
     chat_deleted = Signal(int)
 
-    def __init__(self, store: ChatStore, parent: QWidget | None = None) -> None:
+    def __init__(self, store: Callable[[], ChatStore], parent: QWidget | None = None) -> None:
         super().__init__(parent)
-        self.store = store
+        self._store = store  # asked each time: the store is opened late and replaced by "delete all"
         layout = QVBoxLayout(self)
         layout.setContentsMargins(6, 6, 6, 6)
         top = QHBoxLayout()
@@ -73,6 +73,10 @@ class ConversationList(QWidget):
         layout.addWidget(self.list, 1)
         self._current: int | None = None
         self._refreshing = False
+
+    @property
+    def store(self) -> ChatStore:
+        return self._store()
 
     def refresh(self, select: int | None = None) -> None:
         if select is not None:
@@ -118,6 +122,8 @@ class ConversationList(QWidget):
     def delete_chat(self, chat_id: int, confirm: bool = True) -> None:
         title = self.store.chat(chat_id).title
         if confirm:
+            from PySide6.QtWidgets import QMessageBox
+
             answer = QMessageBox.question(
                 self, "Delete chat", f"Delete “{title}” and all its messages? This cannot be undone."
             )
@@ -131,6 +137,10 @@ class ConversationList(QWidget):
 
     def export_chat(self, chat_id: int) -> None:
         chat = self.store.chat(chat_id)
+        import json
+
+        from PySide6.QtWidgets import QFileDialog
+
         path, chosen = QFileDialog.getSaveFileName(
             self, "Export chat", f"{chat.title}.md", "Markdown (*.md);;JSON (*.json)"
         )
@@ -152,6 +162,8 @@ class ConversationList(QWidget):
         if item is None:
             return
         chat_id = int(item.data(CHAT_ID))
+        from PySide6.QtWidgets import QMenu
+
         menu = QMenu(self)
         menu.addAction("Rename", lambda: self.list.editItem(item))
         menu.addAction("Export…", lambda: self.export_chat(chat_id))

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from PySide6.QtCore import Qt, QTimer, Signal
 from PySide6.QtGui import QKeyEvent
@@ -16,8 +16,10 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from desktop.ui.chat.message_view import MessageWidget
 from desktop.ui.qtcompat import emit
+
+if TYPE_CHECKING:  # the first frame shows no message: the module loads with the first one
+    from desktop.ui.chat.message_view import MessageWidget
 
 WELCOME = """
 <h2>Welcome to Hearth</h2>
@@ -126,6 +128,8 @@ class ChatView(QWidget):
         self.welcome.setVisible(True)
 
     def add_message(self, role: str, text: str = "", *, page_links: bool = False) -> MessageWidget:
+        from desktop.ui.chat.message_view import MessageWidget
+
         self.welcome.setVisible(False)
         widget = MessageWidget(role, text, page_links=page_links)
         self._list_layout.insertWidget(self._list_layout.count() - 1, widget)
@@ -142,7 +146,7 @@ class ChatView(QWidget):
         out = []
         for i in range(self._list_layout.count()):
             w = self._list_layout.itemAt(i).widget()
-            if isinstance(w, MessageWidget) and not w.property("removed"):
+            if w is not None and w is not self.welcome and not w.property("removed"):
                 out.append(w)
         return out
 

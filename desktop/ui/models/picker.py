@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from PySide6.QtCore import Signal
-from PySide6.QtWidgets import QComboBox, QFileDialog, QHBoxLayout, QLabel, QWidget
+from PySide6.QtWidgets import QComboBox, QHBoxLayout, QLabel, QWidget
 
 from desktop.ui.qtcompat import emit
 from desktop.ui.session import LoadedModel
@@ -77,6 +77,8 @@ class ModelPicker(QWidget):
             emit(self.model_chosen, str(value))
 
     def ask_import(self) -> None:
+        from PySide6.QtWidgets import QFileDialog
+
         path, _ = QFileDialog.getOpenFileName(self, "Import a model", "", "GGUF models (*.gguf)")
         if path:
             emit(self.import_requested, path)
