@@ -29,12 +29,12 @@ def run(args: argparse.Namespace) -> int:
     settings = open_settings()
     with Library() as lib:
         collections = tuple(args.collection or lib.collections())
+        # A handle only: the model loads (seconds) when retrieval found something to answer from.
         runtime, _choice = open_runtime(settings, args.model)
         with runtime:
             request = AskRequest(
                 args.question,
                 collections,
-                n_ctx=runtime.n_ctx,
                 params=GenerationParams(max_tokens=int(settings["max_answer_tokens"]), temperature=0.2),
                 max_sources=int(settings["sources_per_answer"]),
             )
@@ -50,7 +50,8 @@ def run(args: argparse.Namespace) -> int:
                     sys.stdout.write(event.text)
                     sys.stdout.flush()
 
-            answer = run_job(ask_job(runtime, lib, request, runtime.count_tokens), on_event)
+            job = ask_job(runtime, lib, request, runtime.count_tokens, start_model=lambda: runtime.n_ctx)
+            answer = run_job(job, on_event)
     if args.json:
         print_json(answer.to_dict())
     elif not answer.found:

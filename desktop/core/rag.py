@@ -55,6 +55,10 @@ class Retriever(Protocol):
 
     def chunks(self, ids: Sequence[str]) -> list[Any]: ...
 
+    # Optional: `pages(sha256, first, last) -> list[Page]` (the stored page texts). With it, a
+    # passage that spans pages is cited at the page holding its best-matching sentence
+    # (`cited_page`); without it, at its first page.
+
 
 def reciprocal_rank_fusion(
     rankings: Sequence[Sequence[str]], k: int = RRF_K, weights: Sequence[float] | None = None
@@ -162,6 +166,53 @@ def retrieve(
     return Retrieved(tuple(r for r, _ in kept), tuple(s for _, s in kept), bool(kept))
 
 
+_SEGMENT = re.compile(r"(?<=[.!?;:])\s+")
+
+
+def cited_page(question: str, text: str, page_start: int, page_end: int, pages: Sequence[Any]) -> int:
+    """The page of a multi-page passage that holds its sentence sharing most words with `question`.
+
+    `pages` are the stored Page(number, text) of the span. The chunker joins each page's
+    sentences with single spaces, so a passage sentence is found in its page's text once that
+    text's whitespace is collapsed; if it is not (a sentence cut across a page break), the page
+    sharing most of its words wins. No overlap, or no pages: the first page.
+    """
+    if page_end <= page_start or not pages:
+        return page_start
+    asked = content_words(question)
+    best, best_score = "", 0
+    for seg in _SEGMENT.split(text):
+        score = len(content_words(seg) & asked)
+        if score > best_score:
+            best, best_score = seg, score
+    if not best_score:
+        return page_start
+    span = [(pg.number, " ".join(pg.text.split())) for pg in pages if page_start <= pg.number <= page_end]
+    probe = best.strip()[:120]
+    for number, flat in span:
+        if probe and probe in flat:
+            return int(number)
+    words = content_words(best)
+    scored = [(len(words & content_words(flat)), -number, number) for number, flat in span]
+    return int(max(scored)[2]) if scored and max(scored)[0] else page_start
+
+
+def cited_pages(retriever: Any, question: str, records: Sequence[Any]) -> tuple[int, ...]:
+    """`cited_page` for each record; records within one page (or no page texts) keep page_start."""
+    fetch = getattr(retriever, "pages", None)
+    out: list[int] = []
+    for r in records:
+        if fetch is None or r.page_end <= r.page_start:
+            out.append(r.page_start)
+            continue
+        try:
+            pages = fetch(r.sha256, r.page_start, r.page_end)
+        except TypeError:  # a pages(sha256) without a range
+            pages = fetch(r.sha256)
+        out.append(cited_page(question, r.text, r.page_start, r.page_end, pages))
+    return tuple(out)
+
+
 def _snippet(text: str, limit: int) -> str:
     text = " ".join(text.split())
     if len(text) <= limit:
@@ -204,15 +255,21 @@ def fit_prompt(
     count_tokens: Callable[[Sequence[ChatMessage]], int] = estimate_tokens,
     max_sources: int = 6,
     snippet_chars: int = 900,
+    pages: Sequence[int] | None = None,
 ) -> FittedPrompt:
-    """As many sources (and as much of each) as fit `budget` tokens: fewer, then shorter."""
+    """As many sources (and as much of each) as fit `budget` tokens: fewer, then shorter.
+
+    `pages`: the page to cite for each retrieved record (`cited_pages`); default its first page.
+    Citation.page_end stays the passage's last page, so the span is still shown.
+    """
     records = list(retrieved.records[:max_sources])
+    cite_at = list(pages) if pages is not None else [r.page_start for r in retrieved.records]
     scores = list(retrieved.scores[:max_sources])
     chars = snippet_chars
     while True:
         cites = tuple(
             Citation(
-                n=i + 1, doc_id=r.sha256, title=r.title, path=r.path, page=r.page_start,
+                n=i + 1, doc_id=r.sha256, title=r.title, path=r.path, page=cite_at[i],
                 snippet=_snippet(r.text, chars), page_end=r.page_end, score=round(s, 5),
             )
             for i, (r, s) in enumerate(zip(records, scores, strict=True))
@@ -262,8 +319,15 @@ def ask_job(
     retriever: Retriever,
     request: AskRequest,
     count_tokens: Callable[[Sequence[ChatMessage]], int] = estimate_tokens,
+    *,
+    start_model: Callable[[], int] | None = None,
 ) -> Callable[[CancelToken], Generator[Event, None, Answer]]:
-    """Sources first (event), then the streamed answer, then Answer(text, citations)."""
+    """Sources first (event), then the streamed answer, then Answer(text, citations).
+
+    `start_model`, when given, is called once retrieval has found something to answer from and
+    before the prompt is fitted: it starts the model (seconds) and returns its context window,
+    which replaces `request.n_ctx`. A question with nothing relevant never starts the model.
+    """
 
     def job(cancel: CancelToken) -> Generator[Event, None, Answer]:
         question = request.question.strip()
@@ -274,8 +338,13 @@ def ask_job(
         if not retrieved.found:
             yield Sources(())
             return Answer(NOTHING_FOUND, (), found=False)
-        budget = max(256, request.n_ctx - request.params.max_tokens - 16)
-        fitted = fit_prompt(question, retrieved, budget, count_tokens, request.max_sources)
+        pages = cited_pages(retriever, question, retrieved.records)
+        n_ctx = request.n_ctx
+        if start_model is not None:
+            n_ctx = start_model()
+            cancel.raise_if_cancelled()
+        budget = max(256, n_ctx - request.params.max_tokens - 16)
+        fitted = fit_prompt(question, retrieved, budget, count_tokens, request.max_sources, pages=pages)
         yield Sources(fitted.citations)
         completion = yield from engine.stream_chat(fitted.messages, request.params, cancel)
         used = cited_numbers(completion.text, len(fitted.citations))

@@ -212,8 +212,9 @@ class Library:
         ok = self.store.ready_ids([h[0] for h in hits], known)
         return [h for h in hits if h[0] in ok]
 
-    def pages(self, sha256: str) -> list[Page]:
-        return self.store.pages_of(sha256)
+    def pages(self, sha256: str, first: int | None = None, last: int | None = None) -> list[Page]:
+        """Stored page texts of a document (all, or `first`..`last`); rag cites pages with them."""
+        return self.store.pages_of(sha256, first, last)
 
     # -- changing
 

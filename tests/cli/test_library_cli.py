@@ -297,6 +297,26 @@ def test_ask_about_something_absent_says_so_plainly(
     assert out.strip() == NOTHING_FOUND
 
 
+def test_nothing_found_answers_without_starting_the_model(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], lighthouse: Path
+) -> None:
+    from desktop.services.llm import LlamaRuntime
+
+    started: list[object] = []
+
+    def refuse(self: LlamaRuntime) -> None:
+        started.append(self)
+        raise AssertionError("the model was started for a question with nothing to answer from")
+
+    monkeypatch.setattr(LlamaRuntime, "start", refuse)
+    code, out, err = _run(capsys, "ask", "How many moons does Jupiter have?", "--json")
+    assert (code, json.loads(out)["found"], started) == (0, False, []), err
+    # The same guard proves the found path does start it (so the test can fail).
+    with pytest.raises(AssertionError, match="was started"):
+        main(["ask", "Who built the Zanthor lighthouse?", "--json"])
+    assert len(started) == 1
+
+
 def test_ask_shows_sources_before_the_answer(
     monkeypatch: pytest.MonkeyPatch, lighthouse: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:

@@ -15,6 +15,8 @@ from desktop.core.rag import (
     AskRequest,
     ask_job,
     cited_numbers,
+    cited_page,
+    cited_pages,
     content_words,
     estimate_tokens,
     fit_prompt,
@@ -22,7 +24,7 @@ from desktop.core.rag import (
     retrieve,
     title_match,
 )
-from desktop.core.types import ChatMessage, Completion, GenerationStats
+from desktop.core.types import ChatMessage, Completion, GenerationStats, Page
 
 
 @dataclass(frozen=True)
@@ -165,3 +167,89 @@ def test_title_bonus_never_brings_back_far_vector_noise() -> None:
         TitledLibrary([("lease:0", 0.95), ("memo:0", 0.5)], [], titles), "the lease agreement", ["c"]
     )
     assert [r.id for r in got.records] == ["memo:0"]
+
+
+# ----------------------------------------------------------------------------- lazy model start
+
+
+def test_nothing_found_never_starts_the_model() -> None:
+    starts: list[int] = []
+    job = ask_job(
+        FakeEngine("x"),
+        FakeLibrary([], []),
+        AskRequest("what?", ("c",)),
+        start_model=lambda: starts.append(1) or 0,
+    )
+    events: list[Event] = []
+    answer = run_job(job, events.append)
+    assert (answer.found, starts, events) == (False, [], [Sources(())])
+
+
+def test_model_starts_once_after_retrieval_and_its_window_fits_the_prompt() -> None:
+    lib = FakeLibrary(vec=[(f"d{i}:0", 0.2) for i in range(6)], kw=[])
+    order: list[str] = []
+
+    class Tracing(FakeLibrary):
+        def chunks(self, ids: Sequence[str]) -> list[Rec]:
+            order.append("retrieve")
+            return super().chunks(ids)
+
+    def start() -> int:
+        order.append("start")
+        return 700  # a small window: fewer sources than the request's default 2048 would allow
+
+    engine = FakeEngine("See [1].")
+    events: list[Event] = []
+    answer = run_job(
+        ask_job(engine, Tracing(lib.vec, []), AskRequest("q", ("c",)), start_model=start), events.append
+    )
+    assert order.count("start") == 1 and order.index("start") > order.index("retrieve")
+    assert isinstance(events[0], Sources) and answer.found
+    assert len(events[0].citations) < 6  # fitted to 700 tokens, not 2048
+    big = run_job(ask_job(FakeEngine("See [1]."), lib, AskRequest("q", ("c",))))
+    assert len(big.citations) == 6
+
+
+# ----------------------------------------------------------------------------- cited page
+
+THREE_PAGES = [
+    Page(1, "The harbour authority publishes this guide.\nIt covers the old town."),
+    Page(2, "The lighthouse was built by Amara Okafor in 1887.\nIts lamp burns whale oil."),
+    Page(3, "Ferries leave every hour.\nTickets are sold at the pier."),
+]
+CHUNK = " ".join(" ".join(p.text.split()) for p in THREE_PAGES)
+
+
+def test_a_passage_spanning_pages_is_cited_where_its_best_sentence_is() -> None:
+    assert cited_page("Who built the lighthouse?", CHUNK, 1, 3, THREE_PAGES) == 2
+    assert cited_page("When do ferries leave?", CHUNK, 1, 3, THREE_PAGES) == 3
+    assert cited_page("What does the harbour authority publish?", CHUNK, 1, 3, THREE_PAGES) == 1
+    # Nothing in common, no page texts, or a one-page passage: its first page.
+    assert cited_page("zebra?", CHUNK, 1, 3, THREE_PAGES) == 1
+    assert cited_page("Who built the lighthouse?", CHUNK, 1, 3, []) == 1
+    assert cited_page("Who built the lighthouse?", "Okafor built it.", 4, 4, THREE_PAGES) == 4
+
+
+def test_a_sentence_cut_by_a_page_break_goes_to_the_page_sharing_most_words() -> None:
+    pages = [
+        Page(5, "Intro text here. The lamp of the lighthouse"),
+        Page(6, "was lit by Okafor in 1887 at dusk."),
+    ]
+    chunk = "Intro text here. The lamp of the lighthouse was lit by Okafor in 1887 at dusk."
+    assert cited_page("Who lit the lamp in 1887 and when?", chunk, 5, 6, pages) == 6
+
+
+def test_citations_carry_the_cited_page_and_keep_the_span() -> None:
+    class Paged(FakeLibrary):
+        def chunks(self, ids: Sequence[str]) -> list[Rec]:
+            return [Rec(i, "doc", CHUNK, 1, 3, "Guide", "/d/guide.pdf") for i in ids]
+
+        def pages(self, sha256: str, first: int, last: int) -> list[Page]:
+            return [p for p in THREE_PAGES if first <= p.number <= last]
+
+    lib = Paged(vec=[("doc:0", 0.2)], kw=[])
+    assert cited_pages(lib, "Who built the lighthouse?", lib.chunks(["doc:0"])) == (2,)
+    assert cited_pages(FakeLibrary([], []), "Who built the lighthouse?", lib.chunks(["doc:0"])) == (1,)
+    answer = run_job(ask_job(FakeEngine("Okafor [1]."), lib, AskRequest("Who built the lighthouse?", ("c",))))
+    c = answer.citations[0]
+    assert (c.page, c.page_end) == (2, 3)

@@ -187,3 +187,37 @@ def test_disk_full_keeps_ready_documents_and_resumes(tmp_path: Path, docs: Path)
             assert result.ready >= 0
     finally:
         subprocess.run(["umount", "-l", str(root)], check=False)
+
+
+def test_a_fact_on_page_two_of_a_passage_spanning_three_pages_is_cited_at_page_two(
+    data_dir: Path, tmp_path: Path
+) -> None:
+    from desktop.core.rag import AskRequest, ask_job, retrieve
+    from tests.core.test_rag import FakeEngine
+
+    path = pdfs.normal(
+        tmp_path / "harbour.pdf",
+        [
+            "The harbour authority publishes this short guide. It covers the old town and its streets.",
+            "The Zanthor lighthouse was built by Amara Okafor in 1887. Its lamp first burned whale oil.",
+            "Ferries leave the pier every hour. Tickets are sold at the kiosk near the gate.",
+        ],
+        title="Harbour guide",
+    )
+    with _open(data_dir) as lib:
+        result, _ = _add(lib, path)
+        assert result.ready == 1
+        question = "Who built the Zanthor lighthouse?"
+        got = retrieve(lib, question, ["default"], k=1)
+        assert (got.records[0].page_start, got.records[0].page_end) == (1, 3)  # one passage, three pages
+        answer = run_job(ask_job(FakeEngine("Amara Okafor [1]."), lib, AskRequest(question, ("default",))))
+        cite = answer.citations[0]
+        assert (cite.page, cite.page_end) == (2, 3)
+        assert (
+            run_job(
+                ask_job(FakeEngine("[1]"), lib, AskRequest("When do ferries leave the pier?", ("default",)))
+            )
+            .citations[0]
+            .page
+            == 3
+        )
