@@ -109,7 +109,9 @@ def run(quick: bool = False) -> list[dict[str, Any]]:
         f"{st['model_calls']} calls; fed {st['tokens_fed']} tokens ({st['tokens_cached']} cached) of "
         f"{st['tokens_in_document']} in the document, generated {st['tokens_generated']}; raw prefill "
         f"{prefill:.0f} tok/s at {avg_prompt} tokens, raw decode {decode:.0f} tok/s; job {wall:.1f} s "
-        f"(model {st['model_s']:.1f} s), extraction {extract_s:.1f} s"
+        f"(model {st['model_s']:.1f} s), extraction {extract_s:.1f} s; inside the job the model prefilled at "
+        f"{work_in / max(1e-9, st['prefill_s']):.0f} tok/s and decoded at "
+        f"{st['tokens_generated'] / max(1e-9, st['decode_s']):.0f} tok/s"
     )
     return [
         {
