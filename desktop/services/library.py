@@ -6,6 +6,21 @@ text (library.sqlite) and its vectors (Chroma, chunk id `{sha256}:{n}`, upserted
 makes no duplicates) are both committed; anything else resumes on the next add or `resume_job`.
 While one document's vectors are computed, the next one's PDF is already being parsed in its
 worker process, so extraction and embedding overlap.
+
+API for the window (every job runs on the index lane; see DESIGN.md):
+- `add_job(paths, collection)`: add files/folders, then index everything pending.
+- `reindex_job(paths, collection)`: read the given files (or folders) again from disk and
+  recompute their text, passages and vectors, even when unchanged (after a pypdf upgrade, or to
+  retry a file that failed); files not yet in the collection are added. Returns AddResult.
+- `resume_job()`: finish what an earlier run left queued or half-indexed.
+- Indexing yields `FileProgress` events (a `Progress`, so progress bars need nothing new):
+  `done`/`total` pages of the whole run, `label` = the file's name for people, and, for
+  machines, `path` = the file's path exactly as `files()` lists it (FileRow.path) and
+  `collection` = its collection, so (collection, path) names the row being worked on. While
+  files are registered (`unit == "files"`) `path` is the file being looked at. Events with
+  `path == ""` are about the run as a whole.
+- Per-file outcome: `files(collection)` -> FileRow.status (queued | indexing | ready | error)
+  and reason/message/hint for errors.
 """
 
 from __future__ import annotations
@@ -37,6 +52,14 @@ log = logging.getLogger("desktop.library")
 DEFAULT_COLLECTION = "default"
 EMBED_BATCH = 32
 PDF_SUFFIXES = (".pdf",)
+
+
+@dataclass(frozen=True, slots=True)
+class FileProgress(Progress):
+    """Indexing progress naming the file worked on: `path` as in FileRow.path, and its collection."""
+
+    path: str = ""
+    collection: str = ""
 
 
 @dataclass
@@ -271,6 +294,37 @@ class Library:
 
         return job
 
+    def reindex_job(
+        self, paths: Sequence[str | Path], collection: str = DEFAULT_COLLECTION
+    ) -> Callable[[CancelToken], Generator[Event, None, AddResult]]:
+        """A job: read these files again and recompute their passages and vectors, changed or not.
+
+        The documents' stored text is dropped and every file holding them (in any collection)
+        is queued, so other collections get the new passages too. Vectors go first: if the run
+        dies in between, the start-up check sees a ready document short of vectors and re-embeds.
+        """
+
+        def job(cancel: CancelToken) -> Generator[Event, None, AddResult]:
+            result = AddResult()
+            start = time.perf_counter()
+            yield from self.notices
+            self.notices.clear()
+            name = collection.strip() or DEFAULT_COLLECTION
+            files = expand_paths(paths)
+            yield from self._register(files, name, result, cancel)
+            wanted = {str(p) for p in files}
+            shas = dict.fromkeys(r.sha256 for r in self.store.files(collection=name) if r.path in wanted)
+            for sha in shas:
+                cancel.raise_if_cancelled()
+                for col in {r.collection for r in self.store.files(sha256=sha)}:
+                    self.vectors.delete_document(col, sha)
+                self.store.forget_text(sha)
+            yield from self._index_pending(result, cancel)
+            result.seconds = time.perf_counter() - start
+            return result
+
+        return job
+
     def resume_job(self) -> Callable[[CancelToken], Generator[Event, None, AddResult]]:
         """A job that finishes whatever an earlier run left queued or half-indexed."""
         return self.add_job([], DEFAULT_COLLECTION)
@@ -283,7 +337,7 @@ class Library:
         for i, path in enumerate(files):
             cancel.raise_if_cancelled()
             if len(files) > 20 and i % 20 == 0:
-                yield Progress(i, len(files), path.name, "files")
+                yield FileProgress(i, len(files), path.name, "files", path=str(path), collection=collection)
             key = str(path)
             try:
                 st = path.stat()
@@ -383,7 +437,8 @@ class Library:
                 cancel.raise_if_cancelled()
                 src = self._source_path(col, sha)
                 label = src.name if src else sha[:12]
-                yield progress.event(label)
+                where = {"path": str(src) if src else "", "collection": col}
+                yield progress.event(label, **where)
                 doc = self.store.document(sha)
                 if doc is None or not doc["text_ready"]:
                     if sha not in extracting:
@@ -391,7 +446,7 @@ class Library:
                     future = extracting.pop(sha)
                     while not future.done():
                         future_wait(future, 0.25)
-                        yield progress.event(label)
+                        yield progress.event(label, **where)
                     outcome = future.result()
                     if isinstance(outcome, DocumentError):
                         self.store.save_failure(
@@ -409,7 +464,9 @@ class Library:
                     title = info.title if info.title and " " in info.title.strip() else stem
                     self.store.save_text(sha, title, info.file_size, info.encrypted, pages, chunks)
                 prefetch(i + 1)
-                yield from self._embed(col, sha, label, sizes.get(sha, 0), progress, result, cancel)
+                yield from self._embed(
+                    col, sha, label, where["path"], sizes.get(sha, 0), progress, result, cancel
+                )
         except Cancelled:
             for future in extracting.values():
                 future.cancel()
@@ -449,6 +506,7 @@ class Library:
         col: str,
         sha: str,
         label: str,
+        path: str,
         page_count: int,
         progress: _ProgressMeter,
         result: AddResult,
@@ -464,7 +522,7 @@ class Library:
             metas = [{"doc": sha, "n": c.index, "p0": c.page_start, "p1": c.page_end} for c in batch]
             self.vectors.upsert(col, [c.id for c in batch], vectors, metas)
             progress.embedded(share * len(batch))
-            yield progress.event(label)
+            yield progress.event(label, path, col)
         self.store.set_status(col, sha, "ready")
         result.ready += 1
         result.pages += page_count
@@ -499,9 +557,9 @@ class _ProgressMeter:
         with self._lock:
             self._done += 0.5 * pages  # its extraction half was counted as it went
 
-    def event(self, label: str) -> Progress:
+    def event(self, label: str, path: str = "", collection: str = "") -> FileProgress:
         with self._lock:
             done = min(self._done, float(self.total))
         elapsed = time.perf_counter() - self._start
         eta = elapsed / done * (self.total - done) if done > 0.5 and elapsed > 1 else None
-        return Progress(int(done), self.total, label, "pages", eta)
+        return FileProgress(int(done), self.total, label, "pages", eta, path=path, collection=collection)

@@ -341,6 +341,16 @@ class LibraryStore:
             )
             db.execute("UPDATE files SET status='error', updated=? WHERE sha256=?", (time.time(), sha256))
 
+    def forget_text(self, sha256: str) -> None:
+        """Drop a document's pages and passages and queue every file holding it (a forced re-read)."""
+        with self.transaction() as db:
+            db.execute("DELETE FROM chunks WHERE sha256=?", (sha256,))
+            db.execute("DELETE FROM pages WHERE sha256=?", (sha256,))
+            db.execute(
+                "UPDATE documents SET text_ready=0, reason='', message='', hint='' WHERE sha256=?", (sha256,)
+            )
+            db.execute("UPDATE files SET status='queued', updated=? WHERE sha256=?", (time.time(), sha256))
+
     def chunks_of(self, sha256: str) -> list[Chunk]:
         rows = self.query(
             "SELECT n, text, page_start, page_end FROM chunks WHERE sha256=? ORDER BY n", (sha256,)

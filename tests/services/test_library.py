@@ -221,3 +221,38 @@ def test_a_fact_on_page_two_of_a_passage_spanning_three_pages_is_cited_at_page_t
             .page
             == 3
         )
+
+
+def test_reindex_reads_files_again_everywhere_and_progress_names_the_file(data_dir: Path, docs: Path) -> None:
+    from desktop.services.library import FileProgress
+
+    chess = str((docs / "chess.pdf").resolve())
+    with _open(data_dir) as lib:
+        _, events = _add(lib, docs)
+        _add(lib, docs / "chess.pdf", collection="Games")  # the same document in a second collection
+        rows = {Path(f.path).name: f for f in lib.files("default")}
+        # Every indexing event names its file the way files() lists it, with its collection.
+        named = {(e.collection, e.path) for e in events if isinstance(e, FileProgress) and e.path}
+        assert {(r.collection, r.path) for r in rows.values() if r.status == "ready"} <= named
+        assert all(Path(p).name == e.label for e in events if isinstance(e, FileProgress) and (p := e.path))
+        # Simulate text an older pypdf got wrong: a plain re-add would keep it (unchanged file).
+        sha = rows["chess.pdf"].sha256
+        with lib.store.transaction() as db:
+            db.execute("DELETE FROM chunks WHERE sha256=?", (sha,))  # triggers keep FTS5 in step
+            db.execute(
+                "INSERT INTO chunks(sha256, n, text, page_start, page_end) VALUES (?,0,'stale garbage',1,1)",
+                (sha,),
+            )
+        assert _add(lib, docs)[0].unchanged == 5 and lib.keyword_search("garbage", ["default"], 5)
+        seen: list[object] = []
+        result = run_job(lib.reindex_job([chess], "default"), seen.append)
+        assert (result.ready, result.added, not result.failed) == (2, 0, True)  # both collections redone
+        assert not lib.keyword_search("garbage", ["default", "Games"], 5)
+        assert lib.keyword_search("sicilian", ["Games"], 5) and lib.keyword_search("sicilian", ["default"], 5)
+        assert {e.path for e in seen if isinstance(e, FileProgress) and e.unit == "pages"} == {chess}
+        for col in ("default", "Games"):
+            assert lib.vectors.count(col) == lib.store.ready_chunk_count(col)  # no duplicates, none missing
+        # A failed file is retried too (its reason is cleared, then recorded again).
+        again = run_job(lib.reindex_job([docs / "fake.pdf"], "default"))
+        assert [r for _, r, _ in again.failed] == ["not_pdf"]
+        assert {Path(f.path).name: f.status for f in lib.files("default")}["chess.pdf"] == "ready"
