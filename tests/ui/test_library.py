@@ -109,3 +109,55 @@ def test_cited_answer_while_a_folder_indexes_never_stalls_and_opens_the_page(
     assert window.viewer is not None and window.viewer_dock.isVisible()
     assert window.viewer.page() == first["page"]
     assert window.viewer.found, "the cited passage was found on the page"
+
+
+def test_deleting_a_whole_collection_asks_first_and_keeps_the_pdfs(
+    qtbot: Any, make_window: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from PySide6.QtWidgets import QMessageBox
+
+    window = make_window()
+    library = window.library
+    orchard = write_pdf(tmp_path / "orchard.pdf", OTHER)
+    energy = write_pdf(tmp_path / "village_energy.pdf")
+    with qtbot.waitSignal(library.indexing_finished, timeout=120_000):
+        library.add([orchard], collection="orchard")
+    with qtbot.waitSignal(library.indexing_finished, timeout=120_000):
+        library.add([energy], collection="default")
+    with qtbot.waitSignal(library.files_changed, timeout=10_000):
+        library.refresh()
+    library.collection.setCurrentText("orchard")
+    library.set_asked(("default", "orchard"))
+    asked: list[tuple[str, ...]] = []
+    library.asked_changed.connect(asked.append)
+
+    questions: list[str] = []
+
+    def answer(reply: Any) -> Any:
+        def question(_parent: Any, _title: str, text: str) -> Any:
+            questions.append(text)
+            return reply
+
+        return question
+
+    monkeypatch.setattr(QMessageBox, "question", answer(QMessageBox.StandardButton.No))
+    assert library.remove_collection() is None
+    assert "“orchard” and its 1 file(s)" in questions[-1] and "stay" in questions[-1]
+    assert "orchard" in library.collections and library.status_of("orchard.pdf") == "ready"
+
+    monkeypatch.setattr(QMessageBox, "question", answer(QMessageBox.StandardButton.Yes))
+    with qtbot.waitSignal(library.collection_removed, timeout=30_000):
+        library.remove_collection()
+    assert "orchard" not in library.collections
+    # the file list is re-read after the removal (a re-read already in flight may land first)
+    qtbot.waitUntil(lambda: library.status_of("orchard.pdf") == "", timeout=10_000)
+    assert [library.collection.itemText(i) for i in range(library.collection.count())] == ["default"]
+    assert library.status_of("village_energy.pdf") == "ready", "other collections are untouched"
+    assert orchard.is_file(), "the PDF itself stays on disk"
+    assert asked[-1] == ("default",), "the open chat no longer asks the deleted collection"
+    stored: list[Any] = []
+    window.session.library_call(
+        lambda lib: (lib.collections(), lib.files("orchard")), on_succeeded=stored.append
+    )
+    qtbot.waitUntil(lambda: bool(stored), timeout=10_000)
+    assert stored[0] == (["default"], []), "gone from the store too, not only from the panel"

@@ -51,11 +51,13 @@ class LibraryPanel(QWidget):
     files_changed(list)       the file rows were re-read (list of services.library_store.FileRow)
     indexing_finished(str)    "succeeded" | "failed" | "cancelled"
     asked_changed(tuple)      the collections the open chat asks were changed by the user
+    collection_removed(str)   a whole collection was deleted from the library
     """
 
     files_changed = Signal(list)
     indexing_finished = Signal(str)
     asked_changed = Signal(tuple)
+    collection_removed = Signal(str)
 
     def __init__(self, session: Session, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -63,6 +65,7 @@ class LibraryPanel(QWidget):
         self.setAccessibleName("Library")
         self.rows: list[Any] = []
         self.collections: list[str] = []
+        self._stored_collections: set[str] = set()  # as the library listed them (not New… ones)
         self._index: JobHandle | None = None
         self._last_refresh = 0.0
         self._offer: list[Path] = []
@@ -77,6 +80,12 @@ class LibraryPanel(QWidget):
         top.addWidget(self.collection, 1)
         self.new_collection_button = self._button("New…", "New collection", self.new_collection)
         top.addWidget(self.new_collection_button)
+        self.remove_collection_button = self._button(
+            "Delete…",
+            "Delete this collection from the library (the PDFs stay on disk)",
+            self.remove_collection,
+        )
+        top.addWidget(self.remove_collection_button)
         layout.addLayout(top)
 
         self.offer = QWidget()
@@ -98,7 +107,17 @@ class LibraryPanel(QWidget):
         self.files.setSelectionMode(QAbstractItemView.SelectionMode.ExtendedSelection)
         self.files.header().setSectionResizeMode(0, QHeaderView.ResizeMode.ResizeToContents)
         self.files.header().setStretchLastSection(True)
+        self.files.itemSelectionChanged.connect(self._show_details)
         layout.addWidget(self.files, 1)
+
+        # The selected file in full: its reason and hint wrap here, however narrow the dock is.
+        self.details = QLabel()
+        self.details.setObjectName("fileDetails")
+        self.details.setWordWrap(True)
+        self.details.setAccessibleName("Selected file details")
+        self.details.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        self.details.setVisible(False)
+        layout.addWidget(self.details)
 
         buttons = QHBoxLayout()
         self.add_files_button = self._button("Add files…", "Add PDF files", self.add_files)
@@ -154,7 +173,9 @@ class LibraryPanel(QWidget):
 
     def _on_listed(self, listed: tuple[list[str], list[Any]]) -> None:
         collections, rows = listed
-        self.collections = sorted(set(collections) | {DEFAULT_COLLECTION})
+        self._stored_collections = set(collections)
+        made_here = {c for c in self.collections if c not in collections}  # New… ones, still empty
+        self.collections = sorted(set(collections) | made_here | {DEFAULT_COLLECTION})
         self.rows = list(rows)
         current = self.current_collection()
         self.collection.blockSignals(True)
@@ -171,6 +192,7 @@ class LibraryPanel(QWidget):
 
     def _show_rows(self) -> None:
         collection = self.current_collection()
+        selected = set(self.selected_paths())  # kept across the re-reads made while indexing
         self.files.clear()
         for row in self.rows:
             if row.collection != collection:
@@ -184,13 +206,33 @@ class LibraryPanel(QWidget):
                 ]
             )
             item.setData(0, Qt.ItemDataRole.UserRole, row.path)
-            item.setToolTip(0, row.path)
+            tip = row.path + (f"\n\n{row.message}\n{row.hint}" if row.status == "error" else "")
+            for col in range(4):
+                item.setToolTip(col, tip)
             if row.status == "error":
-                item.setToolTip(3, f"{row.message}\n{row.hint}\n(reason: {row.reason})")
                 item.setForeground(1, Qt.GlobalColor.red)
             self.files.addTopLevelItem(item)
+            if row.path in selected:
+                item.setSelected(True)
         for col in (0, 1, 2):
             self.files.resizeColumnToContents(col)
+        self._show_details()
+
+    def _show_details(self) -> None:
+        paths = set(self.selected_paths())
+        rows = [r for r in self.rows if r.path in paths and r.collection == self.current_collection()]
+        if len(rows) != 1:
+            self.details.setVisible(False)
+            return
+        row = rows[0]
+        lines = [f"<b>{_esc(Path(row.path).name)}</b> — {STATUS_LABELS.get(row.status, row.status)}"]
+        if row.status == "error":
+            lines.append(_esc(row.message))
+            if row.hint:
+                lines.append(f"<i>{_esc(row.hint)}</i>")
+        lines.append(f"<small>{_esc(row.path)}</small>")
+        self.details.setText("<br>".join(lines))
+        self.details.setVisible(True)
 
     def status_of(self, name: str) -> str:
         return next((r.status for r in self.rows if Path(r.path).name == name), "")
@@ -235,6 +277,49 @@ class LibraryPanel(QWidget):
                 self.collections.append(name)
                 self.collection.addItem(name)
             self.collection.setCurrentText(name)
+
+    def remove_collection(self, name: str | None = None, confirm: bool = True) -> JobHandle | None:
+        """Delete a whole collection (its files leave the library; the PDFs stay on disk), after asking."""
+        name = name or self.current_collection()
+        if self._index is not None and not self._index.done:
+            messages.error(
+                f"The collection “{name}” cannot be deleted while files are being indexed.",
+                "Wait for indexing to finish, or press Stop, then try again.",
+            )
+            return None
+        count = sum(1 for r in self.rows if r.collection == name)
+        if confirm:
+            from PySide6.QtWidgets import QMessageBox
+
+            what = f" and its {count} file(s)" if count else ""
+            answer = QMessageBox.question(
+                self,
+                "Delete collection",
+                f"Delete the collection “{name}”{what} from the library?\n\n"
+                "The PDF files themselves stay where they are on disk. This cannot be undone.",
+            )
+            if answer != QMessageBox.StandardButton.Yes:
+                return None
+
+        def removed(_result: Any) -> None:
+            self.collections = [c for c in self.collections if c != name]
+            self._stored_collections.discard(name)
+            if name in self._asked:  # the open chat can no longer ask it
+                self._asked = tuple(c for c in self._asked if c != name)
+                emit(self.asked_changed, self._asked)
+            messages.info(f"Deleted the collection “{name}”.")
+            if name != DEFAULT_COLLECTION:  # the default one is always listed (empty now)
+                self.collection.removeItem(self.collection.findText(name))
+            self.collection.setCurrentText(DEFAULT_COLLECTION)
+            self.refresh()
+            emit(self.collection_removed, name)
+
+        if name not in self._stored_collections:  # made with New… and never filled: nothing is stored
+            removed(None)
+            return None
+        return self.session.library_call(
+            lambda lib: lib.remove_collection(name), on_succeeded=removed, on_failed=self._on_error
+        )
 
     def offer_to_add(self, paths: list[Path]) -> None:
         """Several files or a folder were dropped: ask, inline, whether to add them."""
@@ -348,3 +433,7 @@ class LibraryPanel(QWidget):
             messages.app_error(error)
         else:
             messages.bug("A library task failed because of a bug.", getattr(error, "details", repr(error)))
+
+
+def _esc(text: str) -> str:
+    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
