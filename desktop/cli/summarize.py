@@ -60,7 +60,12 @@ def read_pages(path_arg: str, cancel: CancelToken, on_event: Any) -> tuple[list[
     def progress(done: int, total: int) -> None:
         on_event(Progress(done, total, f"Reading {path.name}", "pages"))
 
-    return extract_pages(path, cancel=cancel, on_progress=progress), title
+    from desktop.services.pdf import close_workers
+
+    try:
+        return extract_pages(path, cancel=cancel, on_progress=progress), title
+    finally:
+        close_workers()  # a one-shot command keeps no PDF worker around
 
 
 def to_markdown(summary: Summary, source: str) -> str:
