@@ -160,8 +160,15 @@ class JobHandle(QObject):
                     self._pending[-1] = ("tokens", last[1] + event.text)
                 else:
                     self._pending.append(("tokens", event.text))
-            elif isinstance(event, Progress) and last is not None and isinstance(last[1], Progress):
-                self._pending[-1] = ("event", event)  # only the newest progress is worth drawing
+            elif (
+                isinstance(event, Progress)
+                and last is not None
+                and isinstance(last[1], Progress)
+                and getattr(last[1], "path", "") == getattr(event, "path", "")
+            ):
+                # Only the newest progress is worth drawing; but the first word about another file
+                # (FileProgress.path) is kept, so the window sees where each file's progress began.
+                self._pending[-1] = ("event", event)
             else:
                 self._pending.append(("event", event))
 

@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 
 from desktop.core.events import Sources
-from tests.ui.conftest import real_factory, write_pdf
+from tests.ui.conftest import PAGES, real_factory, write_pdf
 from tests.ui.test_real_model import StallMeter
 
 OTHER = [
@@ -44,8 +44,14 @@ def test_dropping_a_folder_offers_to_add_it_and_shows_each_files_status(
     with qtbot.waitSignal(window.library.indexing_finished, timeout=120_000) as done:
         window.library.accept_offer()
     assert done.args == ["succeeded"]
-    qtbot.waitUntil(lambda: window.library.status_of("broken.pdf") == "error", timeout=10_000)
-    assert window.library.status_of("village_energy.pdf") == "ready"
+    # (re-reads during the run show the broken file failed while the other still waits its turn)
+    qtbot.waitUntil(
+        lambda: (
+            window.library.status_of("broken.pdf") == "error"
+            and window.library.status_of("village_energy.pdf") == "ready"
+        ),
+        timeout=10_000,
+    )
     rows = {
         window.library.files.topLevelItem(i).text(0): window.library.files.topLevelItem(i)
         for i in range(window.library.files.topLevelItemCount())
@@ -161,3 +167,44 @@ def test_deleting_a_whole_collection_asks_first_and_keeps_the_pdfs(
     )
     qtbot.waitUntil(lambda: bool(stored), timeout=10_000)
     assert stored[0] == (["default"], []), "gone from the store too, not only from the panel"
+
+
+def test_the_row_being_indexed_shows_its_own_pages_and_reindex_rereads_a_fixed_file(
+    qtbot: Any, make_window: Any, tmp_path: Path
+) -> None:
+    window = make_window()
+    library = window.library
+    warm_up = write_pdf(tmp_path / "warm_up.pdf", OTHER)  # loads the embedder: batches come steadily after
+    with qtbot.waitSignal(library.indexing_finished, timeout=120_000):
+        library.add([warm_up])
+    # 60 long pages: several embedding batches, so the file is seen part-way through
+    text = " ".join(PAGES)
+    long_report = write_pdf(tmp_path / "long_report.pdf", [f"{text} Section {i}." for i in range(60)])
+    fixed_later = tmp_path / "fixed_later.pdf"
+    fixed_later.write_bytes(b"%PDF-1.4\nhalf a download\n")
+    progress: list[tuple[str, int, int]] = []
+    shown: list[str] = []
+    library.file_progress.connect(lambda path, done, total: progress.append((path, done, total)))
+    library.file_progress.connect(lambda *_: shown.append(library.row_status_text("long_report.pdf")))
+    with qtbot.waitSignal(library.indexing_finished, timeout=120_000) as done:
+        library.add([long_report, fixed_later])
+    assert done.args == ["succeeded"]
+    mine = [p for p in progress if p[0] == str(long_report.resolve())]
+    assert mine, "progress events name the file being indexed"
+    assert all(d <= t for _p, d, t in mine if t), "a file's pages done never pass its page count"
+    assert [d for _p, d, _t in mine] == sorted(d for _p, d, _t in mine), "and only go forward"
+    assert any(t == 60 for _p, _d, t in mine), ("its own page count (60), not the whole run's", progress)
+    assert any(s.startswith("indexing ") and s.endswith("/60 pages") for s in shown), shown
+    qtbot.waitUntil(lambda: library.status_of("fixed_later.pdf") == "error", timeout=10_000)
+    assert library.row_status_text("long_report.pdf") == "ready"
+
+    # the user fixes the file and presses Re-index: read again from disk, now ready
+    write_pdf(fixed_later)
+    library.select(["fixed_later.pdf"])
+    progress.clear()
+    with qtbot.waitSignal(library.indexing_finished, timeout=120_000) as done:
+        library.reindex_button.click()
+    assert done.args == ["succeeded"]
+    qtbot.waitUntil(lambda: library.status_of("fixed_later.pdf") == "ready", timeout=10_000)
+    assert {p[0] for p in progress} <= {str(fixed_later.resolve())}, "only the selected file was re-read"
+    assert "1 document(s) ready" in library.progress_label.text()

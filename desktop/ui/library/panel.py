@@ -52,12 +52,16 @@ class LibraryPanel(QWidget):
     indexing_finished(str)    "succeeded" | "failed" | "cancelled"
     asked_changed(tuple)      the collections the open chat asks were changed by the user
     collection_removed(str)   a whole collection was deleted from the library
+    file_progress(str, int, int)  the file being indexed (its path), its pages done, its page count
+                              (0 until the file has been read); its row shows "indexing 12/40 pages"
     """
 
     files_changed = Signal(list)
     indexing_finished = Signal(str)
     asked_changed = Signal(tuple)
     collection_removed = Signal(str)
+    file_progress = Signal(str, int, int)
+    _listed_between = Signal(object)  # (read number, listing), emitted on the index lane; queued
 
     def __init__(self, session: Session, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -69,6 +73,11 @@ class LibraryPanel(QWidget):
         self._index: JobHandle | None = None
         self._last_refresh = 0.0
         self._offer: list[Path] = []
+        self._file: tuple[str, str, int] | None = None  # (collection, path, run's done when it began)
+        self.file_status: dict[tuple[str, str], str] = {}  # the row text of the file being indexed
+        self._reads = 0  # refreshes asked for; a read older than the one last shown is dropped
+        self._shown_read = 0
+        self._listed_between.connect(self._on_read, Qt.ConnectionType.QueuedConnection)
 
         layout = QVBoxLayout(self)
         layout.setContentsMargins(6, 6, 6, 6)
@@ -163,13 +172,39 @@ class LibraryPanel(QWidget):
     # -- reading
 
     def refresh(self) -> None:
-        """Re-read collections and files on the index lane."""
+        """Re-read collections and files on the index lane: between two batches while it indexes
+        (a queued job would wait for the whole run), else as a job of its own."""
         self._last_refresh = time.monotonic()
+        self._reads += 1
+        seq = self._reads
+        if self._index is not None and not self._index.done:
+
+            def read() -> Any:
+                lib = self.session.library_on_lane()
+                return lib.collections(), lib.files()
+
+            future = self.session.runner.call_between("index", read)
+            # done on the index lane; the signal is queued to the GUI thread, where this panel lives
+            future.add_done_callback(
+                lambda f: (
+                    emit(self._listed_between, (seq, f.result()))
+                    if not f.cancelled() and f.exception() is None
+                    else None
+                )
+            )
+            return
         self.session.library_call(
             lambda lib: (lib.collections(), lib.files()),
-            on_succeeded=self._on_listed,
+            on_succeeded=lambda listed: self._on_read((seq, listed)),
             on_failed=self._on_error,
         )
+
+    def _on_read(self, read: tuple[int, tuple[list[str], list[Any]]]) -> None:
+        seq, listed = read
+        if seq < self._shown_read:  # a between-batches read that arrived after a newer one
+            return
+        self._shown_read = seq
+        self._on_listed(listed)
 
     def _on_listed(self, listed: tuple[list[str], list[Any]]) -> None:
         collections, rows = listed
@@ -197,10 +232,13 @@ class LibraryPanel(QWidget):
         for row in self.rows:
             if row.collection != collection:
                 continue
+            status = STATUS_LABELS.get(row.status, row.status)
+            if row.status in ("queued", "indexing"):  # its own pages, while it is the file being indexed
+                status = self.file_status.get((row.collection, row.path), status)
             item = QTreeWidgetItem(
                 [
                     Path(row.path).name,
-                    STATUS_LABELS.get(row.status, row.status),
+                    status,
                     str(row.page_count or ""),
                     " ".join(x for x in (row.message, row.hint) if x) if row.status == "error" else "",
                 ]
@@ -354,18 +392,14 @@ class LibraryPanel(QWidget):
             on_failed=self._on_error,
         )
 
-    def reindex(self) -> JobHandle | None:
-        """Read the selected files again (after fixing a file, say): removed, then added afresh."""
-        paths = self.selected_paths()
+    def reindex(self, paths: list[str] | None = None) -> JobHandle | None:
+        """Read the selected files again from disk (after fixing a file, say), changed or not:
+        text, passages and vectors are recomputed (Library.reindex_job); failed files are retried."""
+        paths = paths if paths is not None else self.selected_paths()
         if not paths:
             return None
         target = self.current_collection()
-
-        def make(lib: Any) -> Any:
-            lib.remove(paths, target)
-            return lib.add_job(paths, target)
-
-        return self._start_index(make, "Re-indexing")
+        return self._start_index(lambda lib: lib.reindex_job(paths, target), "Re-indexing")
 
     def resume(self) -> JobHandle:
         """Finish what an earlier run left queued (at start, when a library exists)."""
@@ -396,6 +430,7 @@ class LibraryPanel(QWidget):
 
     def _on_index_event(self, event: Any) -> None:
         if isinstance(event, Progress):
+            self._track_file(event)
             self.progress.setMaximum(max(1, event.total))
             self.progress.setValue(event.done)
             eta = f", about {event.eta_s:.0f} s left" if event.eta_s else ""
@@ -406,6 +441,49 @@ class LibraryPanel(QWidget):
         elif isinstance(event, Notice):
             messages.info(event.message)
 
+    def _track_file(self, event: Progress) -> None:
+        """The row being indexed shows its own pages: FileProgress names the file (path, collection);
+        its `done` counts the whole run, so the file's share is what the run did since the file began."""
+        path, collection = getattr(event, "path", ""), getattr(event, "collection", "")
+        if not path or event.unit != "pages":
+            return
+        if self._file is None or self._file[:2] != (collection, path):
+            self._finish_file()
+            self._file = (collection, path, event.done)
+        row = next((r for r in self.rows if r.path == path and r.collection == collection), None)
+        pages = int(row.page_count or 0) if row is not None else 0
+        done = max(0, event.done - self._file[2])
+        done = min(done, pages) if pages else done
+        if not pages and time.monotonic() - self._last_refresh > 0.2:
+            self.refresh()  # its page count is stored once it has been read: fetch it soon
+        text = f"indexing {done}/{pages} pages" if pages else "indexing…"
+        self.file_status[(collection, path)] = text
+        self._set_row_status(collection, path, text)
+        emit(self.file_progress, path, done, pages)
+
+    def _finish_file(self) -> None:
+        if self._file is not None:
+            self.file_status.pop(self._file[:2], None)
+            self._file = None
+
+    def _set_row_status(self, collection: str, path: str, text: str) -> None:
+        if collection != self.current_collection():
+            return
+        for i in range(self.files.topLevelItemCount()):
+            item = self.files.topLevelItem(i)
+            if item.data(0, Qt.ItemDataRole.UserRole) == path:
+                item.setText(1, text)
+                self.files.resizeColumnToContents(1)
+                return
+
+    def row_status_text(self, name: str) -> str:
+        """What the Status column shows for the file named `name` (tests read it)."""
+        for i in range(self.files.topLevelItemCount()):
+            item = self.files.topLevelItem(i)
+            if item.text(0) == name:
+                return item.text(1)
+        return ""
+
     def _on_indexed(self, result: Any) -> None:
         failed = len(getattr(result, "failed", []))
         ready = getattr(result, "ready", 0)
@@ -415,6 +493,7 @@ class LibraryPanel(QWidget):
         )
 
     def _index_done(self, outcome: str, error: Any = None) -> None:
+        self._finish_file()
         self._set_indexing(False, "Stopped." if outcome == "cancelled" else "")
         if error is not None:
             self._on_error(error)
