@@ -74,7 +74,7 @@ def main() -> int:
     from desktop.services import privacy
 
     privacy.install()
-    from PySide6.QtCore import QEventLoop, QTimer
+    from PySide6.QtCore import QEventLoop, Qt, QTimer
     from PySide6.QtWidgets import QApplication
 
     from desktop.core.settings import SettingsStore
@@ -87,7 +87,11 @@ def main() -> int:
     docs.mkdir()
     energy = write_pdf(docs / "village_energy.pdf", ENERGY)
     write_pdf(docs / "orchard_society.pdf", ORCHARD)
-    (docs / "scanned_invoice.pdf").write_bytes(b"%PDF-1.4\n% a damaged file, as users have them\n")
+    sys.path.insert(0, str(REPO))
+    from tests import pdfs
+
+    pdfs.scanned(docs / "scanned_invoice.pdf")  # image-only pages: no text layer, needs OCR
+    pdfs.truncated(docs / "half_downloaded_report.pdf")  # the first half of a PDF, as after a broken download
     # Screenshots on the machine's defaults, kept short so they are quick to make.
     SettingsStore(data / "settings.json").update({"max_answer_tokens": 160, "temperature": 0.2, "threads": 1})
 
@@ -147,6 +151,8 @@ def main() -> int:
     wait_for(window.library.indexing_finished, 300)
     window.library.refresh()
     wait_for(window.library.files_changed)
+    window.resizeDocks([window.library_dock], [560], Qt.Orientation.Horizontal)
+    window.library.select(["scanned_invoice.pdf"])  # its reason and hint in full, in the details pane
     shot("04-library-error-row")
 
     # a cited answer with the viewer open

@@ -52,7 +52,14 @@ print("RESULT " + json.dumps(seen))
 
 
 class StallMeter:
-    """Longest gap between ticks of a 5 ms timer on the GUI thread, beyond the 5 ms it asked for."""
+    """Event-loop stalls, two ways, from a 5 ms timer on the GUI thread.
+
+    - wall: the longest gap between ticks beyond the 5 ms asked for. It also counts time the OS
+      kept the GUI thread off a core, which on a loaded machine is not the window's doing.
+    - busy: the most CPU time the GUI thread itself used between two ticks (`time.thread_time`,
+      which does not advance while the thread waits or is descheduled): work the window did
+      instead of painting. Load does not inflate it, so it is held to the goal everywhere.
+    """
 
     def __init__(self) -> None:
         self.timer = QTimer()
@@ -60,12 +67,13 @@ class StallMeter:
         self.timer.timeout.connect(self._tick)
         self.clock = QElapsedTimer()
         self.worst_ms = 0.0
-        self.worst_cpu_ms = 0.0  # GUI-thread CPU time inside the worst gap: high = our work, low = waiting
+        self.worst_busy_ms = 0.0
         self.ticks = 0
         self._cpu = time.thread_time()
 
     def start(self) -> None:
         self.clock.start()
+        self._cpu = time.thread_time()
         self.timer.start()
 
     def _tick(self) -> None:
@@ -73,25 +81,50 @@ class StallMeter:
         cpu = time.thread_time()
         self.clock.restart()
         self.ticks += 1
-        if gap - 5 > self.worst_ms:
-            self.worst_ms = gap - 5
-            self.worst_cpu_ms = (cpu - self._cpu) * 1000
+        self.worst_ms = max(self.worst_ms, gap - 5)
+        self.worst_busy_ms = max(self.worst_busy_ms, (cpu - self._cpu) * 1000)
         self._cpu = cpu
 
     def stop(self) -> None:
         self.timer.stop()
 
     def check(self, goal_ms: float = 50.0) -> None:
-        """The goal: no gap over 50 ms. On an oversubscribed machine (other programs keep the load
-        above the core count) the OS alone can keep the GUI thread off a core for longer; there the
-        test still fails if the GUI thread itself was busy for more than the goal, or if any gap
-        reaches a visible freeze (150 ms)."""
-        where = f"the event loop stalled for {self.worst_ms:.0f} ms ({self.worst_cpu_ms:.0f} ms of it busy)"
+        """Busy: never over the goal. Wall: over the goal only where other programs keep the load
+        above the core count (the OS alone can then keep the thread waiting), and never a visible
+        freeze (150 ms) even there."""
+        where = (
+            f"the event loop stalled for {self.worst_ms:.0f} ms; "
+            f"the GUI thread was busy {self.worst_busy_ms:.0f} ms"
+        )
         assert self.ticks > 10, "the stall meter never ran"
-        if os.getloadavg()[0] <= (os.cpu_count() or 1):
-            assert self.worst_ms <= goal_ms, where
-        else:
-            assert self.worst_cpu_ms <= goal_ms and self.worst_ms <= 150, where + " on a busy machine"
+        assert self.worst_busy_ms <= goal_ms, where
+        loaded = os.getloadavg()[0] > (os.cpu_count() or 1)
+        assert self.worst_ms <= (150.0 if loaded else goal_ms), where + (
+            " on a busy machine" if loaded else ""
+        )
+
+
+def test_the_stall_meter_fails_a_gui_thread_that_works_for_80_ms(qtbot: Any) -> None:
+    """The strict (busy) part catches the window's own work, however loaded the machine is."""
+    meter = StallMeter()
+    meter.start()
+
+    def work() -> None:
+        end = time.thread_time() + 0.08
+        while time.thread_time() < end:
+            pass
+
+    QTimer.singleShot(50, work)
+    qtbot.wait(400)
+    meter.stop()
+    assert meter.worst_busy_ms >= 75
+    with pytest.raises(AssertionError, match="busy"):
+        meter.check()
+    quiet = StallMeter()
+    quiet.start()
+    qtbot.wait(300)
+    quiet.stop()
+    assert quiet.worst_busy_ms < 50, "an idle loop passes"
 
 
 def test_window_paints_before_any_heavy_library_is_imported_and_fills_in_after(data_dir: Path) -> None:
