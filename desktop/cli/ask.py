@@ -8,6 +8,7 @@ from typing import Any
 
 from desktop.cli.common import open_settings, print_json
 from desktop.core.chat import GenerationParams
+from desktop.core.errors import AppError
 from desktop.core.events import Event, Sources, Token
 from desktop.core.jobs import run_job
 from desktop.core.rag import AskRequest, ask_job
@@ -28,7 +29,16 @@ def run(args: argparse.Namespace) -> int:
 
     settings = open_settings()
     with Library() as lib:
-        collections = tuple(args.collection or lib.collections())
+        known = lib.collections()
+        unknown = [c for c in args.collection or () if c not in known]
+        if unknown:
+            raise AppError(
+                f"There is no collection named “{unknown[0]}” in your library.",
+                f"Collections: {', '.join(known)}."
+                if known
+                else "Add documents first: hearth library add PATH",
+            )
+        collections = tuple(args.collection or known)
         # A handle only: the model loads (seconds) when retrieval found something to answer from.
         runtime, _choice = open_runtime(settings, args.model)
         with runtime:

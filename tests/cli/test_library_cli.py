@@ -311,6 +311,8 @@ def test_nothing_found_answers_without_starting_the_model(
     monkeypatch.setattr(LlamaRuntime, "start", refuse)
     code, out, err = _run(capsys, "ask", "How many moons does Jupiter have?", "--json")
     assert (code, json.loads(out)["found"], started) == (0, False, []), err
+    code, out, err = _run(capsys, "ask", "Who built the Zanthor lighthouse?", "--collection", "Recipes")
+    assert code != 0 and "no collection named “Recipes”" in err and "default" in err and started == []
     # The same guard proves the found path does start it (so the test can fail).
     with pytest.raises(AssertionError, match="was started"):
         main(["ask", "Who built the Zanthor lighthouse?", "--json"])
