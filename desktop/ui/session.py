@@ -278,6 +278,10 @@ class LaneRetriever:
     def chunks(self, ids: Sequence[str]) -> list[Any]:
         return self._call(lambda lib: lib.chunks(ids))
 
+    def pages(self, sha256: str, first: int | None = None, last: int | None = None) -> list[Any]:
+        """Page texts, so a passage spanning pages is cited at the page that holds the match."""
+        return self._call(lambda lib: lib.pages(sha256, first, last))
+
 
 def open_planned_runtime(settings: SettingsStore, model: str) -> tuple[Any, dict[str, Any]]:
     """The runtime for `model`, planned for this machine, and what to show of it. Runs on the llm lane."""

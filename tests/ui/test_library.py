@@ -208,3 +208,21 @@ def test_the_row_being_indexed_shows_its_own_pages_and_reindex_rereads_a_fixed_f
     qtbot.waitUntil(lambda: library.status_of("fixed_later.pdf") == "ready", timeout=10_000)
     assert {p[0] for p in progress} <= {str(fixed_later.resolve())}, "only the selected file was re-read"
     assert "1 document(s) ready" in library.progress_label.text()
+
+
+def test_the_windows_retriever_cites_the_page_that_holds_the_match(
+    qtbot: Any, make_window: Any, folder: Path
+) -> None:
+    from desktop.core import rag
+    from desktop.core.jobs import CancelToken
+
+    window = make_window()
+    index(qtbot, window, [folder / "village_energy.pdf"])
+    retriever = window.session.retriever(CancelToken())
+    question = "When was battery storage added to the hall?"
+    found = rag.retrieve(retriever, question, ("default",), k=3)
+    assert found.found
+    first = found.records[0]
+    assert first.page_end > first.page_start, "the short PDF is one passage spanning its pages"
+    # Without page texts the passage would be cited at its first page; the window passes them.
+    assert rag.cited_pages(retriever, question, found.records)[0] == 2
