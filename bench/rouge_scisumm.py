@@ -4,8 +4,10 @@
 
 For each of the 25 papers whose `text_quality` is `ok`: pages from the PDF (desktop.services.pdf),
 the abstract's sentences stripped from the input (it is the author's own summary), then
-- hearth: `summarize_job` on the default model and plan (key points, target 150 words); scored on
-  the points' text without page references;
+- hearth: `summarize_job` on the default model and plan (key points, target 150 words, mode "auto",
+  which is "grounded" for the bundled 135M model); scored on the whole summary's text (the overview
+  sentences and the points) without page references;
+- hearth_abstractive (and the other hearth_* variants): the model writes every point (map–reduce);
 - lead: the first sentences of the (abstract-free) text, up to 150 words (fragments of fewer
   than 6 words, such as headings and author lines, skipped);
 - centrality: the sentences nearest the document's mean embedding (Hearth's own ranker), up to
@@ -93,14 +95,16 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument(
         "--variants",
         default="hearth",
-        help="comma-separated Hearth variants: hearth, hearth_all (no sentence selection), "
-        "hearth_notopup (no filling to length with section points), hearth_paragraph",
+        help="comma-separated Hearth variants: hearth (mode auto), hearth_grounded, hearth_abstractive, "
+        "hearth_all (abstractive, no sentence selection), hearth_notopup (abstractive, no filling to length "
+        "with section points), hearth_paragraph (abstractive), hearth_nooverview (grounded points only)",
     )
     args = ap.parse_args(argv)
     privacy.install()
     from rouge_score import rouge_scorer
 
     from desktop.services.llm import LlamaRuntime
+    from desktop.services.models import read_model_info
     from desktop.services.paths import default_model_path
     from desktop.services.pdf import extract_pages
     from desktop.services.summarize_select import EmbeddingRanker, split_sentences
@@ -120,11 +124,13 @@ def main(argv: list[str] | None = None) -> int:
     t_start = time.perf_counter()
     with LlamaRuntime(default_model_path(), plan) as rt:
         rt.start()
+        n_params = read_model_info(rt.model_path).n_params
         for k, it in enumerate(items, 1):
             pages = strip_abstract(extract_pages(EVAL.parent / it["pdf"]), it["abstract"])
             outputs: dict[str, str] = {"lead": lead(pages), "centrality": centrality(pages, ranker)}
             row: dict[str, Any] = {"paper": it["paper_id"]}
             for v in variants:
+                mode = {"hearth": "auto", "hearth_grounded": "grounded", "hearth_nooverview": "grounded"}
                 req = SummaryRequest(
                     tuple(pages),
                     title=it["title"],
@@ -132,11 +138,15 @@ def main(argv: list[str] | None = None) -> int:
                     length=WORDS,
                     select_ratio=1.0 if v == "hearth_all" else 0.5,
                     top_up=v != "hearth_notopup",
+                    mode=mode.get(v, "abstractive"),
+                    model_params=n_params,
+                    overview=v != "hearth_nooverview",
                 )
                 t0 = time.perf_counter()
                 summary = run_job(summarize_job(rt, req, ranker, split_sentences))
                 outputs[v] = " ".join(p.text for p in summary.points)
                 row[v] = {
+                    "mode": summary.stats["mode"],
                     "s": round(time.perf_counter() - t0, 1),
                     "levels": summary.levels,
                     "points": len(summary.points),

@@ -18,7 +18,14 @@ from desktop.cli.common import ProgressLine, open_settings, print_json
 from desktop.core.errors import AppError, DocumentError
 from desktop.core.events import Event, Progress, Token
 from desktop.core.jobs import CancelToken, run_job
-from desktop.core.summarize import STYLES, SummaryRequest, format_pages, pages_from_text, summarize_job
+from desktop.core.summarize import (
+    MODES,
+    STYLES,
+    SummaryRequest,
+    format_pages,
+    pages_from_text,
+    summarize_job,
+)
 from desktop.core.types import Page, Summary
 
 TEXT_SUFFIXES = {".txt", ".md", ".text"}
@@ -33,6 +40,14 @@ def register(sub: Any) -> None:
     p.add_argument("file", metavar="FILE", help="a PDF, a .txt/.md file, or - for text on standard input")
     p.add_argument("--style", choices=STYLES, help="paragraph, key_points or detailed (default: the setting)")
     p.add_argument("--length", type=int, metavar="WORDS", help="target length in words")
+    p.add_argument(
+        "--mode",
+        choices=MODES,
+        default="auto",
+        help="grounded: the points are the document's own sentences and the model writes only a short, "
+        "checked overview; abstractive: the model writes every point; auto (default): grounded for "
+        "models under 1B parameters",
+    )
     p.add_argument("--out", metavar="PATH", help="write the Markdown summary to this file")
     p.add_argument("--json", action="store_true", help="print the summary, its points and stats as JSON")
     p.add_argument("--model", help="model name or GGUF path (default: the setting, else the bundled model)")
@@ -76,7 +91,10 @@ def to_markdown(summary: Summary, source: str) -> str:
         words = point.text.split()
         short = " ".join(words[:12]) + (" …" if len(words) > 12 else "")
         lines.append(f"{i}. {format_pages(point.pages)} — {short}")
-    how = "one pass" if summary.levels == 1 else f"map–reduce, {summary.levels} levels"
+    if summary.stats.get("mode") == "grounded":
+        how = "key points quoted from the document, overview written by the model from them"
+    else:
+        how = "one pass" if summary.levels == 1 else f"map–reduce, {summary.levels} levels"
     lines += [
         "",
         f"_{summary.page_count} pages of {source}, {how}. Page numbers are the PDF's own, "
@@ -115,6 +133,16 @@ def _check_out(path_arg: str | None) -> Path | None:
     return out
 
 
+def _model_params(model_path: str) -> int | None:
+    """The model's parameter count from its GGUF header (for --mode auto); None when it cannot be read."""
+    from desktop.services.models import read_model_info
+
+    try:
+        return read_model_info(model_path).n_params
+    except (AppError, OSError, ValueError):
+        return None
+
+
 def run(args: argparse.Namespace) -> int:
     from desktop.services.summarize_select import EmbeddingRanker, split_sentences
 
@@ -150,7 +178,14 @@ def run(args: argparse.Namespace) -> int:
 
         runtime, _choice = open_runtime(settings, args.model)
         with runtime:
-            request = SummaryRequest(tuple(pages), title=title, style=style, length=args.length)
+            request = SummaryRequest(
+                tuple(pages),
+                title=title,
+                style=style,
+                length=args.length,
+                mode=args.mode,
+                model_params=_model_params(runtime.model_path),
+            )
             job = summarize_job(runtime, request, EmbeddingRanker(), split_sentences)
             summary: Summary = run_job(job, on_event, cancel)
     finally:

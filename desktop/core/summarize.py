@@ -34,6 +34,12 @@ log = logging.getLogger("desktop.summarize")
 
 STYLES = ("paragraph", "key_points", "detailed")
 DEFAULT_WORDS = {"paragraph": 120, "key_points": 150, "detailed": 320}
+# grounded: the points are the document's own central sentences (quotes, exact pages) and the model only
+# writes a short, support-checked overview; abstractive: the model writes every point (map–reduce).
+MODES = ("auto", "grounded", "abstractive")
+# Below this many parameters "auto" is grounded: the bundled 135M model paraphrases loosely and invents
+# details, and on CL-SciSumm its abstractive points score below plain extraction (docs/summarize.md).
+ABSTRACTIVE_MIN_PARAMS = 1_000_000_000
 
 
 class SummaryEngine(Protocol):
@@ -71,6 +77,11 @@ class SummaryRequest:
     # long inputs, and prefill slows as the context fills. None: as much as the context allows.
     max_input_tokens: int | None = 2000
     top_up: bool = True  # fill a final list that falls short of the length with the best section points
+    mode: str = "auto"  # one of MODES; "auto" picks by the model's size
+    # The model's parameter count, for "auto" (the engine's own `n_params` is used when it has one);
+    # unknown: grounded, the faithful choice.
+    model_params: int | None = None
+    overview: bool = True  # grounded: the model writes a short overview above the quoted points
 
 
 @dataclass(frozen=True, slots=True)
@@ -142,6 +153,18 @@ def split_sentences_basic(text: str) -> list[str]:
     """A plain sentence splitter (the service's is better with PDF text); used when none is given."""
     text = re.sub(r"\s+", " ", text).strip()
     return [s.strip() for s in _SENTENCE_END.split(text) if s.strip()] if text else []
+
+
+_NUMBER = re.compile(r"\d+(?:[.,]\d+)*")
+
+
+def numbers_in(text: str) -> set[str]:
+    """The numbers of a text, normalized ("20,000" and "20000" are one number; "3.0" is "3")."""
+    out = set()
+    for m in _NUMBER.finditer(text):
+        n = m.group(0).replace(",", "").rstrip(".")
+        out.add(n[:-2] if n.endswith(".0") else n)
+    return out
 
 
 def content_words(text: str) -> set[str]:
@@ -216,9 +239,23 @@ class _Sources:
 
     units: Sequence[_Unit]
     words: list[set[str]] = field(default_factory=list)
+    numbers: set[str] = field(default_factory=set)
 
     def __post_init__(self) -> None:
         self.words = [content_words(u.text) for u in self.units]
+        self.numbers = {n for u in self.units for n in numbers_in(u.text)}
+        self.all_words = {w.lower() for u in self.units for w in _WORD.findall(u.text)}
+
+    def has_specifics_of(self, text: str) -> bool:
+        """Whether every number (amount, year, percentage) and every name in `text` is in what was shown.
+
+        Invented details are mostly these: a "$20,000 grant", a year, an acronym spelled out wrongly.
+        """
+        if not numbers_in(text) <= self.numbers:
+            return False
+        words = _WORD.findall(text)
+        names = {w.lower() for w in words[1:] if any(c.isupper() for c in w)}
+        return names <= self.all_words
 
     def attribute(self, text: str, min_support: float) -> tuple[int, ...] | None:
         """Pages of the sources `text` was written from; None when too little of it is in them."""
@@ -239,8 +276,16 @@ class _Sources:
 class _PointCollector:
     """Turns the model's raw stream into clean, supported, de-duplicated points as they complete."""
 
-    def __init__(self, sources: _Sources, sentence_mode: bool, split: Splitter, min_support: float):
+    def __init__(
+        self,
+        sources: _Sources,
+        sentence_mode: bool,
+        split: Splitter,
+        min_support: float,
+        strict: bool = False,
+    ):
         self.sources = sources
+        self.strict = strict  # also refuse a unit whose numbers are not all in the sources
         self.sentence_mode = sentence_mode
         self.split = split
         self.min_support = min_support
@@ -307,7 +352,7 @@ class _PointCollector:
             self.rejected_in_a_row += 1
             return None
         pages = self.sources.attribute(text, self.min_support)
-        if pages is None:
+        if pages is None or (self.strict and not self.sources.has_specifics_of(text)):
             self.dropped["unsupported"] += 1
             self.rejected_in_a_row += 1
             return None
@@ -355,6 +400,41 @@ def _final_messages(
     return [ChatMessage("system", SYSTEM), ChatMessage("user", f"{head}{label}:\n{body}\n\n{ask}")]
 
 
+def _overview_messages(body: str, title: str, style: str) -> list[ChatMessage]:
+    head = _title_line(title)
+    ask = "In two sentences, say what the document is about, using only the sentences above."
+    return [
+        ChatMessage("system", SYSTEM),
+        ChatMessage("user", f"{head}Sentences from the document:\n{body}\n\n{ask}"),
+    ]
+
+
+_HEADING_PREFIX = re.compile(r"^(?:\d+(?:\.\d+)*\.?|[IVX]+\.)\s+(?:[A-Z][a-z]+\s+){1,3}(?=[A-Z])")
+
+
+# Math lost in extraction: bracket pairs out of order, bars, a space left before punctuation ("tokens , if").
+_GARBLED = re.compile(r"\)\(|\(\)|\)\)|\(\(|\||\w \s*[,;.](?:\s|$)|\s{2}")
+
+
+def _quotable(text: str) -> bool:
+    """A sentence that reads as a point on its own: prose of a sensible length, not a fragment or a row."""
+    words = text.split()
+    if not 6 <= len(words) <= 45 or text[0].islower() or not re.search(r"[.!?][\"')\]]*$", text):
+        return False  # too short or long, a fragment cut at a page break, a heading or a caption
+    letters = sum(c.isalpha() for c in text)
+    plain = sum(bool(re.fullmatch(r"[(\"']?[A-Za-z][A-Za-z'-]*[.,;:)\"']*", w)) for w in words)
+    # Formulas and text extracted in the wrong order ("the query is )(cC") are not quotable.
+    if _GARBLED.search(text):
+        return False
+    return letters / len(text) > 0.65 and plain / len(words) >= 0.75 and ": " not in text[:40]
+
+
+def _quote(text: str) -> str:
+    """A sentence as a point: whitespace and a section heading glued to its start removed; words untouched."""
+    text = re.sub(r"\s+", " ", text).strip()
+    return _HEADING_PREFIX.sub("", text, count=1) or text
+
+
 def _render(point: SummaryPoint, style: str) -> str:
     ref = format_pages(point.pages)
     text = point.text.rstrip(".")
@@ -386,6 +466,12 @@ def summarize_job(
 
 class _Summarizer:
     MIN_SUPPORT = 0.4  # share of a point's content words that must appear in what the model was shown
+    # The grounded overview: a few hundred tokens of the best quotes in, at most three sentences out; a
+    # sentence stays only if 60% of its content words and all its numbers are in those quotes.
+    OVERVIEW_INPUT = 700
+    OVERVIEW_TOKENS = 110
+    OVERVIEW_SENTENCES = 3
+    OVERVIEW_SUPPORT = 0.6
     MARGIN = 8  # tokens kept free: sentence token counts add up slightly differently from the joined text
 
     def __init__(
@@ -393,6 +479,8 @@ class _Summarizer:
     ):
         if req.style not in STYLES:
             raise AppError(f"Unknown summary style {req.style!r}.", f"Choose one of: {', '.join(STYLES)}.")
+        if req.mode not in MODES:
+            raise AppError(f"Unknown summary mode {req.mode!r}.", f"Choose one of: {', '.join(MODES)}.")
         self.engine, self.req, self.rank, self.split, self.cancel = engine, req, rank, split, cancel
         self.words = max(20, req.length or DEFAULT_WORDS[req.style])
         self.n_points = max(3, min(15, round(self.words / (18 if req.style == "key_points" else 25))))
@@ -401,6 +489,10 @@ class _Summarizer:
         self.done = 0
         self.total = 0
         self.n_sections = 1
+        self.mode = req.mode
+        self.model_params: int | None = None
+        self.overview_n = 0
+        self.quoted_n = 0
         n_ctx = int(engine.n_ctx)
         # Output room per call; the runtime keeps min(max_tokens, n_ctx/2) free for the answer.
         self.final_tokens = min(n_ctx // 2, int(self.words * 1.7) + 48)
@@ -426,6 +518,10 @@ class _Summarizer:
         units = self._units()
         pages = [p.number for p in req.pages if p.text.strip()]
         total_tokens = sum(u.tokens for u in units)
+        self.mode = self._pick_mode()
+        if self.mode == "grounded":
+            points, text = yield from self._grounded(units)
+            return self._summary(points, text, 1 if self.n_sections == 1 else 2, total_tokens, pages)
         if total_tokens <= self.final_budget:
             self.total = 1
             yield self._progress("Writing the summary")
@@ -454,7 +550,12 @@ class _Summarizer:
             points = yield from self._final(notes, notes=True)
         self.done = self.total
         yield self._progress("Done")
-        text = self._text(points)
+        return self._summary(points, self._text(points), levels, total_tokens, pages)
+
+    def _summary(
+        self, points: Sequence[SummaryPoint], text: str, levels: int, total_tokens: int, pages: list[int]
+    ) -> Summary:
+        req = self.req
         m = self.meter
         stats = {
             "sections": self.n_sections,
@@ -473,6 +574,10 @@ class _Summarizer:
             "early_stops": m.early_stops,
             "n_ctx": int(self.engine.n_ctx),
             "select_ratio": req.select_ratio,
+            "mode": self.mode,
+            "overview_sentences": self.overview_n,
+            "quoted_points": self.quoted_n,
+            "model_params": self.model_params,
         }
         return Summary(
             title=req.title,
@@ -488,6 +593,122 @@ class _Summarizer:
         return Progress(
             self.done, max(self.total, self.done), label, "sections", self.meter.eta(self.total - self.done)
         )
+
+    # -- grounded: quotes for points, a checked overview on top
+
+    def _pick_mode(self) -> str:
+        req = self.req
+        params = req.model_params or getattr(self.engine, "n_params", None)
+        self.model_params = int(params) if isinstance(params, int | float) and params > 0 else None
+        if req.mode != "auto":
+            return req.mode
+        if self.model_params is None:
+            return "grounded"  # size unknown: the faithful choice
+        return "abstractive" if self.model_params >= ABSTRACTIVE_MIN_PARAMS else "grounded"
+
+    def _grounded(self, units: list[_Unit]) -> Generator[Event, None, tuple[list[SummaryPoint], str]]:
+        """Points: the most central sentences, quoted with their pages; the model writes an overview."""
+        req = self.req
+        total_tokens = sum(u.tokens for u in units)
+        sections = self._pack(units, self.map_budget) if total_tokens > self.map_budget else [units]
+        self.n_sections = len(sections)
+        self.total = len(sections) + 1
+        order = {id(u): i for i, u in enumerate(units)}
+        # Enough candidates from every section that the best of the whole document can be chosen among them.
+        per_section = max(3, math.ceil(2 * self.n_points / len(sections)))
+        cands: list[_Unit] = []
+        cand_scores: list[float] = []
+        ranks = self.rank([[u.text for u in s] for s in sections])
+        step_s: list[float] = []
+        try:
+            for k, section in enumerate(sections):
+                self.cancel.raise_if_cancelled()
+                t0 = time.perf_counter()
+                left = len(sections) - k + 1
+                eta = sum(step_s) / len(step_s) * left if step_s else None
+                label = f"Reading {format_pages(sorted({p for u in section for p in u.pages}))}"
+                yield Progress(self.done, self.total, label, "sections", eta)
+                scores = next(ranks)
+                picked = 0
+                for i in sorted(range(len(section)), key=lambda i: -scores[i]):
+                    if picked >= per_section:
+                        break
+                    if _quotable(section[i].text):
+                        cands.append(section[i])
+                        cand_scores.append(scores[i])
+                        picked += 1
+                self.done = k + 1
+                step_s.append(time.perf_counter() - t0)
+        finally:
+            close = getattr(ranks, "close", None)
+            if close is not None:
+                close()
+        if not cands:  # nothing reads as prose (a table, a list): fall back to the longest sentences
+            cands = sorted(units, key=lambda u: -u.tokens)[: self.n_points]
+            cand_scores = [1.0] * len(cands)
+        if len(sections) > 1:
+            # Sections' best sentences ranked together: what is central to the whole document.
+            cand_scores = next(iter(self.rank([[u.text for u in cands]])))
+        ranked: list[_Unit] = []
+        kept_words: list[set[str]] = []
+        for i in sorted(range(len(cands)), key=lambda i: -cand_scores[i]):
+            w = content_words(cands[i].text)
+            if any(_jaccard(w, h) >= 0.5 for h in kept_words):
+                continue
+            ranked.append(cands[i])
+            kept_words.append(w)
+
+        # The overview: the model reads the best quotes (few, so it stays on them) and writes two sentences;
+        # each is kept only if its words and numbers are in what it read.
+        self.cancel.raise_if_cancelled()
+        overview: list[SummaryPoint] = []
+        if req.overview:
+            yield Progress(self.done, self.total, "Writing the overview", "sections", None)
+            shown: list[_Unit] = []
+            used = 0
+            for u in ranked:
+                if used + u.tokens > min(self.final_budget, self.OVERVIEW_INPUT):
+                    continue
+                shown.append(u)
+                used += u.tokens
+            shown.sort(key=lambda u: order[id(u)])
+            overview = yield from self._generate(
+                lambda us: _overview_messages(_body(us, notes=True), req.title, req.style),
+                shown,
+                self.OVERVIEW_TOKENS,
+                stream=True,
+                style="paragraph",
+                min_support=self.OVERVIEW_SUPPORT,
+                strict=True,
+                max_points=self.OVERVIEW_SENTENCES,
+            )
+        emitted = "".join(_render(p, "paragraph") for p in overview)
+
+        # The points: quotes, best first until the length, shown in document order with their own pages.
+        budget = self.words - _words(overview)
+        chosen: list[_Unit] = []
+        n = 0
+        min_points = 2 if req.style == "paragraph" else 3
+        for u in ranked:
+            if n >= budget and len(chosen) >= min_points:
+                break
+            chosen.append(u)
+            n += len(u.text.split())
+        chosen.sort(key=lambda u: order[id(u)])
+        points = [SummaryPoint(_quote(u.text), u.pages) for u in chosen]
+        self.overview_n, self.quoted_n = len(overview), len(points)
+        style = "paragraph" if req.style == "paragraph" else "key_points"
+        sep = "" if style == "paragraph" or not emitted else "\n\n"
+        if sep:
+            yield Token(sep)
+        emitted += sep
+        for p in points:
+            piece = _render(p, style)
+            emitted += piece
+            yield Token(piece)
+        self.done = self.total
+        yield Progress(self.done, self.total, "Done", "sections", None)
+        return [*overview, *points], emitted.strip()
 
     # -- preparing the text
 
@@ -662,6 +883,9 @@ class _Summarizer:
         max_tokens: int,
         stream: bool,
         style: str,
+        min_support: float | None = None,
+        strict: bool = False,
+        max_points: int | None = None,
     ) -> Generator[Event, None, list[SummaryPoint]]:
         """One model call; points come out cleaned and attributed, streamed as Tokens when asked."""
         self.cancel.raise_if_cancelled()
@@ -675,7 +899,13 @@ class _Summarizer:
         params = GenerationParams(
             max_tokens=max_tokens, temperature=req.temperature, top_k=40, repeat_penalty=1.15, seed=req.seed
         )
-        collector = _PointCollector(_Sources(shown), style == "paragraph", self.split, self.MIN_SUPPORT)
+        collector = _PointCollector(
+            _Sources(shown),
+            style == "paragraph",
+            self.split,
+            self.MIN_SUPPORT if min_support is None else min_support,
+            strict,
+        )
         inner = CancelToken()
         self.cancel.on_cancel(inner.cancel)
         t0 = time.perf_counter()
@@ -694,6 +924,8 @@ class _Summarizer:
                     for point in collector.feed(event.text):
                         if stream:
                             yield Token(_render(point, style))
+                    if max_points is not None and len(collector.points) >= max_points and not inner.cancelled:
+                        inner.cancel()  # enough: the rest would not be shown
                     # A model that keeps repeating itself or wandering off will not come back: stop it.
                     if collector.rejected_in_a_row >= 4 and not inner.cancelled:
                         self.meter.early_stops += 1
@@ -714,7 +946,8 @@ class _Summarizer:
             )
         else:
             stats = completion.stats
-        for point in collector.finish(stats.stop_reason):
+        full = max_points is not None and len(collector.points) >= max_points
+        for point in [] if full else collector.finish(stats.stop_reason):
             if stream:
                 yield Token(_render(point, style))
         self.meter.add(stats, time.perf_counter() - t0)

@@ -23,6 +23,11 @@ from desktop.core.types import ChatMessage, Completion, GenerationStats, Page, S
 Script = Callable[[str], str]
 
 
+def Abstractive(pages: tuple[Page, ...], **kw: object) -> SummaryRequest:
+    """The model writes every point (map–reduce): what most tests here exercise."""
+    return SummaryRequest(pages, mode="abstractive", **kw)  # type: ignore[arg-type]
+
+
 def copy_first_sentences(prompt: str, n: int = 3) -> str:
     """A faithful fake model: the first sentence of the first paragraphs (or notes) of what it was shown."""
     body = prompt.split(":\n", 1)[1].rsplit("\n\n", 1)[0]
@@ -99,7 +104,7 @@ def page_of_point(text: str) -> set[int]:
 
 def test_short_text_is_summarized_in_one_pass() -> None:
     engine = FakeEngine()
-    summary, events = run(engine, SummaryRequest(topic_pages(2)))
+    summary, events = run(engine, Abstractive(topic_pages(2)))
     assert summary.levels == 1
     assert len(engine.calls) == 1
     assert summary.points
@@ -108,7 +113,7 @@ def test_short_text_is_summarized_in_one_pass() -> None:
 
 def test_long_text_goes_through_map_and_reduce() -> None:
     engine = FakeEngine(n_ctx=512)
-    summary, _ = run(engine, SummaryRequest(topic_pages(12)))
+    summary, _ = run(engine, Abstractive(topic_pages(12)))
     assert summary.levels >= 2
     assert summary.stats["sections"] > 1
     if summary.levels == 2:  # each section once, then one final call
@@ -118,7 +123,7 @@ def test_long_text_goes_through_map_and_reduce() -> None:
 
 def test_many_sections_need_more_than_one_reduce_level() -> None:
     engine = FakeEngine(n_ctx=400)
-    summary, events = run(engine, SummaryRequest(topic_pages(80)))
+    summary, events = run(engine, Abstractive(topic_pages(80)))
     assert summary.levels >= 3
     assert summary.points
     progress = [e for e in events if isinstance(e, Progress)]
@@ -127,7 +132,7 @@ def test_many_sections_need_more_than_one_reduce_level() -> None:
 
 def test_every_call_respects_the_context_budget() -> None:
     engine = FakeEngine(n_ctx=400)
-    run(engine, SummaryRequest(topic_pages(30), style="detailed"))
+    run(engine, Abstractive(topic_pages(30), style="detailed"))
     for n_in, max_tokens, _ in engine.calls:
         assert n_in + max_tokens <= 400
 
@@ -141,7 +146,7 @@ def test_page_references_come_from_the_sources_not_the_model() -> None:
         )
 
     engine = FakeEngine(n_ctx=512, script=liar)
-    summary, _ = run(engine, SummaryRequest(topic_pages(10)))
+    summary, _ = run(engine, Abstractive(topic_pages(10)))
     assert summary.points
     for point in summary.points:
         assert "unicorn" not in point.text
@@ -153,7 +158,7 @@ def test_page_references_come_from_the_sources_not_the_model() -> None:
 
 def test_one_pass_points_carry_the_page_of_their_sentence() -> None:
     engine = FakeEngine()
-    summary, _ = run(engine, SummaryRequest(topic_pages(3), select_ratio=1.0))
+    summary, _ = run(engine, Abstractive(topic_pages(3), select_ratio=1.0))
     assert summary.levels == 1
     for point in summary.points:
         assert set(point.pages) == page_of_point(point.text)
@@ -162,7 +167,7 @@ def test_one_pass_points_carry_the_page_of_their_sentence() -> None:
 def test_streamed_text_is_the_final_text() -> None:
     for style in ("key_points", "paragraph"):
         engine = FakeEngine(n_ctx=512)
-        summary, events = run(engine, SummaryRequest(topic_pages(6), style=style))
+        summary, events = run(engine, Abstractive(topic_pages(6), style=style))
         streamed = "".join(e.text for e in events if isinstance(e, Token))
         assert streamed.strip() == summary.text
         assert "(p." in summary.text or "(pp." in summary.text
@@ -170,7 +175,7 @@ def test_streamed_text_is_the_final_text() -> None:
 
 def test_progress_counts_sections_with_an_estimate_of_time_left() -> None:
     engine = FakeEngine(n_ctx=512)
-    _, events = run(engine, SummaryRequest(topic_pages(12)))
+    _, events = run(engine, Abstractive(topic_pages(12)))
     progress = [e for e in events if isinstance(e, Progress)]
     dones = [p.done for p in progress]
     assert dones == sorted(dones)
@@ -193,7 +198,7 @@ def test_cancel_mid_way_stops_at_once() -> None:
 
     engine.on_token = on_token
     with pytest.raises(Cancelled):
-        run(engine, SummaryRequest(topic_pages(12)), cancel)
+        run(engine, Abstractive(topic_pages(12)), cancel)
     assert len(engine.calls) == 1
 
 
@@ -208,7 +213,7 @@ def test_cancel_between_sections() -> None:
             cancel.cancel()
 
     with pytest.raises(Cancelled):
-        run_job(summarize_job(engine, SummaryRequest(topic_pages(12))), on_event, cancel)
+        run_job(summarize_job(engine, Abstractive(topic_pages(12))), on_event, cancel)
     assert len(engine.calls) == 2
 
 
@@ -228,7 +233,7 @@ def test_output_is_cleaned_of_echoes_empty_bullets_and_repeats() -> None:
         )
 
     engine = FakeEngine(script=messy)
-    summary, _ = run(engine, SummaryRequest(topic_pages(2), select_ratio=1.0))
+    summary, _ = run(engine, Abstractive(topic_pages(2), select_ratio=1.0))
     texts = [p.text for p in summary.points]
     assert not any(t.lower().startswith("here are") for t in texts)
     assert all(len(t.split()) >= 3 for t in texts)
@@ -242,7 +247,7 @@ def test_a_looping_model_is_stopped_early() -> None:
         return first + "\n" + "\n".join([first] * 60)
 
     engine = FakeEngine(script=loop)
-    summary, events = run(engine, SummaryRequest(topic_pages(2), length=300))
+    summary, events = run(engine, Abstractive(topic_pages(2), length=300))
     tokens = [e for e in events if isinstance(e, Token)]
     assert summary.stats["early_stops"] == 1
     assert len(summary.points) == 1
@@ -254,7 +259,7 @@ def test_truncated_last_point_is_dropped() -> None:
         return copy_first_sentences(prompt, 2) + "\n- And the reactor1x3 also produces" + " more" * 300
 
     engine = FakeEngine(script=cut)
-    summary, _ = run(engine, SummaryRequest(topic_pages(2), select_ratio=1.0))
+    summary, _ = run(engine, Abstractive(topic_pages(2), select_ratio=1.0))
     assert len(summary.points) == 2
     assert all(p.text.endswith(".") for p in summary.points)
     assert not any(p.text.endswith("produces.") for p in summary.points)
@@ -262,22 +267,22 @@ def test_truncated_last_point_is_dropped() -> None:
 
 def test_nothing_to_summarize_is_a_clear_error() -> None:
     with pytest.raises(AppError) as err:
-        run(FakeEngine(), SummaryRequest((Page(1, "   "), Page(2, ""))))
+        run(FakeEngine(), Abstractive((Page(1, "   "), Page(2, ""))))
     assert "no text" in err.value.user_message.lower()
 
 
 def test_unknown_style_and_tiny_context_are_clear_errors() -> None:
     with pytest.raises(AppError):
-        run(FakeEngine(), SummaryRequest(topic_pages(1), style="poem"))
+        run(FakeEngine(), Abstractive(topic_pages(1), style="poem"))
     with pytest.raises(ContextOverflow):
-        run(FakeEngine(n_ctx=120), SummaryRequest(topic_pages(1)))
+        run(FakeEngine(n_ctx=120), Abstractive(topic_pages(1)))
 
 
 def test_target_length_bounds_the_answer() -> None:
     engine = FakeEngine()
-    run(engine, SummaryRequest(topic_pages(2), style="paragraph", length=40))
+    run(engine, Abstractive(topic_pages(2), style="paragraph", length=40))
     short = engine.calls[-1][1]
-    run(engine, SummaryRequest(topic_pages(2), style="paragraph", length=300))
+    run(engine, Abstractive(topic_pages(2), style="paragraph", length=300))
     assert engine.calls[-1][1] > short
 
 
@@ -296,10 +301,158 @@ def test_a_short_final_list_is_topped_up_with_section_points() -> None:
 
     for top_up, expect_more in ((False, False), (True, True)):
         engine = FakeEngine(n_ctx=512, script=terse_final)
-        summary, events = run(engine, SummaryRequest(topic_pages(12), length=150, top_up=top_up))
+        summary, events = run(engine, Abstractive(topic_pages(12), length=150, top_up=top_up))
         assert summary.levels >= 2
         assert (len(summary.points) > 1) is expect_more
         streamed = "".join(e.text for e in events if isinstance(e, Token))
         assert streamed.strip() == summary.text
         for point in summary.points:
             assert page_of_point(point.text) <= set(point.pages)
+
+
+# ----------------------------------------------------------------------------- grounded mode
+
+_LETTERS = "bcdfghklmnprstvz"
+
+
+def _word(*ns: int) -> str:
+    """A made-up word, letters only, unique to its numbers (a quotable sentence has no digits)."""
+    return "".join(_LETTERS[d // 16] + "a" + _LETTERS[d % 16] + "o" for d in ns)
+
+
+def prose_pages(n: int, per_page: int = 8) -> tuple[tuple[Page, ...], dict[str, int]]:
+    """Pages of plain sentences whose rare words are unique to them, and each sentence's true page."""
+    pages, page_of = [], {}
+    for i in range(1, n + 1):
+        sents = [
+            "The station {} keeps {} and {} near {} with {}.".format(*(_word(i, k, j) for j in range(5)))
+            for k in range(per_page)
+        ]
+        page_of.update({s: i for s in sents})
+        pages.append(Page(i, " ".join(sents)))
+    return tuple(pages), page_of
+
+
+def grounded(pages: tuple[Page, ...], **kw: object) -> SummaryRequest:
+    return SummaryRequest(pages, mode="grounded", **kw)  # type: ignore[arg-type]
+
+
+def quoted(summary: Summary) -> list:  # type: ignore[type-arg]
+    return list(summary.points[summary.stats["overview_sentences"] :])
+
+
+@pytest.mark.parametrize("n_pages", [3, 40])
+def test_grounded_points_are_the_documents_sentences_with_their_true_pages(n_pages: int) -> None:
+    pages, page_of = prose_pages(n_pages)
+    engine = FakeEngine(n_ctx=1024)
+    summary, events = run(engine, grounded(pages, length=120))
+    assert summary.stats["mode"] == "grounded"
+    points = quoted(summary)
+    assert len(points) >= 3 and summary.stats["quoted_points"] == len(points)
+    for point in points:
+        assert point.text in page_of, "a point is a verbatim sentence of the document"
+        assert point.pages == (page_of[point.text],)
+    # In document order, no repeats, about the asked length (the overview's words count too).
+    order = [list(page_of).index(p.text) for p in points]
+    assert order == sorted(order) and len(set(order)) == len(order)
+    assert sum(len(p.text.split()) for p in summary.points) <= 120 + 20
+    # The model is called once (the overview), however long the document.
+    assert len(engine.calls) == 1
+    streamed = "".join(e.text for e in events if isinstance(e, Token))
+    assert streamed.strip() == summary.text
+    progress = [e for e in events if isinstance(e, Progress)]
+    assert [p.done for p in progress] == sorted(p.done for p in progress)
+    assert progress[-1].done == progress[-1].total
+    if n_pages > 3:
+        assert summary.stats["sections"] > 1
+        assert len({p.pages for p in points}) > 1, "points come from across the document"
+
+
+def test_grounded_overview_keeps_only_supported_sentences() -> None:
+    pages, page_of = prose_pages(3)
+
+    def inventive(prompt: str) -> str:
+        true = copy_first_sentences(prompt, 1).strip("- ")
+        station = true.split()[2]
+        return (
+            f"{true} The station {station} received a $20,000 grant for the families. "
+            f"The station {station} stores grain for the Unicorn Foundation near the river. "
+            "Penguins dance on the glacier every evening in summer."
+        )
+
+    engine = FakeEngine(script=inventive)
+    summary, events = run(engine, grounded(pages))
+    overview = summary.points[: summary.stats["overview_sentences"]]
+    assert [p.text for p in overview] == [copy_first_sentences(engine.calls[0][2], 1).strip("- ")]
+    assert overview[0].pages == (page_of[overview[0].text],)
+    assert summary.stats["dropped_unsupported"] == 3
+    streamed = "".join(e.text for e in events if isinstance(e, Token))
+    for invented in ("20,000", "Unicorn", "Penguins"):
+        assert invented not in summary.text and invented not in streamed
+    assert streamed.strip() == summary.text
+    assert summary.text.index("(p.") < summary.text.index("\n\n- ")  # overview above the points
+
+
+def test_grounded_overview_is_capped_and_optional() -> None:
+    pages, _ = prose_pages(3)
+
+    def chatty(prompt: str) -> str:
+        body = prompt.split(":\n", 1)[1].rsplit("\n\n", 1)[0]
+        return " ".join(ln.strip("- ") for ln in body.split("\n"))
+
+    summary, _ = run(FakeEngine(script=chatty), grounded(pages))
+    assert summary.stats["overview_sentences"] == 3
+    engine = FakeEngine()
+    summary, _ = run(engine, grounded(pages, overview=False))
+    assert not engine.calls and summary.stats["overview_sentences"] == 0 and summary.points
+
+
+def test_grounded_cancel_while_reading_and_while_writing() -> None:
+    pages, _ = prose_pages(40)
+    engine = FakeEngine(n_ctx=1024)
+    cancel = CancelToken()
+
+    def on_event(e: Event) -> None:
+        if isinstance(e, Progress) and e.done == 1:
+            cancel.cancel()
+
+    with pytest.raises(Cancelled):
+        run_job(summarize_job(engine, grounded(pages)), on_event, cancel)
+    assert not engine.calls
+
+    cancel = CancelToken()
+    engine.on_token = cancel.cancel
+    with pytest.raises(Cancelled):
+        run(engine, grounded(pages), cancel)
+    assert len(engine.calls) == 1
+
+
+class SizedEngine(FakeEngine):
+    def __init__(self, n_params: int) -> None:
+        super().__init__()
+        self.n_params = n_params
+
+
+def test_auto_mode_picks_by_model_size() -> None:
+    pages, _ = prose_pages(2)
+    cases = [
+        (FakeEngine(), {}, "grounded"),  # size unknown: the faithful choice
+        (SizedEngine(2_000_000_000), {}, "abstractive"),
+        (SizedEngine(135_000_000), {}, "grounded"),
+        (FakeEngine(), {"model_params": 7_000_000_000}, "abstractive"),
+        (SizedEngine(7_000_000_000), {"mode": "grounded"}, "grounded"),
+    ]
+    for engine, kw, expected in cases:
+        summary, _ = run(engine, SummaryRequest(pages, **kw))  # type: ignore[arg-type]
+        assert summary.stats["mode"] == expected, (kw, expected)
+    with pytest.raises(AppError):
+        run(FakeEngine(), SummaryRequest(pages, mode="creative"))
+
+
+def test_grounded_paragraph_style_is_one_paragraph_with_page_references() -> None:
+    pages, page_of = prose_pages(4)
+    summary, events = run(FakeEngine(), grounded(pages, style="paragraph", length=80))
+    assert "\n" not in summary.text and "- " not in summary.text
+    assert summary.text.count("(p.") == len(summary.points)
+    assert all(p.text in page_of for p in quoted(summary))
+    assert "".join(e.text for e in events if isinstance(e, Token)).strip() == summary.text
