@@ -14,8 +14,9 @@ run: install
 	$(VENV)/bin/hearth
 
 test: install $(SYSDEPS)
-	$(VENV)/bin/ruff check desktop tests bench packaging
+	$(VENV)/bin/ruff check desktop tests bench packaging docs
 	$(VENV)/bin/lint-imports
+	$(VENV)/bin/mypy desktop
 	$(PY) -m pytest
 
 install: $(STAMP) $(MODEL)
@@ -37,7 +38,7 @@ $(SYSDEPS): packaging/system_deps.sh
 	touch $(SYSDEPS)
 
 lint: install
-	$(VENV)/bin/ruff check desktop tests bench packaging
+	$(VENV)/bin/ruff check desktop tests bench packaging docs
 	$(VENV)/bin/lint-imports
 	$(VENV)/bin/mypy desktop
 

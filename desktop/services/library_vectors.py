@@ -177,8 +177,9 @@ def _health_main(path: str) -> int:
         total += n
         if n:
             got = col.get(limit=1, include=["embeddings"])
-            vector = got["embeddings"][0]
-            col.query(query_embeddings=[list(vector)], n_results=min(3, n), include=["distances"])
+            embeddings: Any = got["embeddings"]
+            probe: Any = [[float(x) for x in embeddings[0]]]
+            col.query(query_embeddings=probe, n_results=min(3, n), include=["distances"])
     print(f"ok: {total} vectors")
     return 0
 
