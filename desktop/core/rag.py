@@ -312,6 +312,35 @@ class AskRequest:
         default_factory=lambda: GenerationParams(max_tokens=256, temperature=0.2)
     )
     max_sources: int = 6
+    # Earlier turns of the chat (oldest first), so a follow-up ("and in Q3?") is understood.
+    history: tuple[ChatMessage, ...] = ()
+
+
+# Words that make a question lean on the one before it ("and in 2023?", "what did it say …").
+_PRONOUNS = frozenset(["it", "its", "they", "them", "their", "those", "these", "this", "that", "there"])
+_LEADS = ("and ", "also ", "but ", "what about ", "how about ", "same ", "then ")
+
+
+def contextual_question(question: str, history: Sequence[ChatMessage]) -> str:
+    """The question as retrieval and the model should see it, given the chat so far.
+
+    A short or pronoun-led follow-up carries too little to search with on its own, so it is
+    joined to the previous user question; a self-contained question is left alone. (A small
+    model cannot be trusted to rewrite the question, so this is a rule, not a model call.)
+    """
+    previous = next((m.content.strip() for m in reversed(history) if m.role == "user"), "")
+    if not previous or previous == question:
+        return question
+    lowered = question.lower().lstrip()
+    n_content = len(content_words(question))
+    leans = (
+        n_content <= 3
+        or lowered.startswith(_LEADS)
+        or (n_content <= 5 and any(w in _PRONOUNS for w in _WORD.findall(lowered)))
+    )
+    if not leans:
+        return question
+    return f"{previous}\n(follow-up) {question}"
 
 
 def ask_job(
@@ -333,6 +362,7 @@ def ask_job(
         question = request.question.strip()
         if not question:
             return Answer("Ask a question about your documents.", (), found=False)
+        question = contextual_question(question, request.history)
         retrieved = retrieve(retriever, question, request.collections, k=request.max_sources)
         cancel.raise_if_cancelled()
         if not retrieved.found:

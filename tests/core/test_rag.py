@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Generator, Sequence
 from dataclasses import dataclass
+from typing import ClassVar
 
 import pytest
 
@@ -253,3 +254,37 @@ def test_citations_carry_the_cited_page_and_keep_the_span() -> None:
     answer = run_job(ask_job(FakeEngine("Okafor [1]."), lib, AskRequest("Who built the lighthouse?", ("c",))))
     c = answer.citations[0]
     assert (c.page, c.page_end) == (2, 3)
+
+
+def test_a_follow_up_question_is_searched_with_the_one_before_it() -> None:
+    from desktop.core.rag import contextual_question
+
+    history = (
+        ChatMessage("user", "What were Apple's total net sales in 2023 Q2?"),
+        ChatMessage("assistant", "They were $94.8 billion [1]."),
+    )
+    follow = contextual_question("And in Q3?", history)
+    assert "Apple's total net sales" in follow and follow.endswith("And in Q3?")
+    # A pronoun-led follow-up leans on the previous question too.
+    assert "Apple" in contextual_question("What did it say about iPhone revenue growth?", history)
+    # A self-contained question is left alone, and so is a first question.
+    alone = "What risks does NVIDIA list for its data center business?"
+    assert contextual_question(alone, history) == alone
+    assert contextual_question("And in Q3?", ()) == "And in Q3?"
+
+
+def test_ask_job_searches_a_follow_up_in_context() -> None:
+    class Recording(FakeLibrary):
+        queries: ClassVar[list[str]] = []
+
+        def vector_search(self, query: str, collections: Sequence[str], k: int) -> list[tuple[str, float]]:
+            self.queries.append(query)
+            return super().vector_search(query, collections, k)
+
+    lib = Recording(vec=[("a:0", 0.2)], kw=[("a:0", -2.0)])
+    history = (
+        ChatMessage("user", "How much energy did the solar panels produce?"),
+        ChatMessage("assistant", "42 MWh [1]."),
+    )
+    run_job(ask_job(FakeEngine("ok"), lib, AskRequest("And in year two?", ("c",), history=history)))
+    assert "solar panels" in lib.queries[-1]

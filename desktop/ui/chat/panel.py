@@ -60,6 +60,7 @@ def chat_answer_job(
             n_ctx=runtime.n_ctx,
             params=params,
             max_sources=int(session.settings["sources_per_answer"]),
+            history=tuple(history[:-1]),
         )
         retriever = session.retriever(cancel)
         return (yield from ask_job(runtime, retriever, request, runtime.count_tokens)(cancel))
