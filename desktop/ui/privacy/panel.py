@@ -73,6 +73,13 @@ class PrivacyDialog(QDialog):
         self.remote = QLabel(f"Remote servers: <b>{remote}</b>")
         self.remote.setAccessibleName(f"Remote servers: {remote}")
         layout.addWidget(self.remote)
+        self.guard = QLabel(
+            "Offline switches set for Hugging Face, transformers, Chroma and ONNX Runtime telemetry. "
+            "Secrets, if you give any, go only to your system keyring, never to a file."
+        )
+        self.guard.setWordWrap(True)
+        self.guard.setAccessibleName("Offline switches and secrets")
+        layout.addWidget(self.guard)
 
         folder = data_dir()
         self.where = QLabel(
@@ -92,6 +99,7 @@ class PrivacyDialog(QDialog):
         self.status = QLabel()
         self.status.setAccessibleName("Result")
         layout.addWidget(self.status)
+        layout.addStretch(1)  # spare height goes below the content, not between its lines
         buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Close)
         buttons.button(QDialogButtonBox.StandardButton.Close).setAccessibleName("Close")
         buttons.rejected.connect(self.reject)
