@@ -82,6 +82,9 @@ class SummaryRequest:
     # unknown: grounded, the faithful choice.
     model_params: int | None = None
     overview: bool = True  # grounded: the model writes a short overview above the quoted points
+    # grounded: how much earlier sentences are preferred (score × (1 + w × (1 − position))); the opening
+    # of a paper or a contract usually states what it is about.
+    lead_weight: float = 0.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -649,6 +652,12 @@ class _Summarizer:
         if len(sections) > 1:
             # Sections' best sentences ranked together: what is central to the whole document.
             cand_scores = next(iter(self.rank([[u.text for u in cands]])))
+        if req.lead_weight:
+            n_units = max(1, len(units) - 1)
+            cand_scores = [
+                s * (1 + req.lead_weight * (1 - order[id(u)] / n_units))
+                for s, u in zip(cand_scores, cands, strict=True)
+            ]
         ranked: list[_Unit] = []
         kept_words: list[set[str]] = []
         for i in sorted(range(len(cands)), key=lambda i: -cand_scores[i]):
