@@ -76,6 +76,7 @@ class RuntimeInfo:
     load_s: float
     pid: int
     notices: tuple[str, ...] = ()
+    n_params: int = 0
 
 
 # ----------------------------------------------------------------------------- child side
@@ -230,6 +231,7 @@ class _ChildRuntime:
             has_chat_template=bool(template),
             load_s=self.load_s,
             pid=os.getpid(),
+            n_params=int(llm._model.n_params()),
             notices=tuple(notices),
         )
 
@@ -494,6 +496,11 @@ class LlamaRuntime:
     @property
     def n_ctx(self) -> int:
         return self.start().n_ctx
+
+    @property
+    def n_params(self) -> int:
+        """The loaded model's parameter count (summaries pick grounded or abstractive by it)."""
+        return self.start().n_params
 
     def stream_chat(
         self, messages: Sequence[ChatMessage], params: GenerationParams, cancel: CancelToken

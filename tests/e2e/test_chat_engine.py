@@ -160,3 +160,7 @@ def test_a_failed_gpu_load_falls_back_to_cpu_and_says_why(model_path, monkeypatc
         )
         assert result.stats.backend == "cpu"
         assert any("GPU failed" in n.message and "CPU" in n.message for n in notices)
+
+
+def test_the_runtime_reports_the_models_size(runtime) -> None:  # type: ignore[no-untyped-def]
+    assert 100e6 < runtime.n_params < 200e6  # SmolLM2-135M
