@@ -37,7 +37,17 @@ def register(sub: Any) -> None:
         help="summarize a PDF (or text file), with page references",
         description="Summarize a document of any length. Each point says which pages it comes from.",
     )
-    p.add_argument("file", metavar="FILE", help="a PDF, a .txt/.md file, or - for text on standard input")
+    p.add_argument(
+        "file",
+        metavar="FILE",
+        nargs="?",
+        help="a PDF, a .txt/.md file, or - for text on standard input",
+    )
+    p.add_argument(
+        "--document",
+        metavar="NAME",
+        help="summarize a document already in your library (file name, part of its path, or title)",
+    )
     p.add_argument("--style", choices=STYLES, help="paragraph, key_points or detailed (default: the setting)")
     p.add_argument("--length", type=int, metavar="WORDS", help="target length in words")
     p.add_argument(
@@ -52,6 +62,29 @@ def register(sub: Any) -> None:
     p.add_argument("--json", action="store_true", help="print the summary, its points and stats as JSON")
     p.add_argument("--model", help="model name or GGUF path (default: the setting, else the bundled model)")
     p.set_defaults(func=run)
+
+
+def library_pages(name: str) -> tuple[list[Page], str, str]:
+    """Pages of a ready library document matched by file name, path or title (no PDF read again)."""
+    from desktop.services.library import Library
+
+    wanted = name.lower()
+    with Library(check_index=False) as lib:
+        rows = [r for r in lib.files() if r.status == "ready"]
+        exact = [r for r in rows if Path(r.path).name.lower() == wanted]
+        matches = exact or [r for r in rows if wanted in r.path.lower() or wanted in r.title.lower()]
+        docs = {r.sha256: r for r in matches}
+        if not docs:
+            raise AppError(
+                f"No ready document in your library matches {name!r}.",
+                "`hearth library list` shows what is there.",
+            )
+        if len(docs) > 1:
+            names = ", ".join(sorted(Path(r.path).name for r in docs.values())[:6])
+            raise AppError(f"{name!r} matches several documents: {names}.", "Give more of the name.")
+        row = next(iter(docs.values()))
+        pages = lib.pages(row.sha256)
+    return list(pages), row.title or Path(row.path).stem.replace("_", " "), Path(row.path).name
 
 
 def read_pages(path_arg: str, cancel: CancelToken, on_event: Any) -> tuple[list[Page], str]:
@@ -171,8 +204,14 @@ def run(args: argparse.Namespace) -> int:
             bar(event)
 
     title = ""
+    if (args.file is None) == (args.document is None):
+        raise AppError("Give a FILE to summarize, or --document NAME for one in your library.")
     try:
-        pages, title = read_pages(args.file, cancel, bar)
+        if args.document is not None:
+            pages, title, source_name = library_pages(args.document)
+        else:
+            pages, title = read_pages(args.file, cancel, bar)
+            source_name = "standard input" if args.file == "-" else Path(args.file).name
         bar.clear()
         from desktop.services.runtime import open_runtime
 
@@ -191,9 +230,15 @@ def run(args: argparse.Namespace) -> int:
     finally:
         signal.signal(signal.SIGINT, previous)
         bar.clear()
-    source = "standard input" if args.file == "-" else Path(args.file).name
+    source = source_name
     if args.json:
-        print_json({"file": args.file, **summary.to_dict(), "markdown": to_markdown(summary, source)})
+        print_json(
+            {
+                "file": args.file or args.document,
+                **summary.to_dict(),
+                "markdown": to_markdown(summary, source),
+            }
+        )
     if out is not None:
         write_atomically(out, to_markdown(summary, source))
         if not args.json:

@@ -184,3 +184,20 @@ def test_text_files_and_pasted_text_become_pages(tmp_path: Path, monkeypatch: py
 def test_a_folder_is_not_a_document(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["summarize", str(tmp_path)]) == 1
     assert "is a folder" in capsys.readouterr().err
+
+
+@pytest.mark.slow
+def test_a_library_document_is_summarized_from_its_stored_pages(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    pdf = long_pdf(tmp_path / "six_topics.pdf")
+    assert main(["library", "add", str(pdf)]) == 0
+    capsys.readouterr()
+    pdf.unlink()  # the library keeps the text: the PDF is not read again
+    assert main(["summarize", "--document", "six_topics.pdf", "--json", "--length", "60"]) == 0
+    out = json.loads(capsys.readouterr().out)
+    assert out["points"], out
+    assert all(1 <= p <= 6 for point in out["points"] for p in point["pages"])
+    assert main(["summarize", "--document", "no-such-report"]) == 1
+    assert "No ready document" in capsys.readouterr().err
+    assert main(["summarize"]) == 1
