@@ -205,6 +205,7 @@ class MainWindow(QMainWindow):
             self._library = panel
             self.library_dock.setWidget(panel)
             panel.asked_changed.connect(self.chat.set_collections)
+            panel.summarize_requested.connect(lambda path: self.summarize(Path(path)))
             self.chat.chat_changed.connect(panel.set_asked)
             panel.set_asked(self.chat.asked_collections())
         return self._library

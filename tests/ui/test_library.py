@@ -226,3 +226,20 @@ def test_the_windows_retriever_cites_the_page_that_holds_the_match(
     assert first.page_end > first.page_start, "the short PDF is one passage spanning its pages"
     # Without page texts the passage would be cited at its first page; the window passes them.
     assert rag.cited_pages(retriever, question, found.records)[0] == 2
+
+
+def test_summarize_a_ready_library_file_from_the_panel(
+    qtbot: Any, make_window: Any, folder: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    window = make_window()
+    index(qtbot, window, [folder])
+    asked: list[Path] = []
+    monkeypatch.setattr(window.chat, "summarize", lambda path: asked.append(path))
+    # A file that could not be read is not offered for a summary.
+    window.library.select(["broken.pdf"])
+    assert not window.library.summarize_selected()
+    window.library.select(["village_energy.pdf"])
+    with qtbot.waitSignal(window.library.summarize_requested, timeout=5_000) as sig:
+        window.library.summarize_button.click()
+    assert sig.args[0].endswith("village_energy.pdf")
+    assert asked == [Path(sig.args[0])]

@@ -52,6 +52,7 @@ class LibraryPanel(QWidget):
     indexing_finished(str)    "succeeded" | "failed" | "cancelled"
     asked_changed(tuple)      the collections the open chat asks were changed by the user
     collection_removed(str)   a whole collection was deleted from the library
+    summarize_requested(str)  the user asked for a summary of this ready file (its path)
     file_progress(str, int, int)  the file being indexed (its path), its pages done, its page count
                               (0 until the file has been read); its row shows "indexing 12/40 pages"
     """
@@ -60,6 +61,7 @@ class LibraryPanel(QWidget):
     indexing_finished = Signal(str)
     asked_changed = Signal(tuple)
     collection_removed = Signal(str)
+    summarize_requested = Signal(str)
     file_progress = Signal(str, int, int)
     _listed_between = Signal(object)  # (read number, listing), emitted on the index lane; queued
 
@@ -133,7 +135,16 @@ class LibraryPanel(QWidget):
         self.add_folder_button = self._button("Add folder…", "Add a folder of PDFs", self.add_folder)
         self.remove_button = self._button("Remove", "Remove the selected files from the library", self.remove)
         self.reindex_button = self._button("Re-index", "Read the selected files again", self.reindex)
-        for b in (self.add_files_button, self.add_folder_button, self.remove_button, self.reindex_button):
+        self.summarize_button = self._button(
+            "Summarize", "Summarize the selected file into the chat", self.summarize_selected
+        )
+        for b in (
+            self.add_files_button,
+            self.add_folder_button,
+            self.remove_button,
+            self.reindex_button,
+            self.summarize_button,
+        ):
             buttons.addWidget(b)
         layout.addLayout(buttons)
 
@@ -400,6 +411,19 @@ class LibraryPanel(QWidget):
             return None
         target = self.current_collection()
         return self._start_index(lambda lib: lib.reindex_job(paths, target), "Re-indexing")
+
+    def summarize_selected(self) -> bool:
+        """Ask for a summary of the one selected file; a clear message for anything else."""
+        rows = self.files.selectedItems()
+        if len(rows) != 1:
+            messages.info("Select one file to summarize.")
+            return False
+        path = str(rows[0].data(0, Qt.ItemDataRole.UserRole))
+        if self.status_of(rows[0].text(0)) != "ready":
+            messages.info(f"{rows[0].text(0)} is not ready: only a file Hearth could read can be summarized.")
+            return False
+        emit(self.summarize_requested, path)
+        return True
 
     def resume(self) -> JobHandle:
         """Finish what an earlier run left queued (at start, when a library exists)."""
