@@ -1,0 +1,58 @@
+from __future__ import annotations
+
+import threading
+from collections.abc import Generator
+
+import pytest
+
+from desktop.core.errors import Cancelled
+from desktop.core.events import Event, Progress
+from desktop.core.jobs import CancelToken, run_job
+
+
+def counting_job(n: int):  # type: ignore[no-untyped-def]
+    def job(cancel: CancelToken) -> Generator[Event, None, int]:
+        for i in range(n):
+            cancel.raise_if_cancelled()
+            yield Progress(i + 1, n)
+        return n
+
+    return job
+
+
+def test_run_job_passes_events_and_returns_the_result() -> None:
+    events: list[Event] = []
+    assert run_job(counting_job(3), events.append) == 3
+    assert [e.done for e in events if isinstance(e, Progress)] == [1, 2, 3]
+
+
+def test_cancel_between_units_raises_cancelled() -> None:
+    token = CancelToken()
+    seen: list[Event] = []
+
+    def on_event(event: Event) -> None:
+        seen.append(event)
+        if len(seen) == 2:
+            token.cancel()
+
+    with pytest.raises(Cancelled):
+        run_job(counting_job(10), on_event, token)
+    assert len(seen) == 2
+
+
+def test_cancel_callbacks_run_once_even_when_registered_late() -> None:
+    token = CancelToken()
+    calls: list[str] = []
+    token.on_cancel(lambda: calls.append("early"))
+    canceller = threading.Thread(target=token.cancel)
+    canceller.start()
+    assert token.wait(2)
+    canceller.join(2)
+    token.cancel()  # a second cancel does nothing more
+    token.on_cancel(lambda: calls.append("late"))
+    assert calls == ["early", "late"]
+
+
+def test_progress_fraction_is_bounded() -> None:
+    assert Progress(5, 0).fraction == 0.0
+    assert Progress(7, 5).fraction == 1.0
