@@ -21,7 +21,7 @@ import re
 import time
 from collections import Counter
 from collections.abc import Callable, Generator, Iterator, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Protocol
 
 from desktop.core.chat import GenerationParams
@@ -458,13 +458,50 @@ def summarize_job(
     """A job that summarizes `request.pages`, streaming the final level, and returns a `Summary`."""
 
     def job(cancel: CancelToken) -> Generator[Event, None, Summary]:
+        req = replace(request, pages=strip_running_lines(request.pages))
         return (
             yield from _Summarizer(
-                engine, request, rank or overlap_rank, split or split_sentences_basic, cancel
+                engine, req, rank or overlap_rank, split or split_sentences_basic, cancel
             ).run()
         )
 
     return job
+
+
+_DIGITS = re.compile(r"\d+")
+
+
+def strip_running_lines(pages: Sequence[Page]) -> tuple[Page, ...]:
+    """Drop running headers and footers: a line among a page's first or last two that recurs (digits
+    aside) on most pages — "Annual Report 2023 — page 7", "Page 3 of 40", a lone page number.
+
+    Left in, they glue themselves onto the first sentence of every page and, in a summary made of
+    the document's own sentences, turn up as points.
+    """
+    with_text = [p for p in pages if p.text.strip()]
+    if len(with_text) < 2:
+        return tuple(pages)
+
+    def edges(text: str) -> list[str]:
+        lines = [ln.strip() for ln in text.split("\n") if ln.strip()]
+        return lines[:2] + lines[-2:] if len(lines) > 4 else lines
+
+    seen: Counter[str] = Counter()
+    for page in with_text:
+        seen.update({_DIGITS.sub("#", ln.lower()) for ln in edges(page.text)})
+    needed = max(2, math.ceil(0.6 * len(with_text)))
+    running = {key for key, n in seen.items() if n >= needed and len(key) <= 120}
+    if not running:
+        return tuple(pages)
+    out = []
+    for page in pages:
+        lines = page.text.split("\n")
+        edge = set(edges(page.text))
+        kept = [
+            ln for ln in lines if not (ln.strip() in edge and _DIGITS.sub("#", ln.strip().lower()) in running)
+        ]
+        out.append(Page(page.number, "\n".join(kept).strip()))
+    return tuple(out)
 
 
 class _Summarizer:

@@ -456,3 +456,33 @@ def test_grounded_paragraph_style_is_one_paragraph_with_page_references() -> Non
     assert summary.text.count("(p.") == len(summary.points)
     assert all(p.text in page_of for p in quoted(summary))
     assert "".join(e.text for e in events if isinstance(e, Token)).strip() == summary.text
+
+
+def test_running_headers_and_page_numbers_are_dropped_before_summarizing() -> None:
+    from desktop.core.summarize import strip_running_lines
+
+    pages = [
+        Page(n, f"Village Energy — page {n}\n{body}\nConfidential draft\n{n}")
+        for n, body in enumerate(
+            ["Solar panels produced 42 MWh.", "Battery storage came in year two.", "Costs stayed low."], 1
+        )
+    ]
+    cleaned = strip_running_lines(pages)
+    assert [p.text for p in cleaned] == [
+        "Solar panels produced 42 MWh.",
+        "Battery storage came in year two.",
+        "Costs stayed low.",
+    ]
+    assert [p.number for p in cleaned] == [1, 2, 3]
+
+
+def test_lines_that_do_not_recur_are_kept() -> None:
+    from desktop.core.summarize import strip_running_lines
+
+    pages = [
+        Page(1, "Introduction\nWe study ferries."),
+        Page(2, "Results\nFerries run hourly."),
+        Page(3, "Discussion\nFerries matter."),
+    ]
+    assert strip_running_lines(pages) == tuple(pages)
+    assert strip_running_lines(pages[:1]) == tuple(pages[:1])

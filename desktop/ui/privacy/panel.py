@@ -80,6 +80,7 @@ class PrivacyDialog(QDialog):
         self.guard.setWordWrap(True)
         self.guard.setAccessibleName("Offline switches and secrets")
         layout.addWidget(self.guard)
+        layout.addSpacing(10)
 
         folder = data_dir()
         self.where = QLabel(
