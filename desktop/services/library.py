@@ -28,6 +28,7 @@ from __future__ import annotations
 import hashlib
 import logging
 import os
+import shutil
 import threading
 import time
 from collections.abc import Callable, Generator, Iterable, Sequence
@@ -42,7 +43,7 @@ from desktop.core.events import Event, Notice, Progress
 from desktop.core.jobs import CancelToken
 from desktop.core.types import Page
 from desktop.services import pdf
-from desktop.services.embeddings import Embedder
+from desktop.services.embeddings import LEGACY_PRECISION, Embedder
 from desktop.services.library_store import ChunkRecord, FileRow, LibraryStore
 from desktop.services.library_vectors import VectorIndex, check_health, quarantine
 from desktop.services.paths import data_dir
@@ -51,6 +52,7 @@ log = logging.getLogger("desktop.library")
 
 DEFAULT_COLLECTION = "default"
 EMBED_BATCH = 32
+EMBEDDER_KEY = "embedder"  # library.sqlite meta: the Embedder.identity that made the vectors
 PDF_SUFFIXES = (".pdf",)
 
 
@@ -178,6 +180,8 @@ class Library:
 
     def _check_index(self) -> None:
         path = self.vectors.path
+        if self._check_embedder():
+            return
         ok, detail = check_health(path)
         if not ok:
             moved = quarantine(path)
@@ -206,6 +210,45 @@ class Library:
                         "warning",
                     )
                 )
+
+    def _check_embedder(self) -> bool:
+        """Vectors made by another embedder (model, precision) are not comparable: rebuild them.
+
+        The stored passages are re-embedded; no PDF is read again. True when the index was set aside.
+        Order matters for crashes: index aside, documents requeued, then the new identity recorded.
+        """
+        identity = getattr(self.embedder, "identity", None)
+        if not isinstance(identity, str):  # a stand-in embedder without one
+            return False
+        stored = self.store.get_meta(EMBEDDER_KEY)
+        if stored is None and hasattr(self.embedder, "identity_as"):
+            # Made before identities were recorded: by this folder's model at fp32.
+            stored = self.embedder.identity_as(LEGACY_PRECISION)
+            if stored == identity:
+                self.store.set_meta(EMBEDDER_KEY, identity)
+        if stored == identity:
+            return False
+        path = self.vectors.path
+        has_vectors = path.exists() or self.store.ready_file_count() > 0
+        if not has_vectors:  # a new library: nothing to rebuild
+            self.store.set_meta(EMBEDDER_KEY, identity)
+            return False
+        moved = quarantine(path) if path.exists() else None
+        n = self.store.requeue_ready()
+        self.store.set_meta(EMBEDDER_KEY, identity)
+        if moved is not None:
+            # Not damaged, only made by another embedder: nothing worth keeping for inspection.
+            shutil.rmtree(moved, ignore_errors=True)
+        self.notices.append(
+            Notice(
+                "Hearth's embedding model changed, so the document index is being rebuilt from your "
+                f"library ({n} document(s) to re-index, no PDF needs reading again).",
+                "info",
+                {"was": stored or "(not recorded)", "now": identity},
+            )
+        )
+        log.info("embedder changed (%s -> %s): vectors rebuilt, %d file(s) requeued", stored, identity, n)
+        return True
 
     # -- reading
 

@@ -190,6 +190,16 @@ class LibraryStore:
             except sqlite3.Error as exc:
                 raise storage_error(exc, "library.sqlite read") from exc
 
+    # -- meta (key/value facts about the library, e.g. which embedder made its vectors)
+
+    def get_meta(self, key: str) -> str | None:
+        rows = self.query("SELECT value FROM meta WHERE key=?", (key,))
+        return str(rows[0]["value"]) if rows else None
+
+    def set_meta(self, key: str, value: str) -> None:
+        with self.transaction() as db:
+            db.execute("INSERT OR REPLACE INTO meta(key, value) VALUES (?, ?)", (key, value))
+
     # -- collections and files
 
     def ensure_collection(self, name: str) -> None:
@@ -480,6 +490,9 @@ class LibraryStore:
             (collection,),
         )
         return int(rows[0]["n"])
+
+    def ready_file_count(self) -> int:
+        return int(self.query("SELECT COUNT(*) AS n FROM files WHERE status='ready'")[0]["n"])
 
     def requeue_ready(self, collection: str | None = None) -> int:
         """Mark ready files queued again (their vectors must be rebuilt from the stored text)."""

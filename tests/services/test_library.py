@@ -256,3 +256,37 @@ def test_reindex_reads_files_again_everywhere_and_progress_names_the_file(data_d
         again = run_job(lib.reindex_job([docs / "fake.pdf"], "default"))
         assert [r for _, r, _ in again.failed] == ["not_pdf"]
         assert {Path(f.path).name: f.status for f in lib.files("default")}["chess.pdf"] == "ready"
+
+
+def test_vectors_of_another_embedder_are_rebuilt_from_stored_passages(data_dir: Path, docs: Path) -> None:
+    """An index made by another embedder configuration (model folder, precision) is never mixed in."""
+    import numpy as np
+
+    from desktop.services.library import EMBEDDER_KEY
+
+    emb = shared_embedder()
+    with _open(data_dir) as lib:
+        _add(lib, docs)
+        assert lib.store.get_meta(EMBEDDER_KEY) == emb.identity
+        sha = next(r.sha256 for r in lib.files("default") if r.status == "ready")
+        chunks = lib.store.chunks_of(sha)
+        # What another embedder left behind: vectors unlike this one's, under its own identity.
+        other = np.full((len(chunks), emb.dim), 1.0 / np.sqrt(emb.dim), dtype=np.float32)
+        lib.vectors.upsert("default", [c.id for c in chunks], other, [{"doc": sha} for _ in chunks])
+        lib.store.set_meta(EMBEDDER_KEY, "all-MiniLM-L6-v2/0000/fp16/r0")
+    with _open(data_dir) as lib:
+        assert [n.level for n in lib.notices] == ["info"]
+        assert "embedding model changed" in lib.notices[0].message
+        assert {r.status for r in lib.files("default") if r.sha256 == sha} == {"queued"}
+        assert lib.store.get_meta(EMBEDDER_KEY) == emb.identity
+        assert not list(data_dir.glob("vectors.quarantine-*"))  # obsolete, not damaged: not kept
+        result, events = _add(lib)  # resume: re-embeds the stored passages, reads no PDF
+        assert result.ready == 3 and any(isinstance(e, Notice) for e in events)
+        got = lib.vectors.collection("default").get(ids=[c.id for c in chunks], include=["embeddings"])
+        stored = dict(zip(got["ids"], np.asarray(got["embeddings"]), strict=True))
+        fresh = emb.encode([c.text for c in chunks])
+        for c, v in zip(chunks, fresh, strict=True):
+            assert float(stored[c.id] @ v) > 0.999
+        assert lib.vector_search("sourdough", ["default"], 1)
+    with _open(data_dir) as lib:  # same embedder at the next start: nothing to rebuild
+        assert lib.notices == []
