@@ -362,7 +362,9 @@ class MainWindow(QMainWindow):
             return
         event.acceptProposedAction()
         self.drop_overlay.setText(drop_hint(paths))
-        self.drop_overlay.setGeometry(self.centralWidget().rect().adjusted(24, 24, -24, -24))
+        central = self.centralWidget()
+        if central is not None:
+            self.drop_overlay.setGeometry(central.rect().adjusted(24, 24, -24, -24))
         self.drop_overlay.raise_()
         self.drop_overlay.setVisible(True)
 

@@ -168,8 +168,9 @@ class MessageWidget(QFrame):
         self.citations = citations
         while self.chips_layout.count():
             item = self.chips_layout.takeAt(0)
-            if item.widget() is not None:
-                item.widget().deleteLater()
+            old = item.widget() if item is not None else None
+            if old is not None:
+                old.deleteLater()
         for c in citations:
             chip = QToolButton()
             chip.setObjectName("sourceChip")

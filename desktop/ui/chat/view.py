@@ -78,10 +78,10 @@ class ChatView(QWidget):
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
 
-        self.scroll = QScrollArea()
-        self.scroll.setWidgetResizable(True)
-        self.scroll.setAccessibleName("Conversation")
-        self.scroll.setFrameShape(QScrollArea.Shape.NoFrame)
+        self.scroll_area = QScrollArea()
+        self.scroll_area.setWidgetResizable(True)
+        self.scroll_area.setAccessibleName("Conversation")
+        self.scroll_area.setFrameShape(QScrollArea.Shape.NoFrame)
         self._list = QWidget()
         self._list.setObjectName("messageList")
         self._list_layout = QVBoxLayout(self._list)
@@ -94,10 +94,10 @@ class ChatView(QWidget):
         self.welcome.setAccessibleName("How to use Hearth")
         self._list_layout.addWidget(self.welcome)
         self._list_layout.addStretch(1)
-        self.scroll.setWidget(self._list)
-        layout.addWidget(self.scroll, 1)
+        self.scroll_area.setWidget(self._list)
+        layout.addWidget(self.scroll_area, 1)
         self._follow = True
-        bar = self.scroll.verticalScrollBar()
+        bar = self.scroll_area.verticalScrollBar()
         bar.valueChanged.connect(self._on_scrolled)
         bar.rangeChanged.connect(self._on_range)
 
@@ -143,9 +143,10 @@ class ChatView(QWidget):
             self.welcome.setVisible(True)
 
     def messages(self) -> list[MessageWidget]:
-        out = []
+        out: list[Any] = []
         for i in range(self._list_layout.count()):
-            w = self._list_layout.itemAt(i).widget()
+            item = self._list_layout.itemAt(i)
+            w = item.widget() if item is not None else None
             if w is not None and w is not self.welcome and not w.property("removed"):
                 out.append(w)
         return out
@@ -157,7 +158,7 @@ class ChatView(QWidget):
     # -- scrolling: stay at the bottom while the answer grows, unless the user scrolled up to read
 
     def _on_scrolled(self, value: int) -> None:
-        bar = self.scroll.verticalScrollBar()
+        bar = self.scroll_area.verticalScrollBar()
         self._follow = value >= bar.maximum() - 24
 
     def _on_range(self, _min: int, maximum: int) -> None:
@@ -165,7 +166,7 @@ class ChatView(QWidget):
             QTimer.singleShot(0, self.scroll_to_bottom)
 
     def scroll_to_bottom(self) -> None:
-        bar = self.scroll.verticalScrollBar()
+        bar = self.scroll_area.verticalScrollBar()
         bar.setValue(bar.maximum())
 
     def _submit(self, text: str) -> None:

@@ -435,7 +435,8 @@ class LibraryPanel(QWidget):
     def select(self, names: list[str]) -> None:
         for i in range(self.files.topLevelItemCount()):
             item = self.files.topLevelItem(i)
-            item.setSelected(item.text(0) in names)
+            if item is not None:
+                item.setSelected(item.text(0) in names)
 
     def cancel_indexing(self) -> None:
         if self._index is not None and not self._index.done:
@@ -495,7 +496,7 @@ class LibraryPanel(QWidget):
             return
         for i in range(self.files.topLevelItemCount()):
             item = self.files.topLevelItem(i)
-            if item.data(0, Qt.ItemDataRole.UserRole) == path:
+            if item is not None and item.data(0, Qt.ItemDataRole.UserRole) == path:
                 item.setText(1, text)
                 self.files.resizeColumnToContents(1)
                 return
@@ -504,7 +505,7 @@ class LibraryPanel(QWidget):
         """What the Status column shows for the file named `name` (tests read it)."""
         for i in range(self.files.topLevelItemCount()):
             item = self.files.topLevelItem(i)
-            if item.text(0) == name:
+            if item is not None and item.text(0) == name:
                 return item.text(1)
         return ""
 
