@@ -254,8 +254,18 @@ class _ChildRuntime:
         messages = [ChatMessage(**m) for m in req["messages"]]
         n_ctx = llm.n_ctx()
         reserve = max(16, min(params.max_tokens, n_ctx // 2))
-        fitted = fit_history(messages, self.count, n_ctx - reserve)
-        tokens = self.prompt_tokens(fitted.messages)
+        # fit_history counts the prompt it keeps; remember those tokens instead of rendering the
+        # template and tokenizing the same prompt a second time before the first token.
+        rendered: dict[tuple[ChatMessage, ...], list[int]] = {}
+
+        def tokens_of(kept: Sequence[ChatMessage]) -> list[int]:
+            key = tuple(kept)
+            if key not in rendered:
+                rendered[key] = self.prompt_tokens(key)
+            return rendered[key]
+
+        fitted = fit_history(messages, lambda kept: len(tokens_of(kept)), n_ctx - reserve)
+        tokens = tokens_of(fitted.messages)
         cached = 0
         for a, b in zip(llm._input_ids[: llm.n_tokens], tokens, strict=False):
             if a != b:
