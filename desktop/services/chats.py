@@ -20,6 +20,7 @@ from typing import Any
 
 from desktop.core.errors import StorageError
 from desktop.core.types import ChatMessage, Role
+from desktop.services.sqlite_tx import immediate_transaction
 
 log = logging.getLogger("desktop.chats")
 
@@ -97,13 +98,8 @@ class ChatStore:
     @contextmanager
     def _tx(self) -> Iterator[sqlite3.Connection]:
         try:
-            self._db.execute("BEGIN IMMEDIATE")
-            try:
-                yield self._db
-            except BaseException:
-                self._db.execute("ROLLBACK")
-                raise
-            self._db.execute("COMMIT")
+            with immediate_transaction(self._db) as db:
+                yield db
         except sqlite3.OperationalError as exc:
             raise StorageError(
                 "Hearth could not save the chat.",

@@ -19,6 +19,7 @@ from typing import Any
 
 from desktop.core.types import Chunk, Page
 from desktop.services.library_vectors import storage_error
+from desktop.services.sqlite_tx import immediate_transaction
 
 log = logging.getLogger("desktop.library")
 
@@ -173,13 +174,8 @@ class LibraryStore:
         with self._lock:
             self._passages = None
             try:
-                self._db.execute("BEGIN IMMEDIATE")
-                try:
-                    yield self._db
-                except BaseException:
-                    self._db.execute("ROLLBACK")
-                    raise
-                self._db.execute("COMMIT")
+                with immediate_transaction(self._db) as db:
+                    yield db
             except sqlite3.Error as exc:
                 raise storage_error(exc, "library.sqlite") from exc
 
