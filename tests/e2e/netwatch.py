@@ -16,6 +16,8 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
+import pytest
+
 CI_PREFIXES = (
     "CI_",
     "GITHUB_",
@@ -66,6 +68,20 @@ def strace_available() -> bool:
         return False
     probe = subprocess.run(["strace", "-f", "-qq", "-e", "trace=none", "true"], capture_output=True)
     return probe.returncode == 0
+
+
+# How long the privacy tests leave the real program idle (ONNX Runtime was seen phoning home within
+# a minute); shorten it only for a local look, never in CI.
+IDLE_S = float(os.environ.get("HEARTH_PRIVACY_IDLE_S", "60"))
+
+
+def privacy_marks() -> list[pytest.MarkDecorator]:
+    """The marks every strace privacy test carries."""
+    return [
+        pytest.mark.e2e,
+        pytest.mark.slow,
+        pytest.mark.skipif(not strace_available(), reason="strace is not installed or not permitted"),
+    ]
 
 
 def hearth_command(*args: str) -> list[str]:

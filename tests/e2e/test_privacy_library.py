@@ -10,25 +10,17 @@ telemetry host within a minute of starting.
 from __future__ import annotations
 
 import json
-import os
 import re
 import subprocess
 import textwrap
 from pathlib import Path
 
-import pytest
-
 from tests import pdfs
-from tests.e2e.netwatch import clean_env, hearth_command, outside_attempts, strace_available
+from tests.e2e.netwatch import IDLE_S, clean_env, hearth_command, outside_attempts, privacy_marks
 
-pytestmark = [
-    pytest.mark.e2e,
-    pytest.mark.slow,
-    pytest.mark.skipif(not strace_available(), reason="strace is not installed or not permitted"),
-]
+pytestmark = privacy_marks()
 
 REPO = Path(__file__).resolve().parents[2]
-IDLE_S = float(os.environ.get("HEARTH_PRIVACY_IDLE_S", "60"))
 
 # What the window does with the library: the guard first (as app.main does), open, query, stay open.
 IDLE_SCRIPT = textwrap.dedent(

@@ -2,23 +2,15 @@
 
 from __future__ import annotations
 
-import os
 import subprocess
 import time
 from pathlib import Path
 
-import pytest
+from tests.e2e.netwatch import IDLE_S, clean_env, hearth_command, outside_attempts, privacy_marks
 
-from tests.e2e.netwatch import clean_env, hearth_command, outside_attempts, strace_available
-
-pytestmark = [
-    pytest.mark.e2e,
-    pytest.mark.slow,
-    pytest.mark.skipif(not strace_available(), reason="strace is not installed or not permitted"),
-]
+pytestmark = privacy_marks()
 
 REPO = Path(__file__).resolve().parents[2]
-IDLE_S = float(os.environ.get("HEARTH_PRIVACY_IDLE_S", "60"))
 
 
 def test_the_detector_sees_an_outside_connection(tmp_path: Path) -> None:
