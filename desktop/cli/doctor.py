@@ -33,6 +33,12 @@ def register(sub: Any) -> None:
     p.add_argument(
         "--load", action="store_true", help="also load the model and report the backend it really got"
     )
+    p.add_argument(
+        "--selftest",
+        action="store_true",
+        help="check every part for real (model, embedder, PDF reader, stores, privacy guard): "
+        "pass or fail with a remedy; exits non-zero on any failure",
+    )
     p.set_defaults(func=run)
 
 
@@ -126,6 +132,7 @@ def collect(model: str | None = None) -> dict[str, Any]:
             "requested": wanted or "(bundled default)",
             "model": choice.model.to_dict(),
             "plan": choice.plan.to_dict(),
+            "kernels": _kernels_report(choice.model.path),
         }
     except AppError as exc:
         chosen = {"requested": wanted or "(bundled default)", "error": exc.to_dict()}
@@ -165,6 +172,9 @@ def _load(model: str | None) -> dict[str, Any]:
                 "n_threads": info.n_threads,
                 "n_threads_batch": info.n_threads_batch,
                 "load_s": round(info.load_s, 2),
+                "kernels": info.kernels,
+                "crashes": list(info.crashes),
+                "warmup_prefill_tps": round(info.warmup_prefill_tps, 1),
                 "notices": list(info.notices),
             }
     except AppError as exc:
@@ -175,7 +185,52 @@ def _gb(n: int) -> str:
     return f"{n / 1024**3:.1f} GB"
 
 
+def _kernels_report(model_path: str | None) -> dict[str, Any]:
+    """Which kernel rung this model runs on here, and what crashed before it (services/kernels.py)."""
+    from desktop.services import kernels
+
+    if not model_path:
+        return {}
+    entry = kernels.KernelMemory().get(kernels.key_for(model_path)) or {}
+    rung = str(entry.get("rung", "default"))
+    out: dict[str, Any] = {
+        "rung": rung,
+        "crashed": entry.get("crashed", {}),
+        "works": bool(entry.get("works")),
+    }
+    if entry.get("crashed"):
+        out["explanation"] = kernels.fallback_notice(entry["crashed"], rung)
+    return out
+
+
+def run_selftest(args: argparse.Namespace) -> int:
+    from desktop.services.selftest import CheckResult
+    from desktop.services.selftest import run_selftest as run_checks
+
+    def show(r: CheckResult) -> None:
+        if args.json:
+            return
+        mark = "pass" if r.ok else "FAIL"
+        print(f"{mark}  {r.name:<9} {r.seconds:6.1f} s  {r.summary}")
+        if not r.ok and r.remedy:
+            print(f"      {'':<9}           remedy: {r.remedy}")
+        sys.stdout.flush()
+
+    if not args.json:
+        print("Hearth self-test: each part, for real, on this machine\n")
+    results = run_checks(open_settings(), show)
+    failed = [r for r in results if not r.ok]
+    if args.json:
+        print_json({"ok": not failed, "results": [r.to_dict() for r in results]})
+    else:
+        print()
+        print(f"{len(failed)} of {len(results)} checks failed." if failed else "All checks passed.")
+    return 1 if failed else 0
+
+
 def run(args: argparse.Namespace) -> int:
+    if args.selftest:
+        return run_selftest(args)
     data = collect(args.model)
     if args.load:
         data["load"] = _load(args.model)
@@ -297,6 +352,10 @@ def _print(data: dict[str, Any]) -> None:
         if plan.get("memory"):
             print(f"  needs about {_gb(plan['memory']['total'])}; fit: {plan['fit']}")
         print(f"  why: {plan['reason']}")
+        kern = rt.get("kernels") or {}
+        if kern:
+            why = f" — {kern['explanation']}" if kern.get("explanation") else ""
+            print(f"  CPU kernels: {kern['rung']}{why}")
     load = data.get("load")
     if load is not None:
         if load["ok"]:
@@ -308,6 +367,8 @@ def _print(data: dict[str, Any]) -> None:
                 print(f"  notice: {n}")
         else:
             print(f"  load failed: {load['error']['message']}")
+            if load["error"].get("detail"):
+                print(f"    {load['error']['detail']}")
 
     print("\nVersions")
     print("  " + ", ".join(f"{k} {v or 'missing'}" for k, v in data["versions"].items()))

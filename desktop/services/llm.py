@@ -30,7 +30,7 @@ import threading
 import time
 import weakref
 from collections.abc import Generator, Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from multiprocessing.connection import Connection
 from pathlib import Path
 from typing import Any
@@ -46,6 +46,7 @@ from desktop.core.errors import (
 from desktop.core.events import Event, Notice, Token
 from desktop.core.jobs import CancelToken
 from desktop.core.types import ChatMessage, Completion, GenerationStats, RuntimePlan
+from desktop.services import kernels
 
 log = logging.getLogger("desktop.llm")
 
@@ -77,6 +78,9 @@ class RuntimeInfo:
     pid: int
     notices: tuple[str, ...] = ()
     n_params: int = 0
+    kernels: str = "default"  # the rung of services/kernels.py this runtime runs on
+    warmup_prefill_tps: float = 0.0  # prompt tokens/s of the load-time check decode
+    crashes: tuple[str, ...] = ()  # "default: SIGSEGV at load", … on the way to this rung
 
 
 # ----------------------------------------------------------------------------- child side
@@ -135,6 +139,7 @@ def _child_main(conn: Connection, cancel: Any, model_path: str, plan: dict[str, 
     """Entry point of the runtime process. Owns the Llama; never returns normally until told."""
     # Ctrl-C in a terminal goes to the whole process group: it must stop the answer, not the model.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    _no_core_dumps()
     from desktop.services import privacy
 
     privacy.install()
@@ -172,9 +177,88 @@ def _child_main(conn: Connection, cancel: Any, model_path: str, plan: dict[str, 
             conn.send(("error", "error", "The model runtime failed on this request.", "", repr(exc)))
 
 
+def _no_core_dumps() -> None:
+    """A native crash of the model must not write a core file: it would hold the user's documents
+    and prompts (privacy) and can be gigabytes. The parent reports the crash instead."""
+    try:
+        import resource
+
+        resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
+    except (ImportError, ValueError, OSError):  # Windows has no resource module
+        pass
+
+
+# The load-time check decode: a short multi-token prompt, so a kernel that crashes on its first
+# batched decode (the AMX case) crashes here, before Hearth calls the model ready.
+_WARMUP_TEXT = "Hearth checks that this computer's model kernels work: one short sentence, read once."
+
+
+class _InjectedKernelFault:
+    """Test-only fault injection (HEARTH_FAULT_KERNEL_CRASH), as HEARTH_FAULT_GPU_LOAD is for GPUs.
+
+    A machine without AMX cannot show the AMX crash, yet its fallback must be proven. The switch
+    makes the child SIGSEGV on its first multi-token decode, like the real crash:
+      load     on the default rung, at the load-time check (and any batched decode after it)
+      request  on the default rung, only in an answer's prompt (the load-time check passes)
+      always   on every rung, everywhere (nothing works: Hearth must stop and say so)
+    """
+
+    def __init__(self, mode: str, rung: str) -> None:
+        self.mode = mode
+        self.armed = mode == "always" or (rung == "default" and mode in ("load", "request"))
+        self.serving = False
+
+    def wrap(self, llm: Any) -> None:
+        if not self.armed:
+            return
+        original = llm.eval
+
+        def eval_or_crash(tokens: Sequence[int]) -> None:
+            if len(tokens) > 1 and (self.mode != "request" or self.serving):
+                os.kill(os.getpid(), signal.SIGSEGV)
+            original(tokens)
+
+        llm.eval = eval_or_crash
+
+
+def _load_cpu_backends(baseline: bool) -> None:
+    """An engine built with runtime CPU dispatch (GGML_BACKEND_DL) loads its kernels explicitly."""
+    try:
+        from desktop.services import engine
+    except ImportError:
+        return
+    engine.load_cpu_backends("baseline" if baseline else None)
+
+
+def _build_llama(llama_cpp: Any, kwargs: dict[str, Any], *, extra_bufts: bool) -> Any:
+    """`llama_cpp.Llama(**kwargs)`, optionally without extra buffer types (AMX, repacked weights).
+
+    llama-cpp-python has no keyword for `llama_model_params.use_extra_bufts`; its constructor
+    starts from `llama_model_default_params()`, so that function is wrapped for this one call.
+    """
+    if extra_bufts:
+        return llama_cpp.Llama(**kwargs)
+    from llama_cpp import llama_cpp as low
+
+    original = low.llama_model_default_params
+
+    def without_extra_bufts() -> Any:
+        params = original()
+        params.use_extra_bufts = False
+        return params
+
+    low.llama_model_default_params = without_extra_bufts
+    try:
+        return llama_cpp.Llama(**kwargs)
+    finally:
+        low.llama_model_default_params = original
+
+
 class _ChildRuntime:
     def __init__(self, model_path: str, plan: dict[str, Any]) -> None:
         os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")  # before llama_cpp loads its OpenMP
+        kernels = dict(plan.get("kernels") or {"rung": "default", "extra_bufts": True})
+        _load_cpu_backends(bool(kernels.get("baseline_variant")))
         import llama_cpp
         from llama_cpp.llama_chat_format import Jinja2ChatFormatter
 
@@ -187,14 +271,22 @@ class _ChildRuntime:
             n_threads=int(plan["n_threads"]),
             n_threads_batch=int(plan["n_threads_batch"]),
             n_gpu_layers=int(plan["n_gpu_layers"]),
+            use_mmap=bool(kernels.get("use_mmap", True)),
             verbose=False,
         )
+        if kernels.get("max_batch"):
+            kwargs["n_batch"] = min(int(kwargs["n_batch"]), int(kernels["max_batch"]))
+        if kernels.get("one_thread"):
+            kwargs["n_threads"] = kwargs["n_threads_batch"] = 1
         backend = str(plan["backend"])
+        self.fault = _InjectedKernelFault(
+            os.environ.get("HEARTH_FAULT_KERNEL_CRASH", ""), str(kernels.get("rung", "default"))
+        )
         try:
             if os.environ.get("HEARTH_FAULT_GPU_LOAD") and kwargs["n_gpu_layers"]:
                 # Fault injection for tests: CI has no GPU, yet the fallback path must be proven.
                 raise ValueError("Failed to load model from file (injected GPU failure)")
-            self.llm = llama_cpp.Llama(**kwargs)
+            self.llm = _build_llama(llama_cpp, kwargs, extra_bufts=bool(kernels.get("extra_bufts", True)))
         except ValueError as exc:
             if kwargs["n_gpu_layers"] == 0:
                 raise ModelFileError(
@@ -205,9 +297,12 @@ class _ChildRuntime:
             notices.append(f"Loading on the {backend.upper()} GPU failed ({exc}), so Hearth runs on the CPU.")
             kwargs["n_gpu_layers"] = 0
             backend = "cpu"
-            self.llm = llama_cpp.Llama(**kwargs)
+            self.llm = _build_llama(llama_cpp, kwargs, extra_bufts=bool(kernels.get("extra_bufts", True)))
         self.load_s = time.perf_counter() - t0
         llm = self.llm
+        if self.fault.mode:
+            self.fault.wrap(llm)
+        warmup_tps = self._warm_up()
         eos_id, bos_id = llm.token_eos(), llm.token_bos()
         eos = llm._model.token_get_text(eos_id) if eos_id != -1 else ""
         bos = llm._model.token_get_text(bos_id) if bos_id != -1 else ""
@@ -233,7 +328,20 @@ class _ChildRuntime:
             pid=os.getpid(),
             n_params=int(llm._model.n_params()),
             notices=tuple(notices),
+            kernels=str(kernels.get("rung", "default")),
+            warmup_prefill_tps=warmup_tps,
         )
+
+    def _warm_up(self) -> float:
+        """Decode a short multi-token prompt once; return its prompt tokens/s. A kernel that crashes
+        natively takes the process down here, and the parent retries on a safer rung."""
+        llm = self.llm
+        tokens = llm.tokenize(_WARMUP_TEXT.encode("utf-8"), add_bos=True, special=False)
+        t0 = time.perf_counter()
+        llm.eval(tokens)
+        seconds = time.perf_counter() - t0
+        llm.reset()
+        return len(tokens) / seconds if seconds > 0 else 0.0
 
     def tokenize(self, text: str) -> list[int]:
         return self.llm.tokenize(text.encode("utf-8"), add_bos=False, special=False)
@@ -278,6 +386,7 @@ class _ChildRuntime:
         import llama_cpp
 
         vocab = llm._model.vocab
+        self.fault.serving = True
         if params.seed >= 0:
             llm.set_seed(params.seed)
         # Straight on `generate` (what create_completion wraps): no per-token dict building,
@@ -338,6 +447,24 @@ class _ChildRuntime:
 # ----------------------------------------------------------------------------- parent side
 
 
+class _PromptCrash(Exception):
+    """The child died of a native fault while reading a prompt, before the first token."""
+
+    def __init__(self, code: int | None) -> None:
+        super().__init__(kernels.signal_name(code))
+        self.code = code
+        self.signal = kernels.signal_name(code)
+
+
+class _LoadCrash(Exception):
+    """The child died of a native fault before it was ready (internal: start() climbs the ladder)."""
+
+    def __init__(self, code: int | None) -> None:
+        super().__init__(kernels.signal_name(code))
+        self.code = code
+        self.signal = kernels.signal_name(code)
+
+
 _live_runtimes: weakref.WeakSet[LlamaRuntime] = weakref.WeakSet()
 
 
@@ -362,6 +489,8 @@ class LlamaRuntime:
         self._lock = threading.Lock()
         self.restarts = 0
         self._notified_pid: int | None = None
+        self._kernel_key = ""
+        self._kernel_fallback_pending = False
         _live_runtimes.add(self)
 
     # -- lifecycle
@@ -375,16 +504,75 @@ class LlamaRuntime:
         return self._proc.pid if self._proc is not None else None
 
     def start(self) -> RuntimeInfo:
-        """Start the runtime if it is not running; return what it loaded. Blocks until ready."""
+        """Start the runtime if it is not running; return what it loaded. Blocks until ready.
+
+        A native crash while loading or in the load-time check decode (a CPU kernel llama.cpp
+        chose faults here) is retried one rung safer (services/kernels.py); the rung that works
+        is remembered for this engine, CPU and model, so the next start skips the crash.
+        """
         if self.alive and self.info is not None:
             return self.info
         self._cleanup()
+        memory = self._kernel_memory()
+        rung = memory.rung_for(self._kernel_key)
+        crashes: list[str] = []
+        crashed_rungs: dict[str, Any] = dict((memory.get(self._kernel_key) or {}).get("crashed", {}))
+        while True:
+            try:
+                info = self._start_once(rung)
+            except _LoadCrash as crash:
+                crashes.append(f"{rung}: {crash.signal} while loading")
+                crashed_rungs[rung] = {"signal": crash.signal}
+                nxt = memory.record_crash(self._kernel_key, rung, crash.code, "load")
+                log.warning("model runtime crashed (%s) on kernel rung %s; next: %s", crash.signal, rung, nxt)
+                if nxt is None:
+                    raise self._gave_up(crash.signal, crashes) from None
+                rung = nxt
+                continue
+            break
+        notices = list(info.notices)
+        if rung != "default" and (crashes or self._kernel_fallback_pending):
+            notices.append(kernels.fallback_notice(crashed_rungs, rung))
+        self._kernel_fallback_pending = False
+        memory.record_working(self._kernel_key, rung, self.model_path, info.warmup_prefill_tps)
+        self.info = replace(info, notices=tuple(notices), crashes=tuple(crashes))
+        log.info(
+            "model runtime ready: pid=%s backend=%s kernels=%s n_ctx=%s load=%.2fs",
+            self.info.pid,
+            self.info.backend,
+            self.info.kernels,
+            self.info.n_ctx,
+            self.info.load_s,
+        )
+        return self.info
+
+    def _kernel_memory(self) -> kernels.KernelMemory:
+        if self._kernel_key == "":
+            self._kernel_key = kernels.key_for(self.model_path)
+        return kernels.KernelMemory()
+
+    def _gave_up(self, sig: str, crashes: Sequence[str]) -> ModelCrashed:
+        """Every rung crashed: stop trying and say what was tried, with what, and what to do."""
+        p = self.plan
+        return ModelCrashed(
+            f"The model engine crashed ({sig}) on this computer with every setting Hearth tried.",
+            "Try another model file (a different quantization, e.g. Q4_K_M or Q8_0), and run "
+            "`hearth doctor --selftest`; if a fresh install does the same, report the details below.",
+            detail=(
+                f"plan: backend {p.backend}, GPU layers {p.n_gpu_layers}, threads {p.n_threads}/"
+                f"{p.n_threads_batch}, context {p.n_ctx}, batch {p.n_batch}; tried: {'; '.join(crashes)}; "
+                f"model {self.model_path}"
+            ),
+        )
+
+    def _start_once(self, rung: str) -> RuntimeInfo:
         import json
 
         data_parent, data_child = socket.socketpair()
         cancel_parent, cancel_child = socket.socketpair()
         plan = asdict(self.plan)
         plan.pop("memory", None)
+        plan["kernels"] = kernels.CHOICES[rung].to_plan()
         cmd = [
             sys.executable,
             "-m",
@@ -415,25 +603,24 @@ class LlamaRuntime:
         try:
             msg = parent_conn.recv()
         except (EOFError, OSError) as exc:
-            code = proc.wait(timeout=5)
+            try:
+                code = proc.wait(timeout=5)
+            except subprocess.TimeoutExpired:
+                code = None
             self._cleanup()
+            if kernels.is_kernel_crash(code):
+                raise _LoadCrash(code) from exc
             raise ModelFileError(
                 "The model runtime stopped while loading this model.",
                 "The file may be damaged, or too large for this machine's memory.",
-                detail=f"exit code {code}",
+                detail=f"runtime {kernels.signal_name(code)}",
             ) from exc
         if msg[0] == "error":
             self._cleanup()
             raise _error_from(msg)
-        self.info = RuntimeInfo(**{**msg[1], "notices": tuple(msg[1]["notices"])})
-        log.info(
-            "model runtime ready: pid=%s backend=%s n_ctx=%s load=%.2fs",
-            self.info.pid,
-            self.info.backend,
-            self.info.n_ctx,
-            self.info.load_s,
+        return RuntimeInfo(
+            **{**msg[1], "notices": tuple(msg[1]["notices"]), "crashes": tuple(msg[1].get("crashes", ()))}
         )
-        return self.info
 
     def close(self) -> None:
         if self._conn is not None and self.alive:
@@ -466,14 +653,22 @@ class LlamaRuntime:
 
     # -- requests
 
+    def _exit_code(self) -> int | None:
+        if self._proc is None:
+            return None
+        try:
+            return self._proc.wait(timeout=2)  # the pipe closes a moment before the process is reaped
+        except subprocess.TimeoutExpired:
+            return None
+
     def _crashed(self) -> ModelCrashed:
-        code = self._proc.poll() if self._proc is not None else None
+        code = self._exit_code()
         self._cleanup()
         self.restarts += 1
         return ModelCrashed(
             "The model stopped unexpectedly.",
             "Your messages are kept. Hearth restarts the model on your next request.",
-            detail=f"runtime exit code {code}",
+            detail=f"runtime {kernels.signal_name(code)}",
         )
 
     def _recv(self) -> tuple[Any, ...]:
@@ -515,51 +710,102 @@ class LlamaRuntime:
     def stream_chat(
         self, messages: Sequence[ChatMessage], params: GenerationParams, cancel: CancelToken
     ) -> Generator[Event, None, Completion]:
-        """Stream an answer. Yields Token events (and a Notice when history was trimmed)."""
+        """Stream an answer. Yields Token events (and a Notice when history was trimmed).
+
+        If the engine dies of a native fault while reading the prompt (before the first token),
+        the runtime restarts one kernel rung safer and answers the same request once more; a
+        second crash on the same request is reported with the plan, the signal and a hint.
+        """
         with self._lock:
-            info = self.start()
-            if info.pid != self._notified_pid:  # load notices once per runtime, not every answer
-                self._notified_pid = info.pid
-                for note in info.notices:
-                    yield Notice(note, "warning")
-            assert self._conn is not None and self._cancel is not None
-            request = {"messages": [asdict(m) for m in messages], "params": asdict(params)}
-            try:
-                self._conn.send(("chat", request))
-            except OSError as exc:
-                raise self._crashed() from exc
-            cancel_sent = False
+            retried_from = ""
             while True:
-                if cancel.cancelled and not cancel_sent:
-                    try:
-                        self._cancel.send_bytes(b"c")
-                    except OSError:
-                        pass
-                    cancel_sent = True
-                if not self._conn.poll(0.02):
-                    if not self.alive:
-                        raise self._crashed()
-                    continue
-                msg = self._recv()
-                kind = msg[0]
-                if kind == "tok":
-                    if not cancel_sent:
-                        yield Token(msg[1])
-                elif kind == "prompt":
-                    if msg[1]["dropped"]:
-                        yield Notice(
-                            f"The conversation is longer than the model's context; the oldest "
-                            f"{msg[1]['dropped']} message(s) were left out of this answer.",
-                            "info",
-                            {"dropped": msg[1]["dropped"]},
-                        )
-                elif kind == "done":
-                    completion = Completion(msg[2], GenerationStats(**msg[1]))
-                    if cancel_sent:
-                        raise Cancelled(partial=completion)
-                    return completion
-                elif kind == "error":
-                    raise _error_from(msg)
+                info = self.start()
+                if info.pid != self._notified_pid:  # load notices once per runtime, not every answer
+                    self._notified_pid = info.pid
+                    for note in info.notices:
+                        yield Notice(note, "warning")
+                try:
+                    return (yield from self._stream_once(messages, params, cancel))
+                except _PromptCrash as crash:
+                    memory = self._kernel_memory()
+                    if retried_from or not kernels.is_kernel_crash(crash.code):
+                        raise self._request_crash(crash, info, retried_from) from None
+                    nxt = memory.record_crash(self._kernel_key, info.kernels, crash.code, "prompt")
+                    if nxt is None:
+                        raise self._request_crash(crash, info, retried_from) from None
+                    log.warning("engine crashed (%s) reading a prompt on rung %s", crash.signal, info.kernels)
+                    retried_from = f"{info.kernels} ({crash.signal})"
+                    self._kernel_fallback_pending = True
+
+    def _request_crash(self, crash: _PromptCrash, info: RuntimeInfo, retried_from: str) -> ModelCrashed:
+        p = self.plan
+        again = f" again after a retry from {retried_from}" if retried_from else ""
+        return ModelCrashed(
+            f"The model engine crashed ({crash.signal}){again} while reading this prompt.",
+            "Your messages are kept. Try a shorter question or another model file; "
+            "`hearth doctor --selftest` checks the engine.",
+            detail=(
+                f"plan: backend {info.backend}, kernels {info.kernels}, GPU layers {info.n_gpu_layers}, "
+                f"threads {info.n_threads}/{info.n_threads_batch}, context {info.n_ctx}, batch {p.n_batch}; "
+                f"model {self.model_path}"
+            ),
+        )
+
+    def _stream_once(
+        self, messages: Sequence[ChatMessage], params: GenerationParams, cancel: CancelToken
+    ) -> Generator[Event, None, Completion]:
+        assert self._conn is not None and self._cancel is not None
+        request = {"messages": [asdict(m) for m in messages], "params": asdict(params)}
+        try:
+            self._conn.send(("chat", request))
+        except OSError as exc:
+            raise self._crashed() from exc
+        cancel_sent = False
+        streaming = False  # a token arrived: a crash now is not a prompt-reading crash
+
+        def died() -> Exception:
+            if streaming:
+                return self._crashed()
+            code = self._exit_code()
+            self._cleanup()
+            self.restarts += 1
+            return _PromptCrash(code)
+
+        while True:
+            if cancel.cancelled and not cancel_sent:
+                try:
+                    self._cancel.send_bytes(b"c")
+                except OSError:
+                    pass
+                cancel_sent = True
+            if not self._conn.poll(0.02):
+                if not self.alive:
+                    raise died()
+                continue
+            try:
+                msg = self._conn.recv()
+            except (EOFError, OSError) as exc:
+                raise died() from exc
+            kind = msg[0]
+            if kind == "tok":
+                streaming = True
+                if not cancel_sent:
+                    yield Token(msg[1])
+            elif kind == "prompt":
+                if msg[1]["dropped"]:
+                    yield Notice(
+                        f"The conversation is longer than the model's context; the oldest "
+                        f"{msg[1]['dropped']} message(s) were left out of this answer.",
+                        "info",
+                        {"dropped": msg[1]["dropped"]},
+                    )
+            elif kind == "done":
+                completion = Completion(msg[2], GenerationStats(**msg[1]))
+                if cancel_sent:
+                    raise Cancelled(partial=completion)
+                return completion
+            elif kind == "error":
+                raise _error_from(msg)
 
 
 def _error_from(msg: tuple[Any, ...]) -> AppError:

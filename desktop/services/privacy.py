@@ -52,10 +52,16 @@ class GuardState:
     enforcing: bool = True
     allowed_hosts: set[str] = field(default_factory=set)  # hosts the user named (remote servers)
     attempts: list[str] = field(default_factory=list)
+    self_checks: int = 0  # refusals of SELFTEST_HOST: the guard proving itself, not an attempt
     lock: threading.Lock = field(default_factory=threading.Lock)
 
 
 _state = GuardState()
+
+# `hearth doctor --selftest` looks this name up to prove the guard refuses lookups. It is refused
+# like any outside name but not counted or logged as an attempt: the user's count stays honest.
+# (.invalid never resolves anywhere, RFC 6761, so even a broken guard sends nothing useful.)
+SELFTEST_HOST = "hearth-selftest.invalid"
 
 
 def _is_local_host(host: Any) -> bool:
@@ -108,6 +114,10 @@ def _audit(event: str, args: tuple[Any, ...]) -> None:
             return
         _refuse(f"{event[7:]} to {address!r}")
     elif event == "socket.getaddrinfo":
+        if args and args[0] == SELFTEST_HOST:
+            with _state.lock:
+                _state.self_checks += 1
+            raise NetworkBlocked("Hearth is offline: refused the self-test lookup")
         if not _allowed(args[0]):
             _refuse(f"name lookup of {args[0]!r}")
     elif event in ("socket.gethostbyname", "socket.gethostbyname_ex", "socket.gethostbyaddr"):
@@ -145,6 +155,11 @@ def refused_attempts() -> list[str]:
 def refused_count() -> int:
     with _state.lock:
         return len(_state.attempts)
+
+
+def self_check_count() -> int:
+    with _state.lock:
+        return _state.self_checks
 
 
 def is_installed() -> bool:

@@ -185,6 +185,7 @@ class MainWindow(QMainWindow):
         self.chat.load()
         if self.session.runtime is None and self.session.runner.running("model") is None:
             self.session.load_model()
+        self.session.first_start_selftest(self._selftest_done)
         self.refresh_models()
         if ICON_PATH.is_file():
             self.setWindowIcon(QIcon(str(ICON_PATH)))
@@ -194,6 +195,14 @@ class MainWindow(QMainWindow):
             self.library.refresh()
         elif self.library_dock.isVisible():  # restored open
             self._on_library_visible(True)
+
+    def _selftest_done(self, results: list[Any]) -> None:
+        """A failed first-start check stays on screen as a banner with its remedy."""
+        failed = [r for r in results if not r.ok]
+        if failed:
+            first = failed[0]
+            more = f" ({len(failed) - 1} more: hearth doctor --selftest)" if len(failed) > 1 else ""
+            messages.error(f"Self-test: {first.name} failed — {first.summary}{more}", first.remedy)
 
     @property
     def library(self) -> LibraryPanel:

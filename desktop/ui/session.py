@@ -146,6 +146,20 @@ class Session(QObject):
         )
         emit(self.model_failed, error)
 
+    def first_start_selftest(self, done: Callable[[list[Any]], None]) -> JobHandle | None:
+        """On the first start in this data dir, run `hearth doctor --selftest`'s checks off the GUI
+        thread (io lane). The engine is checked by the model load itself (same ladder, same
+        load-time decode), so no second model process is started here."""
+        from desktop.services import selftest
+
+        if selftest.last_results() is not None:
+            return None
+        settings = self.settings
+        checks = [c for c in selftest.CHECKS if c != "engine"]
+        return self.runner.call(
+            "io", lambda: selftest.run_selftest(settings, checks=checks), on_succeeded=done
+        )
+
     def require_runtime(self) -> Any:
         """The started runtime, for a job on the llm lane; a clear error if none could be loaded."""
         if self.runtime is None:

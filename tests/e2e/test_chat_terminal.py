@@ -11,6 +11,8 @@ from pathlib import Path
 
 import pytest
 
+from tests.procs import communicate_within, describe_exit, read_until
+
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]
 REPO = Path(__file__).resolve().parents[2]
 
@@ -30,19 +32,15 @@ def test_ctrl_c_stops_the_answer_and_the_chat_goes_on(tmp_path: Path) -> None:
     proc.stdin.write(b"Write a very long story about a ship, chapter by chapter.\n")
     proc.stdin.flush()
     # Wait until the answer is streaming, then press Ctrl-C (SIGINT to the whole process group).
-    seen = b""
-    deadline = time.monotonic() + 60
-    while b"hearth> " not in seen or len(seen.split(b"hearth> ", 1)[1]) < 20:
-        chunk = os.read(proc.stdout.fileno(), 256)
-        assert chunk, "hearth exited before answering"
-        seen += chunk
-        assert time.monotonic() < deadline
+    seen = read_until(
+        proc, lambda s: b"hearth> " in s and len(s.split(b"hearth> ", 1)[1]) >= 20, timeout=90
+    )
     os.killpg(proc.pid, signal.SIGINT)
     time.sleep(0.5)
     proc.stdin.write(b"Say hello.\n/quit\n")
     proc.stdin.flush()
-    out, err = proc.communicate(timeout=60)
-    assert proc.returncode == 0, err.decode()
+    out, err = communicate_within(proc, timeout=60)
+    assert proc.returncode == 0, f"{describe_exit(proc.returncode)}: {err.decode()}"
     assert b"[stopped]" in err
     # The second question was answered by the same program (the model was not killed by Ctrl-C).
     assert (seen + out).count(b"hearth> ") == 2

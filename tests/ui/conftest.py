@@ -41,6 +41,18 @@ def _qt_warnings_fail(request: pytest.FixtureRequest) -> Iterator[None]:
         pytest.fail("Qt warnings during the test:\n" + "\n".join(bad), pytrace=False)
 
 
+@pytest.fixture(autouse=True)
+def _selftest_already_ran(request: pytest.FixtureRequest, data_dir: Path) -> None:
+    """The window runs the self-test on a data dir's first start; most tests are not about that
+    (it loads an embedder for seconds), so their data dir says it already passed. A test that
+    is about it asks for the `fresh_data_dir` marker."""
+    if request.node.get_closest_marker("fresh_data_dir"):
+        return
+    from desktop.services.selftest import CheckResult, save_results
+
+    save_results([CheckResult("stores", True, 0.0, "tests: pre-recorded")])
+
+
 # Started once per process by a library and kept on purpose (tqdm's monitor, via sentence-transformers).
 PROCESS_WIDE_THREADS = {"tqdm_monitor"}
 

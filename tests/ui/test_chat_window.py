@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+import pytest
 from PySide6.QtCore import Qt
 
 from desktop.core.errors import ContextOverflow
@@ -185,3 +186,18 @@ def test_uncaught_exception_in_a_slot_goes_to_the_bug_dialog(qtbot: Any, make_wi
         restore_excepthooks(previous)
     assert "slot exploded" in window.last_bug.details
     assert window.isVisible()
+
+
+@pytest.mark.fresh_data_dir
+def test_first_start_runs_the_selftest_and_shows_a_failure_with_its_remedy(
+    qtbot: Any, make_window: Any, monkeypatch: pytest.MonkeyPatch, tmp_path: Any
+) -> None:
+    from desktop.services import selftest
+
+    monkeypatch.setenv("HEARTH_EMBEDDER", str(tmp_path / "no-embedder-here"))
+    window = make_window()
+    qtbot.waitUntil(lambda: "Self-test: embedder failed" in window.banner.text(), timeout=20000)
+    assert "Reinstall Hearth" in window.banner.text()
+    saved = selftest.last_results()
+    assert saved is not None and {r.name for r in saved} == {"embedder", "pdf", "stores", "privacy"}
+    assert [r.name for r in saved if not r.ok] == ["embedder"]
