@@ -1,4 +1,8 @@
-"""`hearth eval retrieval DIR`: recall@k and MRR of Hearth's retrieval on a qa.jsonl set, with baselines.
+"""`hearth eval retrieval DIR` (recall@k and MRR of Hearth's retrieval, with baselines) and
+`hearth eval answers DIR` (answer quality through the real answer path) on a qa.jsonl set.
+
+`eval answers` is described at its section below and in docs/answers.md; its scoring is
+desktop/core/answer_eval.py. What follows is about `eval retrieval`.
 
 The folder follows ../shared/eval (see its README): `qa.jsonl` (one question a line: `question`,
 `docs` = PDF paths relative to the folder's parent or to the folder, `gold_pages` = `{doc, page}`
@@ -55,6 +59,7 @@ log = logging.getLogger("desktop.eval")
 
 COLLECTION = "eval"
 METHODS = ("hybrid", "keyword", "vector")
+ANSWER_MODES = ("auto", "grounded", "checked")
 FINGERPRINT_FILE = "hearth-eval.json"
 
 
@@ -83,6 +88,42 @@ def register(sub: Any) -> None:
     r.add_argument("--details", action="store_true", help="with --json: per-question first-hit ranks")
     r.add_argument("--json", action="store_true")
     r.set_defaults(func=_retrieval)
+    a = esub.add_parser(
+        "answers",
+        help="answer quality on a qa.jsonl folder: gold figures, cited documents, unsupported numbers, "
+        "abstention",
+    )
+    a.add_argument("folder", type=Path, help="folder with qa.jsonl and its PDFs")
+    a.add_argument(
+        "--mode",
+        choices=ANSWER_MODES,
+        default="auto",
+        help="answer mode (auto: as the app chooses for the model; needs an answer path with modes "
+        "for grounded/checked)",
+    )
+    a.add_argument("--model", help="model name or GGUF path (default: the bundled model)")
+    a.add_argument("--limit", type=int, help="only the first N questions of the set (and of --extra)")
+    a.add_argument(
+        "--questions",
+        default="all",
+        help="which questions of qa.jsonl: all (default), single (one document in `docs`), multi, "
+        "none (only --extra), or comma-separated ids",
+    )
+    a.add_argument(
+        "--extra",
+        type=Path,
+        action="append",
+        help="another jsonl of questions (e.g. an unanswerable set, `answerable: false`) asked of the "
+        "same index (repeatable)",
+    )
+    a.add_argument("--json", type=Path, metavar="OUT", help="write the report, every answer included, here")
+    a.add_argument(
+        "--keep",
+        type=Path,
+        metavar="DIR",
+        help="keep the eval index in DIR and reuse it (same as eval retrieval --data-dir)",
+    )
+    a.set_defaults(func=_answers)
 
 
 # ----------------------------------------------------------------------------- the set
@@ -119,6 +160,18 @@ def _resolve(folder: Path, rel: str) -> Path:
     )
 
 
+def _excluded(folder: Path) -> dict[str, str]:
+    """File name -> text quality, for the PDFs docinfo.json marks as not `ok`."""
+    excluded: dict[str, str] = {}
+    info_path = folder / "docinfo.json"
+    if info_path.is_file():
+        for name, info in json.loads(info_path.read_text(encoding="utf-8")).items():
+            quality = info.get("text_quality", "ok") if isinstance(info, dict) else "ok"
+            if quality != "ok":
+                excluded[Path(name).name] = quality
+    return excluded
+
+
 def load_set(folder: Path, gold: str = "docs", limit: int | None = None) -> EvalSet:
     """Questions and PDFs of a qa.jsonl folder; files docinfo.json marks as not `ok` are left out."""
     folder = folder.expanduser().resolve()
@@ -128,13 +181,7 @@ def load_set(folder: Path, gold: str = "docs", limit: int | None = None) -> Eval
             f"No qa.jsonl in {folder}.",
             "Point at a folder in the ../shared/eval format (qa.jsonl next to the PDFs).",
         )
-    excluded: dict[str, str] = {}
-    info_path = folder / "docinfo.json"
-    if info_path.is_file():
-        for name, info in json.loads(info_path.read_text(encoding="utf-8")).items():
-            quality = info.get("text_quality", "ok") if isinstance(info, dict) else "ok"
-            if quality != "ok":
-                excluded[Path(name).name] = quality
+    excluded = _excluded(folder)
     items: list[QaItem] = []
     skipped = 0
     for n, line in enumerate(qa.read_text(encoding="utf-8").splitlines(), start=1):
@@ -464,4 +511,471 @@ def _retrieval(args: argparse.Namespace) -> int:
         print_json(report)
     else:
         print(format_report(report), file=sys.stdout)
+    return 0
+
+
+# ============================================================================= eval answers
+#
+# `hearth eval answers DIR`: every question through the real answer path (`ask_job`, called as
+# `hearth ask` calls it) over the same isolated index as `eval retrieval`, one model started once
+# for the run; each answer scored by desktop.core.answer_eval (what each figure means is there).
+# The whole folder's PDFs are indexed whatever --questions/--limit pick, so every question is
+# asked of the full library a user would have. `--extra` sets (an unanswerable set) are asked
+# of that same index.
+
+
+@dataclass(frozen=True, slots=True)
+class AnswerItem:
+    id: str
+    question: str
+    gold: str
+    answerable: bool
+    docs: tuple[Path, ...]
+    pages: tuple[tuple[Path, int], ...]  # (pdf, 1-based page)
+    source: str  # the file it came from
+
+
+def _read_rows(path: Path) -> list[tuple[int, dict[str, Any]]]:
+    rows: list[tuple[int, dict[str, Any]]] = []
+    for n, line in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1):
+        if not line.strip():
+            continue
+        try:
+            row = json.loads(line)
+        except ValueError as exc:
+            raise AppError(
+                f"Line {n} of {path.name} is not JSON.", "One JSON object a line.", detail=str(exc)
+            ) from exc
+        if not isinstance(row, dict) or not isinstance(row.get("question"), str):
+            raise AppError(
+                f"Line {n} of {path.name} is not a valid question record.",
+                "Each line needs `question` (and `docs`, `answer`, `answerable`): "
+                "see ../shared/eval/README.md.",
+            )
+        rows.append((n, row))
+    return rows
+
+
+def _answer_item(
+    folder: Path, row: dict[str, Any], n: int, source: str, excluded: dict[str, str]
+) -> AnswerItem:
+    try:
+        docs = [_resolve(folder, d) for d in row.get("docs") or []]
+        pages = [(_resolve(folder, g["doc"]), int(g["page"]) + 1) for g in row.get("gold_pages") or []]
+    except (KeyError, TypeError, ValueError) as exc:
+        raise AppError(
+            f"Line {n} of {source} has unreadable `docs` or `gold_pages`.", detail=str(exc)
+        ) from exc
+    docs = [d for d in docs if d.name not in excluded]
+    pages = [(d, p) for d, p in pages if d.name not in excluded]
+    answerable = row.get("answerable") is not False
+    return AnswerItem(
+        str(row.get("id", f"{source}:{n}")),
+        str(row["question"]),
+        str(row.get("answer") or ""),
+        answerable,
+        tuple(docs),
+        tuple(pages),
+        source,
+    )
+
+
+def _pick(rows: list[tuple[int, dict[str, Any]]], which: str) -> list[tuple[int, dict[str, Any]]]:
+    which = which.strip()
+    if which == "all":
+        return rows
+    if which == "none":
+        return []
+    if which in ("single", "multi"):
+        want_single = which == "single"
+        return [(n, r) for n, r in rows if (len(r.get("docs") or []) == 1) == want_single]
+    ids = [x.strip() for x in which.split(",") if x.strip()]
+    known = {str(r.get("id")) for _, r in rows}
+    missing = [i for i in ids if i not in known]
+    if missing:
+        raise AppError(
+            f"--questions names ids that are not in qa.jsonl: {', '.join(missing[:5])}",
+            "Use all, single, multi, none, or ids from qa.jsonl separated by commas.",
+        )
+    return [(n, r) for n, r in rows if str(r.get("id")) in ids]
+
+
+@dataclass
+class AnswerSet:
+    name: str
+    items: list[AnswerItem]
+    pdfs: list[Path]  # every PDF of the folder's qa.jsonl (the index), left-out files excepted
+    excluded: dict[str, str] = field(default_factory=dict)
+    skipped_questions: int = 0  # gold documents all left out (text quality)
+    extra: list[str] = field(default_factory=list)
+
+
+def load_answer_set(
+    folder: Path, which: str = "all", limit: int | None = None, extra: Sequence[Path] = ()
+) -> AnswerSet:
+    """The questions to answer: qa.jsonl filtered by `which` (first `limit`), then each extra file's."""
+    folder = folder.expanduser().resolve()
+    qa = folder / "qa.jsonl"
+    if not qa.is_file():
+        raise AppError(
+            f"No qa.jsonl in {folder}.",
+            "Point at a folder in the ../shared/eval format (qa.jsonl next to the PDFs).",
+        )
+    excluded = _excluded(folder)
+    rows = _read_rows(qa)
+    all_items = [_answer_item(folder, r, n, qa.name, excluded) for n, r in rows]
+    pdfs = sorted({d for it in all_items for d in (*it.docs, *(p for p, _ in it.pages))})
+    picked_ids = {id(r) for _, r in _pick(rows, which)}
+    items: list[AnswerItem] = []
+    skipped = 0
+    for (_, row), item in zip(rows, all_items, strict=True):
+        if id(row) not in picked_ids:
+            continue
+        if item.answerable and not item.docs:  # its documents were all left out
+            skipped += 1
+            continue
+        if limit is not None and len(items) >= limit:
+            break
+        items.append(item)
+    names: list[str] = []
+    for path in extra:
+        path = path.expanduser().resolve()
+        if not path.is_file():
+            raise AppError(f"There is no question file {path}.", "--extra takes a jsonl file of questions.")
+        more = [_answer_item(folder, r, n, path.name, excluded) for n, r in _read_rows(path)]
+        items.extend(more[:limit] if limit is not None else more)
+        names.append(path.name)
+    return AnswerSet(folder.name, items, pdfs, excluded, skipped, names)
+
+
+# ----------------------------------------------------------------------------- the answer path
+
+
+def _accepts(fn: Any, name: str) -> bool:
+    import inspect
+
+    try:
+        return name in inspect.signature(fn).parameters
+    except (TypeError, ValueError):
+        return False
+
+
+def answer_path_features() -> dict[str, bool]:
+    """What the installed answer path accepts (the harness runs on older and newer code alike)."""
+    from dataclasses import fields
+
+    from desktop.core.rag import AskRequest, ask_job
+
+    names = {f.name for f in fields(AskRequest)}
+    return {"mode": "mode" in names, "embed": _accepts(ask_job, "embed")}
+
+
+def _used_numbers(answer: Any) -> set[int]:
+    """The shown sources the answer cites: what the Answer says when it says so, else its [n] markers."""
+    from desktop.core.answer_eval import marker_numbers
+
+    citations = tuple(getattr(answer, "citations", ()) or ())
+    flags = [getattr(c, "used", None) for c in citations]
+    if citations and all(isinstance(f, bool) for f in flags):
+        return {int(c.n) for c in citations if c.used}
+    for attr in ("used", "used_sources", "cited"):
+        value = getattr(answer, attr, None)
+        if isinstance(value, list | tuple | set | frozenset) and all(isinstance(v, int) for v in value):
+            return {int(v) for v in value}
+    sentences = getattr(answer, "sentences", None)
+    if sentences:
+        used: set[int] = set()
+        for sent in sentences:
+            for attr in ("citations", "sources", "cites"):
+                value = getattr(sent, attr, None)
+                if value:
+                    used |= {int(getattr(v, "n", v)) for v in value}
+                    break
+        if used:
+            return used
+    return set(marker_numbers(str(getattr(answer, "text", "")), max((c.n for c in citations), default=0)))
+
+
+def _source_texts(answer: Any) -> list[str]:
+    """The text of every source shown with the answer: citation titles and snippets, quoted evidence."""
+    out: list[str] = []
+    for c in getattr(answer, "citations", ()) or ():
+        out += [str(getattr(c, "title", "") or ""), str(getattr(c, "snippet", "") or "")]
+        for attr in ("quote", "highlight", "evidence"):
+            value = getattr(c, attr, None)
+            if isinstance(value, str):
+                out.append(value)
+    for attr in ("evidence", "quotes"):
+        for ev in getattr(answer, attr, None) or ():
+            text = ev if isinstance(ev, str) else getattr(ev, "text", None)
+            if isinstance(text, str):
+                out.append(text)
+    return out
+
+
+def _answer_request(question: str, settings: Any, mode: str, features: dict[str, bool]) -> Any:
+    """An AskRequest as `hearth ask` builds it (desktop/cli/ask.py), plus the mode when it has one."""
+    from desktop.core.chat import GenerationParams
+    from desktop.core.rag import AskRequest
+
+    extra: dict[str, Any] = {}
+    if features["mode"]:
+        extra["mode"] = mode
+    return AskRequest(
+        question,
+        (COLLECTION,),
+        params=GenerationParams(max_tokens=int(settings["max_answer_tokens"]), temperature=0.2),
+        max_sources=int(settings["sources_per_answer"]),
+        **extra,
+    )
+
+
+def _ask_kwargs(lib: Any, runtime: Any, features: dict[str, bool]) -> dict[str, Any]:
+    """Keywords of ask_job beyond the engine, library, request and token counter (as ask.py passes them)."""
+    return {"start_model": lambda: runtime.n_ctx}
+
+
+# ----------------------------------------------------------------------------- running
+
+
+def _score(item: AnswerItem, answer: Any, seconds: float, sha_of: dict[Path, str]) -> Any:
+    from desktop.core.answer_eval import CitedSource, score_answer
+
+    used = _used_numbers(answer)
+    sources = [
+        CitedSource(
+            n=int(c.n),
+            doc=str(c.doc_id),
+            page=int(c.page),
+            page_end=int(c.page_end or c.page),
+            used=int(c.n) in used,
+        )
+        for c in getattr(answer, "citations", ()) or ()
+    ]
+    stats = getattr(answer, "stats", None)
+    return score_answer(
+        qid=item.id,
+        question=item.question,
+        answer=str(answer.text),
+        gold=item.gold,
+        answerable=item.answerable,
+        abstained=bool(getattr(answer, "abstained", not answer.found)),
+        sources=sources,
+        source_texts=_source_texts(answer),
+        gold_docs={sha_of[d] for d in item.docs},
+        gold_pages={(sha_of[d], p) for d, p in item.pages},
+        seconds=seconds,
+        ttft_s=float(stats.ttft_s) if stats is not None else None,
+        truncated=(stats.stop_reason == "length") if stats is not None else None,
+    )
+
+
+def _record(item: AnswerItem, answer: Any, score: Any) -> dict[str, Any]:
+    stats = getattr(answer, "stats", None)
+    used = _used_numbers(answer)
+    return {
+        "id": item.id,
+        "set": item.source,
+        "question": item.question,
+        "answerable": item.answerable,
+        "gold": item.gold,
+        "gold_docs": [d.name for d in item.docs],
+        "answer": str(answer.text),
+        "sources": [
+            {"n": c.n, "title": c.title, "page": c.page, "page_end": c.page_end, "used": c.n in used}
+            for c in getattr(answer, "citations", ()) or ()
+        ],
+        "stats": stats.to_dict() if stats is not None and hasattr(stats, "to_dict") else None,
+        **score.to_dict(),
+    }
+
+
+def run_answer_eval(
+    folder: Path,
+    *,
+    mode: str = "auto",
+    model: str | None = None,
+    limit: int | None = None,
+    questions: str = "all",
+    extra: Sequence[Path] = (),
+    keep: Path | None = None,
+    embedder: Any = None,
+    json_out: Path | None = None,
+    on_event: Any = None,
+    on_answer: Callable[[int, int, dict[str, Any]], None] | None = None,
+) -> dict[str, Any]:
+    """Index the folder's PDFs privately, answer every picked question, score each answer."""
+    from desktop.core.answer_eval import aggregate
+    from desktop.core.rag import ask_job
+    from desktop.core.settings import SettingsStore
+    from desktop.services.embeddings import Embedder
+    from desktop.services.library import Library, file_sha256
+    from desktop.services.runtime import open_runtime
+
+    if mode not in ANSWER_MODES:
+        raise AppError(f"--mode must be one of {', '.join(ANSWER_MODES)} (got {mode!r}).")
+    features = answer_path_features()
+    if mode != "auto" and not features["mode"]:
+        raise AppError(
+            f"This answer path has no modes, so --mode {mode} cannot be measured.",
+            "Use --mode auto (the answer path as it is).",
+        )
+    aset = load_answer_set(folder, questions, limit, extra)
+    if not aset.items:
+        raise AppError(f"No questions to answer in {folder}.", "Check --questions, --extra and qa.jsonl.")
+    sha_of = {
+        p: file_sha256(p) for p in {d for it in aset.items for d in (*it.docs, *(p for p, _ in it.pages))}
+    }
+    scores: list[Any] = []
+    records: list[dict[str, Any]] = []
+    report: dict[str, Any] = {}
+    with _eval_root(keep) as root:
+        # Defaults, not the user's settings: runs are comparable between machines and users.
+        settings = SettingsStore(root / "hearth-eval-settings.json")
+        emb = embedder or Embedder(threads=os.cpu_count() or 1)
+        with Library(root, emb) as lib:
+            t0 = time.perf_counter()
+            added = build_index(lib, root, aset.pdfs, on_event)
+            index_s = time.perf_counter() - t0
+            ready = [r for r in lib.files(COLLECTION) if r.status == "ready"]
+            runtime, choice = open_runtime(settings, model)
+            with runtime:
+                t1 = time.perf_counter()
+                info = runtime.start()  # once for the run, outside the per-answer timings
+                load_s = time.perf_counter() - t1
+                report = {
+                    "set": aset.name,
+                    "folder": str(folder),
+                    "questions_filter": questions,
+                    "extra": aset.extra,
+                    "limit": limit,
+                    "mode": mode,
+                    "answer_path": features,
+                    "model": Path(choice.model.path).name,
+                    "model_path": str(choice.model.path),
+                    "n_ctx": getattr(info, "n_ctx", None),
+                    "threads": getattr(choice.plan, "threads", None),
+                    "model_load_seconds": round(load_s, 1),
+                    "data_dir": str(keep) if keep else "(temporary, deleted)",
+                    "pdfs": len(aset.pdfs),
+                    "pdfs_ready": len(ready),
+                    "pages": sum(r.page_count for r in ready),
+                    "passages": sum(r.chunks for r in ready),
+                    "index_seconds": round(index_s, 1),
+                    "index": added,
+                    "excluded_pdfs": aset.excluded,
+                    "skipped_questions": aset.skipped_questions,
+                }
+                for i, item in enumerate(aset.items, start=1):
+                    request = _answer_request(item.question, settings, mode, features)
+                    job = ask_job(
+                        runtime, lib, request, runtime.count_tokens, **_ask_kwargs(lib, runtime, features)
+                    )
+                    t2 = time.perf_counter()
+                    answer = run_job(job, None)
+                    seconds = time.perf_counter() - t2
+                    score = _score(item, answer, seconds, sha_of)
+                    scores.append(score)
+                    records.append(_record(item, answer, score))
+                    if on_answer is not None:
+                        on_answer(i, len(aset.items), records[-1])
+                    if json_out is not None:  # partial results survive an interrupted run
+                        _write_json(
+                            json_out,
+                            {**report, "partial": True, "summary": aggregate(scores), "answers": records},
+                        )
+    report["summary"] = aggregate(scores)
+    report["answers"] = records
+    if json_out is not None:
+        _write_json(json_out, report)
+    return report
+
+
+def _write_json(path: Path, value: Any) -> None:
+    path = path.expanduser()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_text(json.dumps(value, indent=2, ensure_ascii=False, default=str) + "\n", encoding="utf-8")
+    tmp.replace(path)
+
+
+def _fmt(x: Any, digits: int = 3) -> str:
+    if x is None:
+        return "n/a"
+    if isinstance(x, float):
+        return f"{x:.{digits}f}"
+    return str(x)
+
+
+def format_answers_report(rep: dict[str, Any]) -> str:
+    s = rep["summary"]
+    sets = f"{rep['set']} ({rep['questions_filter']})" + "".join(f" + {e}" for e in rep["extra"])
+    path = ", ".join(f"{k}={'yes' if v else 'no'}" for k, v in rep["answer_path"].items())
+    lines = [
+        f"{sets}: {s['answerable']} answerable + {s['unanswerable']} unanswerable questions",
+        f"model {rep['model']} (n_ctx {rep['n_ctx']}, {rep['threads']} threads, loaded in "
+        f"{rep['model_load_seconds']}s); mode {rep['mode']}; answer path accepts: {path}",
+        f"index: {rep['pdfs_ready']}/{rep['pdfs']} PDFs ready "
+        f"({rep['pages']} pages, {rep['passages']} passages); "
+        + (
+            f"indexing took {rep['index_seconds']}s"
+            if rep["index"]["ready"]
+            else f"kept index reused from {rep['data_dir']}"
+        ),
+    ]
+    if rep["excluded_pdfs"]:
+        lines.append(f"left out (text quality): {', '.join(sorted(rep['excluded_pdfs']))}")
+    rows = [
+        ("gold figure contained", s["gold_contained_rate"], s["n_gold_with_figures"]),
+        ("gold key-figure recall (mean)", s["gold_number_recall"], s["n_gold_with_figures"]),
+        ("gold word recall (mean)", s["gold_word_recall"], s["answerable"]),
+        ("gold document cited (used source)", s["gold_doc_cited_rate"], s["n_gold_doc"]),
+        ("gold document among sources shown", s["gold_doc_shown_rate"], s["n_gold_doc"]),
+        ("gold page cited", s["gold_page_cited_rate"], s["n_gold_page"]),
+        ("unsupported numbers per answer (mean)", s["unsupported_numbers_mean"], s["n_answers"]),
+        ("answers with an unsupported number", s["answers_with_unsupported_share"], s["n_answers"]),
+        ("  of the answers not abstaining", s["answered_with_unsupported_share"], s["n_answered"]),
+        ("abstention on unanswerable", s["abstention_rate_unanswerable"], s["n_unanswerable"]),
+        ("false abstention on answerable", s["false_abstention_rate_answerable"], s["n_answerable"]),
+        ("answers cut at the token limit", s["truncated_share"], s["n_with_stats"]),
+        ("seconds per answer (median)", s["median_seconds"], s["n_answers"]),
+        ("seconds per answer (mean)", s["mean_seconds"], s["n_answers"]),
+        ("time to first token, s (median)", s["median_ttft_s"], s["n_with_stats"]),
+    ]
+    lines += ["", f"{'':<40}{'value':>8}{'n':>6}"]
+    lines += [f"{label:<40}{_fmt(value):>8}{n:>6}" for label, value, n in rows]
+    return "\n".join(lines)
+
+
+def _answers(args: argparse.Namespace) -> int:
+    if args.limit is not None and args.limit < 1:
+        raise AppError("--limit must be a positive whole number.")
+    progress = ProgressLine()
+
+    def on_answer(i: int, total: int, rec: dict[str, Any]) -> None:
+        progress.clear()
+        gold = {True: "yes", False: "no", None: "n/a"}[rec["contains_gold"]]
+        print(
+            f"[{i}/{total}] {rec['id']}: {rec['seconds']:.1f}s gold={gold} "
+            f"unsupported={rec['unsupported_numbers']} abstained={'yes' if rec['abstained'] else 'no'}",
+            file=sys.stderr,
+            flush=True,
+        )
+
+    report = run_answer_eval(
+        args.folder,
+        mode=args.mode,
+        model=args.model,
+        limit=args.limit,
+        questions=args.questions,
+        extra=args.extra or (),
+        keep=args.keep,
+        json_out=args.json,
+        on_event=progress,
+        on_answer=on_answer,
+    )
+    progress.clear()
+    print(format_answers_report(report), file=sys.stdout)
+    if args.json:
+        print(f"\nevery answer: {args.json}", file=sys.stdout)
     return 0

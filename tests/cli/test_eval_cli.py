@@ -188,3 +188,155 @@ def test_default_eval_index_lives_in_a_temporary_dir_that_is_removed(data_dir: P
         assert root.is_dir() and not root.is_relative_to(data_dir)
         (root / "library.sqlite").write_text("x")
     assert not root.exists()
+
+
+# ============================================================================= eval answers
+
+ANSWER_PAGES = {
+    "orchard": [
+        "The orchard harvested 12,400 kilograms of pears in the autumn season.",
+        "Frost protection for the blossoms relies on tall wind machines that mix warmer air downward.",
+    ],
+    "lighthouse": [
+        "The Fresnel lens of the lighthouse was ground in Paris from 1,000 glass prisms.",
+        "During fog the keeper sounds a diaphragm foghorn driven by compressed air.",
+    ],
+}
+
+
+@pytest.fixture(scope="module")
+def answers_folder(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    folder = tmp_path_factory.mktemp("answerset") / "tiny"
+    (folder / "pdfs").mkdir(parents=True)
+    for topic, pages in ANSWER_PAGES.items():
+        pdfs.normal(folder / "pdfs" / f"{topic}.pdf", pages=[_page(p, topic) for p in pages], title=topic)
+
+    def q(qid: str, question: str, answer: str, docs: list[str]) -> str:
+        return json.dumps(
+            {"id": qid, "question": question, "answer": answer, "docs": [f"tiny/pdfs/{d}.pdf" for d in docs]}
+        )
+
+    lines = [
+        q("pears", "How many kilograms of pears did the orchard harvest?", "12,400 kilograms.", ["orchard"]),
+        q(
+            "both",
+            "What do the orchard and the lighthouse use against the weather?",
+            "Wind machines; a foghorn.",
+            ["orchard", "lighthouse"],
+        ),
+        q("prisms", "How many glass prisms make up the lighthouse lens?", "1,000 prisms.", ["lighthouse"]),
+    ]
+    (folder / "qa.jsonl").write_text("\n".join(lines) + "\n")
+    unanswerable = [
+        ("u-lease", "What is the notice period in my apartment lease?"),
+        ("u-tesla", "How many cars did Tesla deliver in 2023?"),
+    ]
+    (folder / "unanswerable.jsonl").write_text(
+        "".join(
+            json.dumps({"id": i, "question": t, "answerable": False, "docs": []}) + "\n"
+            for i, t in unanswerable
+        )
+    )
+    return folder
+
+
+def test_answer_set_filters_questions_but_indexes_every_pdf(answers_folder: Path) -> None:
+    from desktop.cli.eval import load_answer_set
+
+    extra = answers_folder / "unanswerable.jsonl"
+    single = load_answer_set(answers_folder, "single")
+    assert [it.id for it in single.items] == ["pears", "prisms"]
+    assert {p.name for p in single.pdfs} == {"orchard.pdf", "lighthouse.pdf"}
+    assert single.items[0].gold == "12,400 kilograms." and single.items[0].answerable
+    assert [it.id for it in load_answer_set(answers_folder, "multi").items] == ["both"]
+    assert [it.id for it in load_answer_set(answers_folder, "prisms,pears").items] == ["pears", "prisms"]
+    only_extra = load_answer_set(answers_folder, "none", extra=[extra])
+    assert [(it.id, it.answerable, it.docs) for it in only_extra.items] == [
+        ("u-lease", False, ()),
+        ("u-tesla", False, ()),
+    ]
+    limited = load_answer_set(answers_folder, "all", limit=1, extra=[extra])
+    assert [it.id for it in limited.items] == ["pears", "u-lease"]  # --limit applies to each set
+    assert len(limited.pdfs) == 2  # the index is the whole folder's, whatever is asked
+
+
+def test_answers_cli_explains_bad_arguments(
+    answers_folder: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from desktop.cli.eval import answer_path_features
+
+    assert main(["eval", "answers", str(tmp_path)]) == 1
+    assert "No qa.jsonl" in capsys.readouterr().err
+    assert main(["eval", "answers", str(answers_folder), "--questions", "nope"]) == 1
+    assert "nope" in capsys.readouterr().err
+    assert main(["eval", "answers", str(answers_folder), "--extra", str(tmp_path / "missing.jsonl")]) == 1
+    assert "missing.jsonl" in capsys.readouterr().err
+    assert main(["eval", "answers", str(answers_folder), "--limit", "0"]) == 1
+    assert "--limit" in capsys.readouterr().err
+    if not answer_path_features()["mode"]:  # an answer path without modes cannot be measured in one
+        assert main(["eval", "answers", str(answers_folder), "--mode", "grounded"]) == 1
+        assert "no modes" in capsys.readouterr().err
+
+
+def test_used_sources_come_from_the_answer_or_its_markers() -> None:
+    from types import SimpleNamespace as NS
+
+    from desktop.cli.eval import _source_texts, _used_numbers
+
+    cites = (NS(n=1, title="A", snippet="x 5"), NS(n=2, title="B", snippet="y"))
+    assert _used_numbers(NS(text="as [2] says, and [7]", citations=cites)) == {2}
+    flagged = (NS(n=1, used=True, title="A", snippet=""), NS(n=2, used=False, title="B", snippet=""))
+    assert _used_numbers(NS(text="no markers", citations=flagged)) == {1}
+    assert _used_numbers(NS(text="x", citations=cites, used=(1,))) == {1}
+    assert _source_texts(NS(citations=cites, evidence=[NS(text="quoted 7")])) == [
+        "A",
+        "x 5",
+        "B",
+        "y",
+        "quoted 7",
+    ]
+
+
+@pytest.mark.slow
+def test_answers_cli_runs_the_real_answer_path_with_one_model_start(
+    answers_folder: Path,
+    data_dir: Path,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    import desktop.services.embeddings as embeddings
+    from desktop.services.llm import LlamaRuntime
+
+    monkeypatch.setattr(embeddings, "Embedder", lambda **kw: shared_embedder())
+    starts: list[int] = []
+    real_start = LlamaRuntime.start
+
+    def counting_start(self: LlamaRuntime):  # type: ignore[no-untyped-def]
+        if not (self.alive and self.info is not None):
+            starts.append(1)
+        return real_start(self)
+
+    monkeypatch.setattr(LlamaRuntime, "start", counting_start)
+    out = tmp_path / "report.json"
+    argv = [
+        "eval", "answers", str(answers_folder), "--questions", "single", "--limit", "1",
+        "--extra", str(answers_folder / "unanswerable.jsonl"), "--json", str(out),
+        "--keep", str(tmp_path / "index"),
+    ]  # fmt: skip
+    assert main(argv) == 0
+    printed = capsys.readouterr()
+    assert "gold figure contained" in printed.out and "abstention on unanswerable" in printed.out
+    assert "[1/2] pears:" in printed.err and "[2/2] u-lease:" in printed.err
+    rep = json.loads(out.read_text())
+    assert "partial" not in rep and rep["mode"] == "auto" and rep["model"].startswith("SmolLM2")
+    assert rep["pdfs_ready"] == 2 and starts == [1]  # one model start for the whole run
+    assert [a["id"] for a in rep["answers"]] == ["pears", "u-lease"]  # --limit: of each set
+    pears = rep["answers"][0]
+    assert pears["answerable"] and pears["gold_numbers"] == 1 and pears["contains_gold"] in (True, False)
+    assert pears["seconds"] > 0 and isinstance(pears["answer"], str) and pears["sources"]
+    assert all(not a["answerable"] and a["contains_gold"] is None for a in rep["answers"][1:])
+    summary = rep["summary"]
+    assert summary["answerable"] == 1 and summary["unanswerable"] == 1 and summary["n_answers"] == 2
+    assert 0.0 <= summary["abstention_rate_unanswerable"] <= 1.0
+    assert not (data_dir / "library.sqlite").exists()  # the user's library is untouched
