@@ -44,3 +44,24 @@ def test_ctrl_c_stops_the_answer_and_the_chat_goes_on(tmp_path: Path) -> None:
     assert b"[stopped]" in err
     # The second question was answered by the same program (the model was not killed by Ctrl-C).
     assert (seen + out).count(b"hearth> ") == 2
+
+
+def test_on_a_cpu_whose_fast_kernels_crash_a_chat_still_answers(tmp_path: Path) -> None:
+    """The AMX machine, by fault injection: the first start falls back and says so, the second is quiet."""
+    env = {
+        **os.environ,
+        "HEARTH_DATA_DIR": str(tmp_path),
+        "HEARTH_NO_GUI": "1",
+        "HEARTH_FAULT_KERNEL_CRASH": "load",
+    }
+    cmd = [sys.executable, "-m", "desktop", "chat", "--once", "Say hello.", "--max-tokens", "12", "--seed", "1"]
+    first = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env, cwd=REPO)
+    out, err = communicate_within(first, timeout=120)
+    assert first.returncode == 0, f"{describe_exit(first.returncode)}: {err.decode()}"
+    assert out.strip(), "no answer"
+    assert b"portable kernels" in err and b"stopped unexpectedly" not in err
+
+    second = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env, cwd=REPO)
+    out, err = communicate_within(second, timeout=120)
+    assert second.returncode == 0 and out.strip()
+    assert b"crashed" not in err, "the second start must go straight to the kernels that work"
