@@ -100,6 +100,20 @@ def plan_threads(hw: HardwareInfo, threads: int = 0) -> _Threads:
     return _Threads(decode, prompt, note)
 
 
+def prompt_threads_now(planned: int, physical: int, load: float) -> int:
+    """Threads for reading one prompt, decided just before it is read.
+
+    The plan's prompt threads are chosen at load time for the worst case (a busy machine). Prompt
+    reading is compute-bound and short, so when the machine is idle right now (1-minute load
+    average) every free core may help: TTFT of a cited answer is mostly prompt reading. On a
+    machine that is busy, the plan stands: extra threads that cannot run only spin.
+    """
+    if physical <= planned:
+        return planned
+    free = math.floor(physical - max(0.0, load) + 0.25)
+    return max(planned, min(physical, MAX_PROMPT_THREADS, free))
+
+
 def _train_ctx(model: ModelInfo) -> int:
     return model.context_length if model.context_length > 0 else FALLBACK_TRAIN_CTX
 

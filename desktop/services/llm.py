@@ -303,6 +303,9 @@ class _ChildRuntime:
         if self.fault.mode:
             self.fault.wrap(llm)
         warmup_tps = self._warm_up()
+        idle = int(plan.get("idle_prompt_threads") or 0)
+        self.idle_prompt_threads = 0 if kernels.get("one_thread") else idle
+        self._prompt_threads = int(kwargs["n_threads_batch"])
         eos_id, bos_id = llm.token_eos(), llm.token_bos()
         eos = llm._model.token_get_text(eos_id) if eos_id != -1 else ""
         bos = llm._model.token_get_text(bos_id) if bos_id != -1 else ""
@@ -331,6 +334,19 @@ class _ChildRuntime:
             kernels=str(kernels.get("rung", "default")),
             warmup_prefill_tps=warmup_tps,
         )
+
+    def _set_prompt_threads(self) -> None:
+        """Read this prompt with every core that is free right now (planning.prompt_threads_now)."""
+        if not self.idle_prompt_threads or not hasattr(os, "getloadavg"):
+            return
+        import llama_cpp
+
+        from desktop.core.planning import prompt_threads_now
+
+        n_batch = prompt_threads_now(self.info.n_threads_batch, self.idle_prompt_threads, os.getloadavg()[0])
+        if n_batch != self._prompt_threads:
+            llama_cpp.llama_set_n_threads(self.llm.ctx, self.info.n_threads, n_batch)
+            self._prompt_threads = n_batch
 
     def _warm_up(self) -> float:
         """Decode a short multi-token prompt once; return its prompt tokens/s. A kernel that crashes
@@ -387,6 +403,7 @@ class _ChildRuntime:
 
         vocab = llm._model.vocab
         self.fault.serving = True
+        self._set_prompt_threads()
         if params.seed >= 0:
             llm.set_seed(params.seed)
         # Straight on `generate` (what create_completion wraps): no per-token dict building,
@@ -546,6 +563,15 @@ class LlamaRuntime:
         )
         return self.info
 
+    def _idle_prompt_threads(self) -> int:
+        """Cores a prompt may use when the machine is idle (0: keep the plan's). Threads the user
+        set by hand, and GPU plans, are left alone."""
+        if self.plan.backend != "cpu" or "as set" in self.plan.reason:
+            return 0
+        from desktop.services import hardware
+
+        return hardware.probe().physical_cores
+
     def _kernel_memory(self) -> kernels.KernelMemory:
         if self._kernel_key == "":
             self._kernel_key = kernels.key_for(self.model_path)
@@ -573,6 +599,7 @@ class LlamaRuntime:
         plan = asdict(self.plan)
         plan.pop("memory", None)
         plan["kernels"] = kernels.CHOICES[rung].to_plan()
+        plan["idle_prompt_threads"] = self._idle_prompt_threads()
         cmd = [
             sys.executable,
             "-m",

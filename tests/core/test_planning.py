@@ -189,3 +189,14 @@ def test_model_without_metadata_does_not_crash_planning() -> None:
     bare = ModelInfo("x", "x", "unknown", 10_000_000, None, "unknown", 0, 0, 0, 0, 0, None)
     plan = plan_runtime(TWO_CORE_CPU, bare)
     assert plan.n_ctx == 2048 and plan.fit == "fits"
+
+
+def test_prompt_threads_use_free_cores_only_when_the_machine_is_idle() -> None:
+    from desktop.core.planning import prompt_threads_now
+
+    assert prompt_threads_now(planned=1, physical=2, load=0.1) == 2  # idle laptop: both cores read
+    assert prompt_threads_now(planned=1, physical=2, load=1.0) == 1  # one core busy: the plan stands
+    assert prompt_threads_now(planned=1, physical=2, load=6.0) == 1  # shared, loaded machine
+    assert prompt_threads_now(planned=3, physical=8, load=2.0) == 6
+    assert prompt_threads_now(planned=4, physical=64, load=0.0) == 16  # capped
+    assert prompt_threads_now(planned=2, physical=1, load=0.0) == 2  # never below the plan
