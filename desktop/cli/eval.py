@@ -124,6 +124,13 @@ def register(sub: Any) -> None:
         help="keep the eval index in DIR and reuse it (same as eval retrieval --data-dir)",
     )
     a.set_defaults(func=_answers)
+    rs = esub.add_parser(
+        "rescore",
+        help="score the answers of an `eval answers --json` report again (current scoring rules, no model)",
+    )
+    rs.add_argument("report", type=Path, help="a report written by eval answers --json")
+    rs.add_argument("--json", type=Path, metavar="OUT", help="write the re-scored report here")
+    rs.set_defaults(func=_rescore)
 
 
 # ----------------------------------------------------------------------------- the set
@@ -738,39 +745,8 @@ def _ask_kwargs(lib: Any, runtime: Any, features: dict[str, bool]) -> dict[str, 
 # ----------------------------------------------------------------------------- running
 
 
-def _score(item: AnswerItem, answer: Any, seconds: float, sha_of: dict[Path, str]) -> Any:
-    from desktop.core.answer_eval import CitedSource, score_answer
-
-    used = _used_numbers(answer)
-    sources = [
-        CitedSource(
-            n=int(c.n),
-            doc=str(c.doc_id),
-            page=int(c.page),
-            page_end=int(c.page_end or c.page),
-            used=int(c.n) in used,
-        )
-        for c in getattr(answer, "citations", ()) or ()
-    ]
-    stats = getattr(answer, "stats", None)
-    return score_answer(
-        qid=item.id,
-        question=item.question,
-        answer=str(answer.text),
-        gold=item.gold,
-        answerable=item.answerable,
-        abstained=bool(getattr(answer, "abstained", not answer.found)),
-        sources=sources,
-        source_texts=_source_texts(answer),
-        gold_docs={sha_of[d] for d in item.docs},
-        gold_pages={(sha_of[d], p) for d, p in item.pages},
-        seconds=seconds,
-        ttft_s=float(stats.ttft_s) if stats is not None else None,
-        truncated=(stats.stop_reason == "length") if stats is not None else None,
-    )
-
-
-def _record(item: AnswerItem, answer: Any, score: Any) -> dict[str, Any]:
+def _record(item: AnswerItem, answer: Any, seconds: float, sha_of: dict[Path, str]) -> dict[str, Any]:
+    """What was asked and answered, with everything scoring reads (so a report can be re-scored)."""
     stats = getattr(answer, "stats", None)
     used = _used_numbers(answer)
     return {
@@ -780,14 +756,70 @@ def _record(item: AnswerItem, answer: Any, score: Any) -> dict[str, Any]:
         "answerable": item.answerable,
         "gold": item.gold,
         "gold_docs": [d.name for d in item.docs],
+        "gold_doc_ids": sorted({sha_of[d] for d in item.docs}),
+        "gold_page_ids": sorted([sha_of[d], p] for d, p in item.pages),
         "answer": str(answer.text),
+        "answer_abstained": bool(getattr(answer, "abstained", not answer.found)),
+        "answer_seconds": seconds,
         "sources": [
-            {"n": c.n, "title": c.title, "page": c.page, "page_end": c.page_end, "used": c.n in used}
+            {
+                "n": int(c.n),
+                "doc": str(c.doc_id),
+                "title": c.title,
+                "page": int(c.page),
+                "page_end": int(c.page_end or c.page),
+                "used": int(c.n) in used,
+            }
             for c in getattr(answer, "citations", ()) or ()
         ],
+        "source_texts": _source_texts(answer),
         "stats": stats.to_dict() if stats is not None and hasattr(stats, "to_dict") else None,
-        **score.to_dict(),
     }
+
+
+def score_record(rec: dict[str, Any]) -> Any:
+    """The AnswerScore of one answer record (`_record`), by desktop.core.answer_eval."""
+    from desktop.core.answer_eval import CitedSource, score_answer
+
+    stats = rec.get("stats") or None
+    return score_answer(
+        qid=rec["id"],
+        question=rec["question"],
+        answer=rec["answer"],
+        gold=rec["gold"],
+        answerable=rec["answerable"],
+        abstained=rec["answer_abstained"],
+        sources=[
+            CitedSource(s["n"], s["doc"], s["page"], s["page_end"], bool(s["used"])) for s in rec["sources"]
+        ],
+        source_texts=rec["source_texts"],
+        gold_docs=set(rec["gold_doc_ids"]),
+        gold_pages={(d, int(p)) for d, p in rec["gold_page_ids"]},
+        seconds=float(rec["answer_seconds"]),
+        ttft_s=float(stats["ttft_s"]) if stats else None,
+        truncated=(stats.get("stop_reason") == "length") if stats else None,
+    )
+
+
+def rescore_report(report: dict[str, Any]) -> dict[str, Any]:
+    """A report's answers scored again by the current scoring rules (no model, no index)."""
+    from desktop.core.answer_eval import aggregate
+
+    records = [{k: v for k, v in rec.items() if k in _RECORD_KEYS} for rec in report["answers"]]
+    scores = [score_record(rec) for rec in records]
+    return {
+        **report,
+        "summary": aggregate(scores),
+        "answers": [{**rec, **s.to_dict()} for rec, s in zip(records, scores, strict=True)],
+    }
+
+
+_RECORD_KEYS = frozenset(
+    (
+        "id", "set", "question", "answerable", "gold", "gold_docs", "gold_doc_ids", "gold_page_ids",
+        "answer", "answer_abstained", "answer_seconds", "sources", "source_texts", "stats",
+    )
+)  # fmt: skip
 
 
 def run_answer_eval(
@@ -854,7 +886,7 @@ def run_answer_eval(
                     "model": Path(choice.model.path).name,
                     "model_path": str(choice.model.path),
                     "n_ctx": getattr(info, "n_ctx", None),
-                    "threads": getattr(choice.plan, "threads", None),
+                    "threads": getattr(choice.plan, "n_threads", None),
                     "model_load_seconds": round(load_s, 1),
                     "data_dir": str(keep) if keep else "(temporary, deleted)",
                     "pdfs": len(aset.pdfs),
@@ -874,9 +906,10 @@ def run_answer_eval(
                     t2 = time.perf_counter()
                     answer = run_job(job, None)
                     seconds = time.perf_counter() - t2
-                    score = _score(item, answer, seconds, sha_of)
+                    record = _record(item, answer, seconds, sha_of)
+                    score = score_record(record)
                     scores.append(score)
-                    records.append(_record(item, answer, score))
+                    records.append({**record, **score.to_dict()})
                     if on_answer is not None:
                         on_answer(i, len(aset.items), records[-1])
                     if json_out is not None:  # partial results survive an interrupted run
@@ -978,4 +1011,21 @@ def _answers(args: argparse.Namespace) -> int:
     print(format_answers_report(report), file=sys.stdout)
     if args.json:
         print(f"\nevery answer: {args.json}", file=sys.stdout)
+    return 0
+
+
+def _rescore(args: argparse.Namespace) -> int:
+    try:
+        report = json.loads(args.report.expanduser().read_text(encoding="utf-8"))
+        report = rescore_report(report)
+        table = format_answers_report(report)
+    except (OSError, ValueError, KeyError, TypeError) as exc:
+        raise AppError(
+            f"{args.report} is not a report of hearth eval answers --json.",
+            "Give the file an `eval answers --json OUT` run wrote.",
+            detail=str(exc),
+        ) from exc
+    print(table, file=sys.stdout)
+    if args.json:
+        _write_json(args.json, report)
     return 0

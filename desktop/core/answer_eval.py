@@ -19,9 +19,9 @@ What `hearth eval answers` measures per question, and how (docs/answers.md has t
   (`contains_gold` = None); `gold_word_recall` (the share of its content words that the question
   does not already use and the answer does) is reported for every answerable question instead.
 - **Unsupported numbers.** Figures of the answer text that no shown source supports. The answer's
-  `[n]` markers and page references (`p. 10`, `pages 20-21`) are not figures; the sources are the
-  citations' titles and snippets (and any quoted evidence), plus the question (a year or a quarter
-  the user asked about is not invented).
+  `[n]` markers, page references (`p. 10`, `pages 20-21`) and list numbering are not figures;
+  the sources are the citations' titles and snippets (and any quoted evidence), plus the question
+  (a year or a quarter the user asked about is not invented).
 """
 
 from __future__ import annotations
@@ -80,7 +80,9 @@ _PERIOD_LABELS = re.compile(
     re.IGNORECASE,
 )
 _SOURCE_LINES = re.compile(r"\(?\s*SOURCE(?:\(S\)|S)?\s*:[^\n)]*\)?", re.IGNORECASE)
-_ENUMERATORS = re.compile(r"(?m)^\s*\d{1,2}[.)]\s+")
+# List numbering: "1. The ..." at a line start (after an optional bullet), "3)" anywhere, and
+# footnote marks like "(2)" (one digit: "(12)" in a table is a negative figure).
+_ENUMERATORS = re.compile(r"(?m)^[\s*•-]*\d{1,2}[.)](?=\s)|\(\d\)(?=\s)|(?<=\s)\d{1,2}\)(?=\s)")
 
 
 @dataclass(frozen=True, slots=True)
@@ -156,8 +158,8 @@ def _blank(text: str, pattern: re.Pattern[str]) -> str:
 
 
 def claim_figures(answer: str) -> list[Figure]:
-    """The figures an answer states: its numbers without `[n]` markers and page references."""
-    return figures(_blank(_blank(answer, _MARKERS), _PAGE_REFS))
+    """The figures an answer states: its numbers without `[n]` markers, page references, list numbering."""
+    return figures(_blank(_blank(_blank(answer, _MARKERS), _PAGE_REFS), _ENUMERATORS))
 
 
 _SCALE_READINGS = (1e3, 1e6, 1e9)

@@ -340,3 +340,49 @@ def test_answers_cli_runs_the_real_answer_path_with_one_model_start(
     assert summary["answerable"] == 1 and summary["unanswerable"] == 1 and summary["n_answers"] == 2
     assert 0.0 <= summary["abstention_rate_unanswerable"] <= 1.0
     assert not (data_dir / "library.sqlite").exists()  # the user's library is untouched
+    # The report carries what scoring reads: scoring it again gives the same figures.
+    assert main(["eval", "rescore", str(out), "--json", str(tmp_path / "again.json")]) == 0
+    again = json.loads((tmp_path / "again.json").read_text())
+    assert again["summary"] == summary and again["answers"] == rep["answers"]
+
+
+def test_rescore_scores_a_report_again_without_a_model(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    record = {
+        "id": "q1",
+        "set": "qa.jsonl",
+        "question": "What were Apple's net sales?",
+        "answerable": True,
+        "gold": "Net sales were $81,797 million.",
+        "gold_docs": ["2023 Q3 AAPL.pdf"],
+        "gold_doc_ids": ["aapl"],
+        "gold_page_ids": [],
+        "answer": "Net sales were $81.8 billion [1], up 80%.",
+        "answer_abstained": False,
+        "answer_seconds": 2.5,
+        "sources": [
+            {"n": 1, "doc": "aapl", "title": "2023 Q3 AAPL", "page": 10, "page_end": 10, "used": True}
+        ],
+        "source_texts": ["2023 Q3 AAPL", "Total net sales $ 81,797 $ 82,959"],
+        "stats": None,
+        "contains_gold": False,  # an older scoring's verdict: replaced
+    }
+    report = {
+        "set": "docugami_sec10q", "questions_filter": "single", "extra": [], "model": "m.gguf", "n_ctx": 2048,
+        "threads": 1, "model_load_seconds": 1.0, "mode": "auto", "answer_path": {"mode": False},
+        "pdfs": 1, "pdfs_ready": 1, "pages": 28, "passages": 90, "index": {"ready": 0},
+        "index_seconds": 0.0, "data_dir": "x", "excluded_pdfs": {}, "answers": [record],
+    }  # fmt: skip
+    path = tmp_path / "report.json"
+    path.write_text(json.dumps(report))
+    assert main(["eval", "rescore", str(path), "--json", str(tmp_path / "out.json")]) == 0
+    assert "gold figure contained" in capsys.readouterr().out
+    out = json.loads((tmp_path / "out.json").read_text())
+    row = out["answers"][0]
+    assert row["contains_gold"] is True and row["cites_gold_doc"] is True and row["unsupported"] == ["80"]
+    assert out["summary"]["gold_contained_rate"] == 1.0 and out["summary"]["median_seconds"] == 2.5
+    for bad in ("{}", "not json", json.dumps({"answers": [{"id": "x"}]})):
+        path.write_text(bad)
+        assert main(["eval", "rescore", str(path)]) == 1
+        assert "not a report" in capsys.readouterr().err

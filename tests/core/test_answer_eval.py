@@ -69,6 +69,8 @@ def test_markers_and_page_references_are_not_claims() -> None:
     text = "Net sales were $81,797 million [1] (p. 10); see [2], pages 20-21, pp. 3 and [1, 3]"
     assert [f.text for f in claim_figures(text)] == ["81,797"]
     assert [f.text for f in claim_figures("[3] 2023 Q1 AAPL, page 20-21")] == ["2023"]
+    listed = "The changes are:\n\n1. A new framework.\n2. A new approach (3) here, 4) there; a loss of (12)"
+    assert [f.raw for f in claim_figures(listed)] == [-12]  # numbering and footnote marks are not claims
 
 
 # ----------------------------------------------------------------------------- same figure
