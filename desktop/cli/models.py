@@ -100,6 +100,10 @@ def run_import(args: argparse.Namespace) -> int:
         print(f"Imported {entry.name} ({_size(entry.info.file_size) if entry.info else '?'}).")
         if entry.fit and entry.fit != "fits":
             print(f"Note: {entry.plan_reason}")
+        if entry.template_refused:
+            from desktop.services.chat_template import refusal_notice
+
+            print(f"Note: {refusal_notice(entry.template_refused)}")
         print(f"Use it with `hearth chat --model {entry.name}`, or choose it in the settings.")
     return 0
 

@@ -46,7 +46,7 @@ from desktop.core.errors import (
 from desktop.core.events import Event, Notice, Token
 from desktop.core.jobs import CancelToken
 from desktop.core.types import ChatMessage, Completion, GenerationStats, RuntimePlan
-from desktop.services import kernels
+from desktop.services import chat_template, kernels
 
 log = logging.getLogger("desktop.llm")
 
@@ -57,12 +57,9 @@ _ERRORS: dict[str, type[AppError]] = {
     "error": AppError,
 }
 
-# The fallback when a GGUF has no chat template: ChatML, which many small models understand.
-FALLBACK_TEMPLATE = (
-    "{% for message in messages %}<|im_start|>{{ message['role'] }}\n"
-    "{{ message['content'] }}<|im_end|>\n{% endfor %}"
-    "{% if add_generation_prompt %}<|im_start|>assistant\n{% endif %}"
-)
+# The fallback when a GGUF has no chat template, or its template is refused: ChatML, which many
+# small models understand.
+FALLBACK_TEMPLATE = chat_template.FALLBACK_TEMPLATE
 
 
 @dataclass(frozen=True, slots=True)
@@ -140,6 +137,7 @@ def _child_main(conn: Connection, cancel: Any, model_path: str, plan: dict[str, 
     # Ctrl-C in a terminal goes to the whole process group: it must stop the answer, not the model.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     _no_core_dumps()
+    _die_with_parent()
     from desktop.services import privacy
 
     privacy.install()
@@ -175,6 +173,23 @@ def _child_main(conn: Connection, cancel: Any, model_path: str, plan: dict[str, 
         except Exception as exc:
             log.exception("runtime request failed")
             conn.send(("error", "error", "The model runtime failed on this request.", "", repr(exc)))
+
+
+def _die_with_parent() -> None:
+    """The model child must never outlive Hearth (a runaway decode or template would keep a core
+    and gigabytes busy). The socket's EOF ends an idle child; this watch ends a busy one: when the
+    parent is gone, the child is re-parented and `getppid()` changes. It runs in a daemon thread,
+    which Python schedules even while the main thread renders a template, and llama.cpp releases
+    the GIL while it decodes."""
+    parent = os.getppid()
+
+    def watch() -> None:
+        while True:
+            time.sleep(0.5)
+            if os.getppid() != parent:
+                os._exit(3)
+
+    threading.Thread(target=watch, name="parent-watch", daemon=True).start()
 
 
 def _no_core_dumps() -> None:
@@ -260,7 +275,6 @@ class _ChildRuntime:
         kernels = dict(plan.get("kernels") or {"rung": "default", "extra_bufts": True})
         _load_cpu_backends(bool(kernels.get("baseline_variant")))
         import llama_cpp
-        from llama_cpp.llama_chat_format import Jinja2ChatFormatter
 
         notices: list[str] = []
         t0 = time.perf_counter()
@@ -312,12 +326,14 @@ class _ChildRuntime:
         template = llm.metadata.get("tokenizer.chat_template")
         if not template:
             notices.append("This model has no chat template; Hearth uses a generic (ChatML) format.")
-        self.formatter = Jinja2ChatFormatter(
-            template=template or FALLBACK_TEMPLATE,
-            eos_token=eos,
-            bos_token=bos,
-            stop_token_ids=[eos_id] if eos_id != -1 else None,
-        )
+        else:
+            ok, reason = chat_template.check(template, eos, bos)
+            if not ok:
+                log.warning("chat template refused: %s", reason)
+                notices.append(chat_template.refusal_notice(reason))
+                template = None
+        self.eos, self.bos, self.eos_id = eos, bos, eos_id
+        self.formatter = chat_template.make_formatter(template or FALLBACK_TEMPLATE, eos, bos, eos_id)
         self.template_stop = [s for s in (eos, "<|im_end|>" if not template else "") if s]
         self.info = RuntimeInfo(
             model_path=model_path,
@@ -364,9 +380,33 @@ class _ChildRuntime:
 
     def prompt_tokens(self, messages: Sequence[ChatMessage]) -> list[int]:
         chat: list[Any] = [{"role": m.role, "content": m.content} for m in messages]
-        result = self.formatter(messages=chat)
+        try:
+            result = chat_template.render(self.formatter, chat)
+        except chat_template.TemplateRefused as refused:
+            if chat and chat[0]["role"] == "system" and len(chat) > 1:
+                # Templates without a system role (Gemma) raise on it: fold it into the first turn.
+                merged = f"{chat[0]['content']}\n\n{chat[1]['content']}"
+                folded = [{"role": chat[1]["role"], "content": merged}]
+                try:
+                    result = chat_template.render(self.formatter, folded + chat[2:])
+                except chat_template.TemplateRefused:
+                    raise self._refuse_template(refused) from None
+            else:
+                raise self._refuse_template(refused) from None
         return self.llm.tokenize(
             result.prompt.encode("utf-8"), add_bos=not result.added_special, special=True
+        )
+
+    def _refuse_template(self, refused: chat_template.TemplateRefused) -> AppError:
+        """A template that passed the load-time check ran away on this conversation: use the
+        generic format from now on and say so (the request fails with the reason, once)."""
+        log.warning("chat template refused mid-conversation: %s", refused.reason)
+        self.formatter = chat_template.make_formatter(FALLBACK_TEMPLATE, self.eos, self.bos, self.eos_id)
+        self.template_stop = [s for s in (self.eos, "<|im_end|>") if s]
+        return AppError(
+            chat_template.refusal_notice(refused.reason),
+            "Send your message again: Hearth now uses the generic format for this model.",
+            detail=refused.detail,
         )
 
     def count(self, messages: Sequence[ChatMessage]) -> int:

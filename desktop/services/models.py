@@ -76,9 +76,11 @@ class ModelEntry:
     sha256: str | None = None
     imported_at: str | None = None
     error: str | None = None  # why the file is unusable (missing, damaged), when it is
+    template_refused: str = ""  # why its chat template is not used (checked at import), if it is not
 
     def to_dict(self) -> dict[str, Any]:
         return {
+            "template_refused": self.template_refused,
             "name": self.name,
             "path": self.path,
             "source": self.source,
@@ -590,6 +592,7 @@ def _entry(name: str, path: Path, source: str, meta: dict[str, Any] | None = Non
             plan.reason,
             meta.get("sha256"),
             meta.get("imported_at"),
+            template_refused=str(meta.get("template_refused", "")),
         )
     except AppError as exc:
         return ModelEntry(
@@ -624,6 +627,13 @@ def import_model(path: str | Path, *, on_progress: Callable[[Progress], None] | 
     """
     src = Path(path).expanduser()
     info = validate_model_file(src)
+    template_refused = ""
+    if info.chat_template:
+        # Untrusted code: checked in a process of its own, bounded in time and memory.
+        from desktop.services import chat_template
+
+        ok, reason = chat_template.check_in_subprocess(str(src))
+        template_refused = "" if ok else reason
     entries = _load_catalog()
     dest_dir = paths.models_dir()
     size = info.file_size
@@ -689,6 +699,7 @@ def import_model(path: str | Path, *, on_progress: Callable[[Progress], None] | 
         "size": size,
         "imported_at": datetime.now(UTC).isoformat(timespec="seconds"),
         "source_path": str(src),
+        "template_refused": template_refused,
     }
     _save_catalog([*entries, meta])
     log.info("imported model %s (%s)", name, _mb(size))
