@@ -35,6 +35,13 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
+    from desktop.cli.common import safe_streams
+
+    with safe_streams():  # before anything prints or logs: no file can drive the terminal
+        return _main(argv)
+
+
+def _main(argv: list[str] | None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     level = {0: logging.WARNING, 1: logging.INFO}.get(args.verbose, logging.DEBUG)
@@ -45,7 +52,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         return int(args.func(args) or 0)
     except AppError as exc:
-        print(f"hearth: {exc.user_message}", file=sys.stderr)
+        print(f"hearth: {exc.user_message}", file=sys.stderr)  # made safe by the stream
         if exc.hint:
             print(f"  {exc.hint}", file=sys.stderr)
         if exc.detail and args.verbose:

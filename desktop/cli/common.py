@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import sys
 import time
+from collections.abc import Iterator
 from typing import Any, TextIO
 
 from desktop.core.events import Event, Notice, Progress
 from desktop.core.settings import SettingsStore
+from desktop.core.terminal import inline, visible
 from desktop.services.paths import data_dir
 
 
@@ -19,16 +22,58 @@ def open_settings() -> SettingsStore:
     return store
 
 
+class SafeStream:
+    """A text stream for the terminal that shows control characters instead of obeying them.
+
+    `hearth` wraps stdout and stderr in it at start, so no file name, GGUF metadata, PDF text or
+    model output can clear the screen, retitle the terminal or split a row. Only Hearth's own
+    progress line writes control characters (\r), through `raw`.
+    """
+
+    def __init__(self, stream: TextIO) -> None:
+        self.raw = stream
+
+    def write(self, text: str) -> int:
+        from desktop.core.terminal import visible
+
+        self.raw.write(visible(text))
+        return len(text)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.raw, name)
+
+
+@contextlib.contextmanager
+def safe_streams() -> Iterator[None]:
+    """stdout and stderr wrapped in SafeStream for the duration (the originals are put back)."""
+    saved = sys.stdout, sys.stderr
+    if not isinstance(sys.stdout, SafeStream):
+        sys.stdout = SafeStream(sys.stdout)
+    if not isinstance(sys.stderr, SafeStream):
+        sys.stderr = SafeStream(sys.stderr)
+    try:
+        yield
+    finally:
+        sys.stdout, sys.stderr = saved
+
+
 def print_json(value: Any, stream: TextIO | None = None) -> None:
-    json.dump(value, stream or sys.stdout, indent=2, ensure_ascii=False, default=str)
-    (stream or sys.stdout).write("\n")
+    """JSON for scripts: valid, readable (UTF-8 kept), and terminal-safe (JSON escapes C0 controls
+    itself; C1 controls and bidi overrides become \\uXXXX escapes here, still valid JSON)."""
+    from desktop.core.terminal import json_safe
+
+    out = stream or sys.stdout
+    raw = out.raw if isinstance(out, SafeStream) else out
+    raw.write(json_safe(json.dumps(value, indent=2, ensure_ascii=False, default=str)) + "\n")
 
 
 class ProgressLine:
     """A one-line progress bar on stderr (only when stderr is a terminal), at most ~10 redraws/s."""
 
     def __init__(self, stream: TextIO | None = None, enabled: bool | None = None) -> None:
-        self.stream = stream or sys.stderr
+        stream = stream or sys.stderr
+        # The bar itself uses \r; everything it shows of a file (the label) is made safe here.
+        self.stream: TextIO = stream.raw if isinstance(stream, SafeStream) else stream
         self.enabled = self.stream.isatty() if enabled is None else enabled
         self._last = 0.0
         self._shown = False
@@ -36,7 +81,7 @@ class ProgressLine:
     def __call__(self, event: Event) -> None:
         if isinstance(event, Notice):
             self.clear()
-            print(f"hearth: {event.message}", file=self.stream)
+            print(f"hearth: {visible(event.message)}", file=self.stream)
         elif isinstance(event, Progress) and self.enabled:
             now = time.monotonic()
             if now - self._last < 0.1 and event.done < event.total:
@@ -46,7 +91,7 @@ class ProgressLine:
             filled = int(width * event.fraction)
             eta = f" ~{_fmt_eta(event.eta_s)} left" if event.eta_s else ""
             unit = f" {event.unit}" if event.unit else ""
-            label = event.label[-40:]
+            label = inline(event.label)[-40:]
             line = f"\r[{'#' * filled}{'.' * (width - filled)}] {event.done}/{event.total}{unit}{eta} {label}"
             self.stream.write(line.ljust(100)[:100])
             self.stream.flush()

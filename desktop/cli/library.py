@@ -7,6 +7,7 @@ from typing import Any
 
 from desktop.cli.common import ProgressLine, print_json
 from desktop.core.jobs import run_job
+from desktop.core.terminal import inline
 
 
 def register(sub: Any) -> None:
@@ -55,7 +56,7 @@ def _add(args: argparse.Namespace) -> int:
             f"in {result.seconds:.1f}s"
         )
         for path, reason, message in result.failed:
-            print(f"  ✗ {path}: {message} [{reason}]")
+            print(f"  ✗ {inline(str(path))}: {inline(message)} [{reason}]")
     return 1 if result.failed and not result.ready and not result.unchanged else 0
 
 
@@ -80,7 +81,7 @@ def _list(args: argparse.Namespace) -> int:
         detail = f"{r.page_count} pages" if r.status == "ready" else r.status
         if r.status == "error":
             detail = f"{r.message} {r.hint}".strip()
-        print(f"[{r.collection}] {r.path}: {detail}")
+        print(f"[{inline(r.collection)}] {inline(r.path)}: {inline(detail)}")
     return 0
 
 

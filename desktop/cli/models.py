@@ -7,6 +7,7 @@ import sys
 from typing import Any
 
 from desktop.cli.common import ProgressLine, print_json
+from desktop.core.terminal import inline
 from desktop.core.types import ModelInfo, RuntimePlan
 
 FIT_WORDS = {"fits": "fits", "may_be_slow": "may be slow", "wont_fit": "WON'T FIT", None: "unusable"}
@@ -67,14 +68,15 @@ def run_list(args: argparse.Namespace) -> int:
     rows = [("NAME", "SOURCE", "ARCH", "PARAMS", "QUANT", "SIZE", "CONTEXT", "FIT HERE")]
     for e in entries:
         if e.info is None:
-            rows.append((e.name, e.source, "-", "-", "-", "-", "-", f"unusable: {e.error}"))
+            unusable = f"unusable: {inline(str(e.error))}"
+            rows.append((inline(e.name), e.source, "-", "-", "-", "-", "-", unusable))
             continue
         i = e.info
         rows.append(
             (
-                e.name,
+                inline(e.name),
                 e.source,
-                i.architecture,
+                inline(i.architecture),
                 _params(i.n_params),
                 i.quantization,
                 _size(i.file_size),
@@ -97,14 +99,14 @@ def run_import(args: argparse.Namespace) -> int:
     if args.json:
         print_json(entry.to_dict())
     else:
-        print(f"Imported {entry.name} ({_size(entry.info.file_size) if entry.info else '?'}).")
+        print(f"Imported {inline(entry.name)} ({_size(entry.info.file_size) if entry.info else '?'}).")
         if entry.fit and entry.fit != "fits":
             print(f"Note: {entry.plan_reason}")
         if entry.template_refused:
             from desktop.services.chat_template import refusal_notice
 
             print(f"Note: {refusal_notice(entry.template_refused)}")
-        print(f"Use it with `hearth chat --model {entry.name}`, or choose it in the settings.")
+        print(f"Use it with `hearth chat --model {inline(entry.name)}`, or choose it in the settings.")
     return 0
 
 
@@ -126,11 +128,15 @@ def run_info(args: argparse.Namespace) -> int:
         print_json(info_dict(info, plan))
         return 0
     mem = plan.memory
+    from pathlib import Path
+
+    in_file = models.read_header(Path(info.path)).metadata.get("general.name")
     lines = [
-        ("Name", info.name),
-        ("File", info.path),
+        ("Name", inline(info.name)),
+        ("Name in the file", inline(str(in_file)) if in_file else "not stated"),
+        ("File", inline(info.path)),
         ("Size", f"{_size(info.file_size)} ({info.file_size:,} bytes)"),
-        ("Architecture", info.architecture),
+        ("Architecture", inline(info.architecture)),
         ("Parameters", f"{_params(info.n_params)} ({info.n_params:,})" if info.n_params else "?"),
         ("Quantization", info.quantization),
         (
@@ -141,7 +147,7 @@ def run_info(args: argparse.Namespace) -> int:
         ("Embedding size", str(info.n_embd)),
         ("Attention heads", f"{info.n_head} ({info.n_head_kv} for keys/values)"),
         ("Chat template", "yes" if info.has_chat_template else "no (Hearth will use a generic format)"),
-        ("License", info.license or "not stated"),
+        ("License", inline(info.license) if info.license else "not stated"),
     ]
     if info.sha256:
         lines.append(("SHA-256", info.sha256))
@@ -165,5 +171,5 @@ def run_remove(args: argparse.Namespace) -> int:
     from desktop.services import models
 
     models.remove_model(args.name)
-    print(f"Removed {args.name}.", file=sys.stderr)
+    print(f"Removed {inline(args.name)}.", file=sys.stderr)
     return 0

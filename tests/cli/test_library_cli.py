@@ -331,3 +331,18 @@ def test_ask_shows_sources_before_the_answer(
     assert str(lighthouse) in text[first:].splitlines()[0]
     answer = text[text.index("\n\n", first) :].strip()
     assert answer, text  # the model's answer follows the sources
+
+
+def test_a_hostile_file_name_stays_on_its_row_and_cannot_drive_the_terminal(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    docs = tmp_path / "docs"
+    docs.mkdir()
+    pdfs.header_only(docs / "bad\nrow\x1b[2J\x1b]0;PWNED\x07.pdf")
+    main(["library", "add", str(docs)])
+    added = capsys.readouterr()
+    assert "\x1b" not in added.out + added.err and "\\x1b[2J" in added.out
+    assert main(["library", "list"]) == 0
+    rows = capsys.readouterr().out.splitlines()
+    assert len(rows) == 1, rows
+    assert rows[0].startswith("[default] ") and "bad\\nrow\\x1b[2J" in rows[0]

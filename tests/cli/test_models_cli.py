@@ -75,3 +75,48 @@ def test_removing_the_bundled_model_is_refused(capsys: pytest.CaptureFixture[str
 def test_models_without_an_action_prints_help(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["models"]) == 2
     assert "import" in capsys.readouterr().out
+
+
+ESCAPES = "\x1b[2J\x1b]0;PWNED\x07\x1b[?1049h"
+
+
+def test_metadata_and_file_names_cannot_drive_the_terminal(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import gguf
+    import numpy as np
+
+    path = tmp_path / f"evil{ESCAPES}\nname.gguf"
+    w = gguf.GGUFWriter(str(path), "llama")
+    w.add_name(f"Friendly{ESCAPES}")
+    w.add_license(f"MIT{ESCAPES}")
+    w.add_context_length(256)
+    w.add_block_count(2)
+    w.add_embedding_length(16)
+    w.add_head_count(4)
+    w.add_head_count_kv(2)
+    w.add_file_type(gguf.LlamaFileType.ALL_F32)
+    w.add_tensor("token_embd.weight", np.zeros((4, 16), dtype=np.float32))
+    w.write_header_to_file()
+    w.write_kv_data_to_file()
+    w.write_tensors_to_file()
+    w.close()
+
+    assert main(["models", "info", str(path)]) == 0
+    out = capsys.readouterr().out
+    assert "\x1b" not in out and "\x07" not in out
+    assert "MIT\\x1b[2J\\x1b]0;PWNED\\x07" in out and "Friendly\\x1b[2J" in out
+    assert "evil\\x1b[2J" in out and "\\nname.gguf" in out, "the file name stays on its row"
+    assert main(["models", "info", str(path), "--json"]) == 0
+    data = json.loads(capsys.readouterr().out)
+    assert data["license"] == f"MIT{ESCAPES}", "JSON keeps the exact value, escaped by JSON itself"
+
+
+def test_an_error_naming_a_hostile_file_is_shown_safely(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    bad = tmp_path / f"x{ESCAPES}.gguf"
+    bad.write_bytes(b"not a model at all")
+    assert main(["models", "import", str(bad)]) == 1
+    err = capsys.readouterr().err
+    assert "\x1b" not in err and "\\x1b" in err
