@@ -774,6 +774,19 @@ def _record(item: AnswerItem, answer: Any, seconds: float, sha_of: dict[Path, st
         ],
         "source_texts": _source_texts(answer),
         "stats": stats.to_dict() if stats is not None and hasattr(stats, "to_dict") else None,
+        # What newer answer paths say about themselves (absent on older ones).
+        "answer_mode": getattr(answer, "mode", None),
+        "answer_cut": getattr(answer, "cut", None),
+        "timings": dict(getattr(answer, "timings", None) or {}),
+        "sentences": [
+            {
+                "text": str(getattr(x, "text", "")),
+                "sources": list(getattr(x, "sources", ()) or ()),
+                "supported": getattr(x, "supported", None),
+                "by_model": getattr(x, "by_model", None),
+            }
+            for x in getattr(answer, "sentences", None) or ()
+        ],
     }
 
 
@@ -782,6 +795,9 @@ def score_record(rec: dict[str, Any]) -> Any:
     from desktop.core.answer_eval import CitedSource, score_answer
 
     stats = rec.get("stats") or None
+    cut = rec.get("answer_cut")
+    truncated = cut if isinstance(cut, bool) else (stats.get("stop_reason") == "length") if stats else None
+    sentences = rec.get("sentences") or []
     return score_answer(
         qid=rec["id"],
         question=rec["question"],
@@ -797,7 +813,9 @@ def score_record(rec: dict[str, Any]) -> Any:
         gold_pages={(d, int(p)) for d, p in rec["gold_page_ids"]},
         seconds=float(rec["answer_seconds"]),
         ttft_s=float(stats["ttft_s"]) if stats else None,
-        truncated=(stats.get("stop_reason") == "length") if stats else None,
+        truncated=truncated,
+        timings=rec.get("timings") or {},
+        sentences_unsupported=sum(1 for x in sentences if x.get("supported") is False) if sentences else None,
     )
 
 
@@ -818,6 +836,7 @@ _RECORD_KEYS = frozenset(
     (
         "id", "set", "question", "answerable", "gold", "gold_docs", "gold_doc_ids", "gold_page_ids",
         "answer", "answer_abstained", "answer_seconds", "sources", "source_texts", "stats",
+        "answer_mode", "answer_cut", "timings", "sentences",
     )
 )  # fmt: skip
 
@@ -974,6 +993,9 @@ def format_answers_report(rep: dict[str, Any]) -> str:
         ("seconds per answer (median)", s["median_seconds"], s["n_answers"]),
         ("seconds per answer (mean)", s["mean_seconds"], s["n_answers"]),
         ("time to first token, s (median)", s["median_ttft_s"], s["n_with_stats"]),
+        ("question to evidence, s (median)", s["median_evidence_s"], s["n_answers"]),
+        ("question to first model token, s (median)", s["median_first_token_s"], s["n_first_token"]),
+        ("sentences marked unsupported (mean)", s["sentences_marked_unsupported_mean"], s["n_answers"]),
     ]
     lines += ["", f"{'':<40}{'value':>8}{'n':>6}"]
     lines += [f"{label:<40}{_fmt(value):>8}{n:>6}" for label, value, n in rows]

@@ -294,8 +294,11 @@ class AnswerScore:
     unsupported_numbers: int
     unsupported: tuple[str, ...]
     seconds: float
-    ttft_s: float | None
+    ttft_s: float | None  # the model's own: prompt submitted -> first token
+    evidence_s: float | None  # from the question to the evidence on screen, when the answer says
+    first_token_s: float | None  # from the question to the first model token, when the answer says
     truncated: bool | None
+    sentences_unsupported: int | None  # sentences the answer itself marks unsupported
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -316,6 +319,8 @@ def score_answer(
     seconds: float,
     ttft_s: float | None = None,
     truncated: bool | None = None,
+    timings: dict[str, float] | None = None,
+    sentences_unsupported: int | None = None,
 ) -> AnswerScore:
     """Every per-question figure of `hearth eval answers` (module docstring: what each means)."""
     recall, n_keys, _found = gold_recall(answer, gold, question) if answerable else (None, 0, [])
@@ -349,8 +354,15 @@ def score_answer(
         unsupported=tuple(f.text for f in bad),
         seconds=round(seconds, 3),
         ttft_s=None if ttft_s is None else round(ttft_s, 3),
+        evidence_s=_seconds((timings or {}).get("evidence_s")),
+        first_token_s=_seconds((timings or {}).get("first_token_s")),
         truncated=truncated,
+        sentences_unsupported=sentences_unsupported,
     )
+
+
+def _seconds(value: Any) -> float | None:
+    return round(float(value), 3) if isinstance(value, int | float) else None
 
 
 # ----------------------------------------------------------------------------- the whole run
@@ -410,6 +422,12 @@ def aggregate(scores: Sequence[AnswerScore]) -> dict[str, Any]:
         "median_seconds": _median(s.seconds for s in scores),
         "mean_seconds": _mean(s.seconds for s in scores),
         "median_ttft_s": _median(s.ttft_s for s in scores),
+        "median_evidence_s": _median(s.evidence_s for s in scores),
+        "median_first_token_s": _median(s.first_token_s for s in scores),
+        "n_first_token": sum(1 for s in scores if s.first_token_s is not None),
+        "sentences_marked_unsupported_mean": _mean(
+            None if s.sentences_unsupported is None else float(s.sentences_unsupported) for s in scores
+        ),
         "truncated_share": truncated,
         "n_with_stats": n_trunc,
     }

@@ -192,7 +192,14 @@ def test_unanswerable_questions_score_abstention_not_gold() -> None:
 
 def test_aggregate_rates_say_over_how_many() -> None:
     scores = [
-        _score("Total net sales were $81,797 million [2].", {2}, ttft_s=0.5, truncated=False),
+        _score(
+            "Total net sales were $81,797 million [2].",
+            {2},
+            ttft_s=0.5,
+            truncated=False,
+            timings={"evidence_s": 0.2, "first_token_s": 2.5},
+            sentences_unsupported=1,
+        ),
         _score("$94,836 [1]", {1}, seconds=3.0, ttft_s=1.5, truncated=True),
         _score("Not found.", set(), abstained=True),
         _score("The notice period is 12 months.", set(), answerable=False, gold="", seconds=5.0),
@@ -210,6 +217,10 @@ def test_aggregate_rates_say_over_how_many() -> None:
     assert agg["median_seconds"] == 1.235 and agg["median_ttft_s"] == 1.0
     assert agg["truncated_share"] == 0.5 and agg["n_with_stats"] == 2
     assert agg["gold_page_cited_rate"] is None and agg["n_gold_page"] == 0
+    assert (
+        agg["median_evidence_s"] == 0.2 and agg["median_first_token_s"] == 2.5 and agg["n_first_token"] == 1
+    )
+    assert agg["sentences_marked_unsupported_mean"] == 1.0  # only answers that say so count
 
 
 # ----------------------------------------------------------------------------- the unanswerable set
