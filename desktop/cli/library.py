@@ -14,7 +14,12 @@ def register(sub: Any) -> None:
     p = sub.add_parser("library", help="add, list and remove documents in your library")
     lsub = p.add_subparsers(dest="library_command", metavar="ACTION", required=True)
     add = lsub.add_parser("add", help="add PDF files or folders (incremental; resumes unfinished work)")
-    add.add_argument("paths", nargs="*", help="files or folders (none: just resume)")
+    add.add_argument(
+        "paths",
+        nargs="*",
+        help="files or folders (none: just resume); for a name that starts with '-', "
+        "put -- before the names: hearth library add -- -rf.pdf",
+    )
     add.add_argument("--collection", default="default")
     add.add_argument("--json", action="store_true")
     add.set_defaults(func=_add)

@@ -44,6 +44,7 @@ from desktop.core.jobs import CancelToken
 from desktop.core.types import Page
 from desktop.services import pdf
 from desktop.services.embeddings import LEGACY_PRECISION, Embedder
+from desktop.services.files import NotRegularFile, check_regular
 from desktop.services.library_store import ChunkRecord, FileRow, LibraryStore
 from desktop.services.library_vectors import VectorIndex, check_health, quarantine
 from desktop.services.paths import data_dir
@@ -90,9 +91,15 @@ class AddResult:
         }
 
 
+# Files refused before their content could be read are kept under `refused:<sha256 of the path>`.
+REFUSED_PREFIX = "refused:"
+
+
 def file_sha256(path: Path) -> str:
+    from desktop.services.files import open_regular
+
     h = hashlib.sha256()
-    with open(path, "rb") as fh:
+    with open_regular(path) as fh:
         while block := fh.read(1 << 20):
             h.update(block)
     return h.hexdigest()
@@ -102,9 +109,13 @@ def expand_paths(paths: Iterable[str | Path]) -> list[Path]:
     """Files as given (whatever their name: a bad one gets its reason), folders searched for PDFs."""
     out: list[Path] = []
     for raw in paths:
-        p = Path(raw).expanduser().resolve()
+        given = Path(raw).expanduser().absolute()
+        p = given.resolve()
+        if not (p.is_file() or p.is_dir()):  # a link to a pipe or device keeps the name the user gave
+            p = given
         if p.is_dir():
-            out.extend(sorted(f for f in p.rglob("*") if f.is_file() and f.suffix.lower() in PDF_SUFFIXES))
+            # Not only regular files: a pipe or a device link named *.pdf gets its reason row too.
+            out.extend(sorted(f for f in p.rglob("*") if f.suffix.lower() in PDF_SUFFIXES and not f.is_dir()))
         else:
             out.append(p)
     seen: set[Path] = set()
@@ -278,6 +289,10 @@ class Library:
         ok = self.store.ready_ids([h[0] for h in hits], known)
         return [h for h in hits if h[0] in ok]
 
+    def embed_texts(self, texts: Sequence[str]) -> list[list[float]]:
+        """Unit-length vectors of `texts` by the library's embedder (rag scores evidence with them)."""
+        return [[float(x) for x in row] for row in self.embedder.encode(list(texts))]
+
     def pages(self, sha256: str, first: int | None = None, last: int | None = None) -> list[Page]:
         """Stored page texts of a document (all, or `first`..`last`); rag cites pages with them."""
         return self.store.pages_of(sha256, first, last)
@@ -382,19 +397,26 @@ class Library:
             if len(files) > 20 and i % 20 == 0:
                 yield FileProgress(i, len(files), path.name, "files", path=str(path), collection=collection)
             key = str(path)
+            row = existing.get(key)
             try:
-                st = path.stat()
+                st = check_regular(path)
+            except NotRegularFile as exc:
+                self._refuse(collection, key, row, "not_regular_file", f"It is {exc.kind}.", result)
+                continue
             except OSError:
                 result.failed.append((key, "not_found", "The file could not be found."))
                 continue
-            row = existing.get(key)
-            if row is not None and row.size == st.st_size and row.mtime_ns == st.st_mtime_ns:
+            unchanged = row is not None and row.size == st.st_size and row.mtime_ns == st.st_mtime_ns
+            if unchanged and row is not None and not row.sha256.startswith(REFUSED_PREFIX):
                 result.unchanged += 1
                 continue
             try:
                 sha = file_sha256(path)
+            except NotRegularFile as exc:  # swapped for a pipe or device since the check above
+                self._refuse(collection, key, row, "not_regular_file", f"It is {exc.kind}.", result)
+                continue
             except OSError as exc:
-                result.failed.append((key, "unreadable_file", f"Hearth may not read this file ({exc})."))
+                self._refuse(collection, key, row, "unreadable_file", str(exc.strerror or exc), result)
                 continue
             if row is not None:
                 if row.sha256 == sha:  # touched, not changed
@@ -422,6 +444,21 @@ class Library:
             )
             result.added += 1
         self.store.drop_orphan_documents()
+
+    def _refuse(
+        self, collection: str, key: str, row: Any, reason: str, detail: str, result: AddResult
+    ) -> None:
+        """A file that cannot be read at all (no content, so no sha256) still gets its row and its
+        reason in the library, under a stand-in identity per path, until it can be read."""
+        error = pdf.document_error(reason, detail)
+        message, hint = error.user_message, error.hint
+        result.failed.append((key, reason, f"{message} ({detail})"))
+        stand_in = REFUSED_PREFIX + hashlib.sha256(key.encode()).hexdigest()
+        self.store.save_failure(stand_in, Path(key).name, 0, reason, f"{message} ({detail})", hint)
+        self.store.upsert_file(collection, key, stand_in, -1, -1, "error")
+        old = row.sha256 if row is not None else stand_in
+        if old != stand_in and not self.store.sha_in_collection(collection, old):
+            self.vectors.delete_document(collection, old)
 
     def _status_for(self, collection: str, sha: str) -> str:
         if self.store.ready_in_collection(collection, sha):

@@ -249,9 +249,18 @@ def read_header(path: Path) -> GgufHeader:
         raise _err(path, f"There is no file at {path}.", "Check the path (and that the disk is mounted).")
     if path.is_dir():
         raise _err(path, f"{path} is a folder, not a model file.", "Choose the .gguf file inside it.")
+    from desktop.services.files import NotRegularFile, open_regular
+
     try:
-        size = path.stat().st_size
-        f = path.open("rb")
+        f = open_regular(path)
+        size = os.fstat(f.fileno()).st_size
+    except NotRegularFile as exc:
+        raise _err(
+            path,
+            f"{path.name} is {exc.kind}, not a model file.",
+            "Import the .gguf file itself.",
+            str(exc),
+        ) from exc
     except OSError as exc:
         raise _err(
             path, f"Hearth cannot read {path.name}.", "Check the file's permissions.", str(exc)
@@ -485,9 +494,11 @@ def file_sha256(path: str | Path, on_progress: Callable[[Progress], None] | None
     """The file's sha256, streamed (never the whole file in memory)."""
     h = hashlib.sha256()
     path = Path(path)
-    total = path.stat().st_size
+    from desktop.services.files import open_regular
+
     done = 0
-    with path.open("rb") as f:
+    with open_regular(path) as f:
+        total = os.fstat(f.fileno()).st_size
         while chunk := f.read(COPY_CHUNK):
             h.update(chunk)
             done += len(chunk)
@@ -663,7 +674,9 @@ def import_model(path: str | Path, *, on_progress: Callable[[Progress], None] | 
     done = 0
     started = time.monotonic()
     try:
-        with src.open("rb") as fin, tmp.open("wb") as fout:
+        from desktop.services.files import open_regular
+
+        with open_regular(src) as fin, tmp.open("wb") as fout:
             while chunk := fin.read(COPY_CHUNK):
                 h.update(chunk)
                 fout.write(chunk)

@@ -75,6 +75,10 @@ _MESSAGES: dict[str, tuple[str, str]] = {
         "Check that you have permission to open it.",
     ),
     "empty_file": ("This file is empty (0 bytes).", "Copy or download it again."),
+    "not_regular_file": (
+        "This is not a regular file (it is a pipe, a device or a socket), so Hearth does not read it.",
+        "Add the document itself, not a link to a device or pipe.",
+    ),
     "not_pdf": (
         "This file is not a PDF, although its name may say so.",
         "Open it in the program that made it and export it as PDF.",
@@ -118,12 +122,16 @@ def document_error(reason: str, detail: str = "", message: str | None = None) ->
 
 def _precheck(path: Path, max_bytes: int) -> int:
     """Cheap checks in the parent before any parsing: exists, size, PDF header."""
+    from desktop.services.files import NotRegularFile, open_regular
+
     try:
-        size = path.stat().st_size
-        if not path.is_file():
-            raise document_error("not_found", str(path))
-        with open(path, "rb") as fh:
+        with open_regular(path) as fh:
+            size = os.fstat(fh.fileno()).st_size
             head = fh.read(1024)
+    except NotRegularFile as exc:
+        if exc.kind == "a folder":
+            raise document_error("not_found", str(path)) from exc
+        raise document_error("not_regular_file", str(exc)) from exc
     except FileNotFoundError as exc:
         raise document_error("not_found", str(path)) from exc
     except PermissionError as exc:

@@ -346,3 +346,81 @@ def test_a_hostile_file_name_stays_on_its_row_and_cannot_drive_the_terminal(
     rows = capsys.readouterr().out.splitlines()
     assert len(rows) == 1, rows
     assert rows[0].startswith("[default] ") and "bad\\nrow\\x1b[2J" in rows[0]
+
+
+def _hearth(args: list[str], data: Path, timeout: float = 120) -> tuple[int, str, str]:
+    from tests.procs import communicate_within
+
+    env = {**os.environ, "HEARTH_DATA_DIR": str(data), "HEARTH_NO_GUI": "1"}
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "desktop", *args],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        stdin=subprocess.DEVNULL,
+        env=env,
+        cwd=REPO,
+    )
+    out, err = communicate_within(proc, timeout=timeout)
+    return proc.returncode, out.decode(), err.decode()
+
+
+def test_pipes_and_devices_named_pdf_get_a_reason_row_and_never_block(tmp_path: Path) -> None:
+    """A FIFO blocks open(); a symlink to /dev/zero reads forever. Given directly or in a folder."""
+    docs = tmp_path / "docs"
+    docs.mkdir()
+    os.mkfifo(docs / "pipe.pdf")
+    (docs / "zeros.pdf").symlink_to("/dev/zero")
+    os.mkfifo(tmp_path / "direct-pipe.pdf")
+    (tmp_path / "direct-zeros.pdf").symlink_to("/dev/zero")
+    data = tmp_path / "data"
+    code, out, _err = _hearth(
+        ["library", "add", str(docs), str(tmp_path / "direct-pipe.pdf"), str(tmp_path / "direct-zeros.pdf")],
+        data,
+        timeout=90,
+    )
+    assert code == 1, out  # nothing readable at all
+    assert out.count("not a regular file") == 4, out
+    code, out, _err = _hearth(["library", "list", "--json"], data, timeout=60)
+    rows = {Path(r["path"]).name: r for r in json.loads(out)}
+    assert set(rows) == {"pipe.pdf", "zeros.pdf", "direct-pipe.pdf", "direct-zeros.pdf"}
+    assert {r["reason"] for r in rows.values()} == {"not_regular_file"}
+    assert "named pipe" in rows["pipe.pdf"]["message"] and "device" in rows["zeros.pdf"]["message"]
+
+
+def test_a_file_hearth_may_not_read_is_listed_with_its_reason_and_recovers(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    docs = tmp_path / "docs"
+    docs.mkdir()
+    pdfs.normal(docs / "locked-down.pdf", ["A page about tide tables and harbour opening hours."])
+    real = library.file_sha256
+
+    def denied(path: Path) -> str:  # root reads everything, so the permission error is simulated
+        raise PermissionError(13, "Permission denied", str(path))
+
+    monkeypatch.setattr(library, "file_sha256", denied)
+    assert main(["library", "add", str(docs)]) == 1
+    capsys.readouterr()
+    assert main(["library", "list", "--json"]) == 0
+    (row,) = json.loads(capsys.readouterr().out)
+    assert row["status"] == "error" and row["reason"] == "unreadable_file"
+    assert "Permission denied" in row["message"] and row["hint"]
+
+    monkeypatch.setattr(library, "file_sha256", real)  # permission fixed: the next add reads it
+    assert main(["library", "add", str(docs)]) == 0
+    capsys.readouterr()
+    assert main(["library", "list", "--json"]) == 0
+    (row,) = json.loads(capsys.readouterr().out)
+    assert row["status"] == "ready", row
+
+
+def test_a_file_named_like_an_option_is_added_after_double_dash(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    pdfs.normal(tmp_path / "-rf.pdf", ["A page about lighthouse keepers and their logbooks."])
+    assert main(["library", "add", "--", "-rf.pdf"]) == 0
+    capsys.readouterr()
+    assert main(["library", "list", "--json"]) == 0
+    (row,) = json.loads(capsys.readouterr().out)
+    assert row["status"] == "ready" and row["path"].endswith("/-rf.pdf")

@@ -120,3 +120,28 @@ def test_an_error_naming_a_hostile_file_is_shown_safely(
     assert main(["models", "import", str(bad)]) == 1
     err = capsys.readouterr().err
     assert "\x1b" not in err and "\\x1b" in err
+
+
+def test_importing_a_pipe_or_a_device_is_refused_at_once(tmp_path: Path) -> None:
+    import os
+    import subprocess
+    import sys
+
+    from tests.conftest import REPO
+    from tests.procs import communicate_within
+
+    os.mkfifo(tmp_path / "m.gguf")
+    (tmp_path / "zeros.gguf").symlink_to("/dev/zero")
+    env = {**os.environ, "HEARTH_DATA_DIR": str(tmp_path / "data")}
+    for name, kind in (("m.gguf", "named pipe"), ("zeros.gguf", "device")):
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "desktop", "models", "import", str(tmp_path / name)],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            stdin=subprocess.DEVNULL,
+            env=env,
+            cwd=REPO,
+        )
+        _out, err = communicate_within(proc, timeout=60)
+        assert proc.returncode == 1
+        assert f"is a {kind}" in err.decode() and "not a model file" in err.decode()
