@@ -13,7 +13,7 @@ from desktop.core.errors import AppError, Cancelled
 from desktop.core.events import Event, Notice, Token
 from desktop.core.jobs import CancelToken, run_job
 from desktop.core.types import ChatMessage, Completion, Role
-from desktop.services.chats import ChatStore, open_store
+from desktop.services.chats import ChatStore, StreamingAnswer, open_store
 
 
 def register(sub: Any) -> None:
@@ -86,6 +86,12 @@ class _Keeper:
     def new(self) -> None:
         self.chat = None
 
+    def streaming(self) -> StreamingAnswer | None:
+        """An answer row that is saved while it streams (None when nothing is being kept)."""
+        if self.store is None or self.chat is None:
+            return None
+        return StreamingAnswer(self.store, self.chat.id)
+
 
 def _once(
     runtime: Any,
@@ -107,8 +113,24 @@ def _once(
                 print(f"hearth: {event.message}", file=sys.stderr)
 
     keeper.add("user", history[-1].content)
-    result: Completion = run_job(chat_job(runtime, ChatRequest(tuple(history), params)), on_event)
-    keeper.add("assistant", result.text, {"stats": result.stats.to_dict()})
+    saving = keeper.streaming()
+
+    def on_event_saved(event: Event) -> None:
+        if saving is not None and isinstance(event, Token):
+            saving.add(event.text)
+        on_event(event)
+
+    try:
+        result: Completion = run_job(chat_job(runtime, ChatRequest(tuple(history), params)), on_event_saved)
+    except AppError:
+        if saving is not None:
+            if saving.text:
+                saving.finish(meta={"failed": True})
+            else:
+                saving.discard()
+        raise
+    if saving is not None:
+        saving.finish(result.text, {"stats": result.stats.to_dict()})
     if as_json:
         print_json(
             {
@@ -159,10 +181,13 @@ def _interactive(
         previous = signal.signal(signal.SIGINT, lambda *_, c=cancel: c.cancel())
         sys.stdout.write("hearth> ")
         parts: list[str] = []
+        saving = keeper.streaming()
 
-        def on_event(event: Event, parts: list[str] = parts) -> None:
+        def on_event(event: Event, parts: list[str] = parts, saving: Any = saving) -> None:
             if isinstance(event, Token):
                 parts.append(event.text)
+                if saving is not None:
+                    saving.add(event.text)
                 sys.stdout.write(event.text)
                 sys.stdout.flush()
             elif isinstance(event, Notice):
@@ -171,18 +196,27 @@ def _interactive(
         try:
             result = run_job(chat_job(runtime, ChatRequest(tuple(history), params)), on_event, cancel)
             history.append(ChatMessage("assistant", result.text))
-            keeper.add("assistant", result.text, {"stats": result.stats.to_dict()})
+            if saving is not None:
+                saving.finish(result.text, {"stats": result.stats.to_dict()})
             last_stats = result.stats
             print()
         except Cancelled:
             print("\n[stopped]", file=sys.stderr)
             if parts:  # keep what was said, so the next turn has the context the user saw
                 history.append(ChatMessage("assistant", "".join(parts)))
-                keeper.add("assistant", "".join(parts), {"stopped": True})
+                if saving is not None:
+                    saving.finish("".join(parts), {"stopped": True})
             else:
                 history.pop()
+                if saving is not None:
+                    saving.discard()
         except AppError as exc:
             print(f"\nhearth: {exc.user_message}" + (f"\n  {exc.hint}" if exc.hint else ""), file=sys.stderr)
             history.pop()
+            if saving is not None:
+                if parts:
+                    saving.finish("".join(parts), {"failed": True})
+                else:
+                    saving.discard()
         finally:
             signal.signal(signal.SIGINT, previous)

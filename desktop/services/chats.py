@@ -239,6 +239,10 @@ class ChatStore:
         for m in self.messages(chat_id):
             who = {"user": "You", "assistant": "Hearth", "system": "System"}[m.role]
             lines += [f"## {who}", "", m.content.rstrip(), ""]
+            if m.meta.get("interrupted"):
+                lines += ["*(interrupted: Hearth stopped before this answer was finished)*", ""]
+            elif m.meta.get("stopped"):
+                lines += ["*(stopped)*", ""]
             for c in m.meta.get("citations", []):
                 lines.append(f"- [{c.get('n')}] {c.get('title')}, p. {c.get('page')}")
             if m.meta.get("citations"):
@@ -258,6 +262,56 @@ class ChatStore:
                 for m in self.messages(chat_id)
             ],
         }
+
+
+class StreamingAnswer:
+    """An answer kept on disk while it streams, so a kill -9 or a power cut loses nothing shown.
+
+    The row is written when the answer starts, marked `interrupted`, and updated with the text so
+    far at most every `interval_s`; `finish` writes the whole answer and clears the mark. After a
+    crash the row holds what was streamed, still marked, and `chats show` and the window say so.
+    """
+
+    def __init__(
+        self, store: ChatStore, chat_id: int, meta: dict[str, Any] | None = None, interval_s: float = 0.5
+    ) -> None:
+        self.store = store
+        self.meta = dict(meta or {})
+        self.interval_s = interval_s
+        self.parts: list[str] = []
+        self._saved_len = 0
+        self._last = time.monotonic()
+        self.message = store.add_message(chat_id, "assistant", "", {**self.meta, "interrupted": True})
+
+    @property
+    def text(self) -> str:
+        return "".join(self.parts)
+
+    def add(self, piece: str) -> None:
+        self.parts.append(piece)
+        now = time.monotonic()
+        if now - self._last >= self.interval_s:
+            self._save()
+            self._last = now
+
+    def _save(self) -> None:
+        text = self.text
+        if len(text) != self._saved_len:
+            try:
+                self.store.update_message(self.message.id, text)
+            except StorageError as exc:  # a full disk must not stop the answer on screen
+                log.warning("could not save the answer so far: %s", exc)
+                return
+            self._saved_len = len(text)
+
+    def finish(self, text: str | None = None, meta: dict[str, Any] | None = None) -> StoredMessage:
+        """The complete answer (or, after a stop, what was said, with `meta` saying so)."""
+        final = self.text if text is None else text
+        return self.store.update_message(self.message.id, final, {**self.meta, **(meta or {})})
+
+    def discard(self) -> None:
+        """Nothing was said (an error before the first token): no empty answer is kept."""
+        self.store.delete_messages_from(self.message.chat_id, self.message.id)
 
 
 def _escape_like(text: str) -> str:
