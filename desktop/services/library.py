@@ -538,6 +538,8 @@ class Library:
                         prefetch(i + 1)
                         continue
                     info, pages = outcome
+                    if info.truncated:
+                        yield Notice(f"{label}: {info.truncated}.", "warning", {"path": where["path"]})
                     chunks = chunk_pages(sha, pages)
                     # Many PDFs carry an ID or a tool name as title; a file name reads better then.
                     stem = src.stem if src else sha[:12]

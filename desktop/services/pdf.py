@@ -44,6 +44,11 @@ OPEN_TIMEOUT_S = 60.0  # opening a file (xref, decrypt, page tree)
 PAGE_TIMEOUT_S = 30.0  # one page's text
 TOTAL_TIMEOUT_S = 900.0
 START_TIMEOUT_S = 60.0
+# Text caps: a dense page of small print holds about 10,000 characters; a 128 KB PDF holding one
+# 30 MB line of text once became 33,451 passages and an hour of indexing. Text past these caps is
+# left out, and the document says so (PdfInfo.truncated).
+MAX_PAGE_CHARS = 60_000
+MAX_DOCUMENT_CHARS = 8_000_000
 MIN_TEXT_CHARS = 20  # below this for a whole document, it has no usable text layer
 GARBLED_RATIO = 0.3
 
@@ -55,6 +60,7 @@ class PdfInfo:
     title: str
     encrypted: bool  # True also for files that open with the empty password
     file_size: int
+    truncated: str = ""  # what was left out by the text caps, in words; empty when nothing was
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -493,9 +499,21 @@ def extract(
     size = _precheck(path, max_bytes)
     pages: list[Page] = []
     failed: list[str] = []
+    cut_pages: list[int] = []
+    kept_chars = 0
 
     def on_page(n: int, text: str, error: str, total: int) -> None:
-        pages.append(Page(n, clean_text(text)))
+        nonlocal kept_chars
+        text = clean_text(text[: MAX_PAGE_CHARS * 2])
+        if len(text) > MAX_PAGE_CHARS:
+            cut_pages.append(n)
+            text = text[:MAX_PAGE_CHARS]
+        room = max(0, MAX_DOCUMENT_CHARS - kept_chars)
+        if len(text) > room:
+            cut_pages.append(n)
+            text = text[:room]
+        kept_chars += len(text)
+        pages.append(Page(n, text))
         if error:
             failed.append(error)
         if on_progress is not None:
@@ -504,8 +522,24 @@ def extract(
     raw = _request(
         path, "extract", max_pages=max_pages, memory_limit=memory_limit, cancel=cancel, on_page=on_page
     )
+    truncated = ""
+    if cut_pages:
+        over = kept_chars >= MAX_DOCUMENT_CHARS
+        truncated = (
+            f"its text passes Hearth's limit of {MAX_DOCUMENT_CHARS:,} characters per document, "
+            f"so only the text up to page {cut_pages[-1]} was kept"
+            if over
+            else f"page(s) {', '.join(map(str, sorted(set(cut_pages))[:5]))} hold more text than a page can "
+            f"(over {MAX_PAGE_CHARS:,} characters), so only their first {MAX_PAGE_CHARS:,} were kept"
+        )
+        log.warning("%s: text capped: %s", path.name, truncated)
     info = PdfInfo(
-        str(path), int(raw.get("pages", len(pages))), raw.get("title", ""), bool(raw.get("encrypted")), size
+        str(path),
+        int(raw.get("pages", len(pages))),
+        raw.get("title", ""),
+        bool(raw.get("encrypted")),
+        size,
+        truncated,
     )
     reasons = [f.partition("|")[0] for f in failed]
     if "parser_limit" in reasons and sum(len(p.text) for p in pages) < MIN_TEXT_CHARS:

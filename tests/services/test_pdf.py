@@ -149,3 +149,34 @@ def test_real_garbled_paper_is_recognised() -> None:
     with pytest.raises(DocumentError) as info:
         pdf.extract_pages(EVAL / "scisumm" / "pdfs" / "C00-2123.pdf")
     assert info.value.reason == "garbled"
+
+
+def _one_huge_line(path: Path, chars: int) -> Path:
+    from reportlab.pdfgen import canvas
+
+    c = canvas.Canvas(str(path), pageCompression=1)
+    words = ("tide harbour keeper lamp " * (chars // 25 + 1))[:chars]
+    c.drawString(10, 800, words)
+    c.showPage()
+    c.drawString(72, 800, "A normal second page about the lighthouse.")
+    c.showPage()
+    c.save()
+    return path
+
+
+def test_a_page_holding_an_absurd_amount_of_text_is_capped_and_says_so(tmp_path: Path) -> None:
+    path = _one_huge_line(tmp_path / "one-line.pdf", 300_000)
+    assert path.stat().st_size < 200_000
+    info, pages = pdf.extract(path)
+    assert len(pages[0].text) == pdf.MAX_PAGE_CHARS
+    assert "lighthouse" in pages[1].text
+    assert "page(s) 1 hold more text than a page can" in info.truncated
+
+
+def test_a_document_over_the_text_cap_keeps_its_first_part(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(pdf, "MAX_DOCUMENT_CHARS", 50_000)
+    info, pages = pdf.extract(_one_huge_line(tmp_path / "big.pdf", 55_000))
+    assert sum(len(p.text) for p in pages) == 50_000
+    assert "50,000 characters per document" in info.truncated
