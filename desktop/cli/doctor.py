@@ -148,6 +148,7 @@ def collect(model: str | None = None) -> dict[str, Any]:
             "refused": privacy.refused_attempts()[-10:],
         },
         "bundled": _bundled_report(),
+        "library": _library_report(),
     }
 
 
@@ -183,6 +184,26 @@ def _load(model: str | None) -> dict[str, Any]:
 
 def _gb(n: int) -> str:
     return f"{n / 1024**3:.1f} GB"
+
+
+def _library_report() -> dict[str, Any]:
+    """The library's consistency: every ready document has one vector per passage, no duplicates."""
+    from desktop.core.errors import AppError
+    from desktop.services import paths
+
+    if not (paths.data_dir() / "library.sqlite").exists():
+        return {"present": False, "problems": []}
+    from desktop.services.library import Library
+    from desktop.services.library_vectors import quarantined
+
+    try:
+        with Library(check_index=False) as lib:
+            problems = lib.consistency()
+            ready = sum(1 for f in lib.files() if f.status == "ready")
+            kept = [str(p) for p in quarantined(lib.vectors.path)]
+    except AppError as exc:
+        return {"present": True, "error": exc.user_message, "hint": exc.hint, "problems": []}
+    return {"present": True, "ready_files": ready, "problems": problems, "quarantined": kept}
 
 
 def _kernels_report(model_path: str | None) -> dict[str, Any]:
@@ -295,6 +316,18 @@ def _problems(data: dict[str, Any]) -> list[dict[str, str]]:
                 "hint": "",
             }
         )
+    lib = data.get("library") or {}
+    for problem in lib.get("problems", []):
+        out.append(
+            {
+                "severity": "error",
+                "message": f"Library: {problem}.",
+                "hint": "Run `hearth library add` (no files): it re-embeds what is missing.",
+            }
+        )
+    if lib.get("error"):
+        problem = {"severity": "warning", "message": f"Library: {lib['error']}", "hint": lib.get("hint", "")}
+        out.append(problem)
     for note in data["machine"]["probe_notes"]:
         out.append({"severity": "info", "message": f"Hardware probe: {note}", "hint": ""})
     load = data.get("load")
@@ -378,6 +411,12 @@ def _print(data: dict[str, Any]) -> None:
     b = data["bundled"]
     print(f"  bundled chat model: {'present' if b['chat_model']['present'] else 'MISSING'}")
     print(f"  bundled embedder: {'present' if b['embedder']['present'] else 'MISSING'}")
+    lib = data.get("library") or {}
+    if lib.get("present") and "ready_files" in lib:
+        state = "consistent" if not lib["problems"] else f"{len(lib['problems'])} problem(s)"
+        print(f"  library: {lib['ready_files']} ready file(s), passages and vectors {state}")
+        for q in lib.get("quarantined", []):
+            print(f"  a damaged index set aside (delete it when you like): {q}")
     p = data["privacy"]
     print("\nPrivacy")
     guard = "on" if p["guard_installed"] else "OFF"

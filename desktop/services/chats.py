@@ -8,6 +8,7 @@ small transaction of a few milliseconds).
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import sqlite3
@@ -77,6 +78,7 @@ class ChatStore:
 
     def __init__(self, path: Path) -> None:
         self.path = path
+        existed = path.exists()
         try:
             path.parent.mkdir(parents=True, exist_ok=True)
             self._db = sqlite3.connect(str(path), isolation_level=None)
@@ -86,6 +88,21 @@ class ChatStore:
             self._db.execute("PRAGMA synchronous=NORMAL")
             self._db.executescript(SCHEMA)
         except sqlite3.DatabaseError as exc:
+            if not existed:  # a full disk must not leave an empty, unusable chats.sqlite behind
+                with contextlib.suppress(Exception):
+                    self._db.close()
+                with contextlib.suppress(OSError):
+                    if path.stat().st_size == 0:
+                        path.unlink()
+                for suffix in ("-wal", "-shm"):
+                    with contextlib.suppress(OSError):
+                        path.with_name(path.name + suffix).unlink()
+            if "full" in str(exc).lower():
+                raise StorageError(
+                    "The disk is full, so Hearth cannot keep this conversation.",
+                    "Free some space and try again.",
+                    detail=repr(exc),
+                ) from exc
             raise StorageError(
                 "Hearth cannot open its chat history.",
                 f"The file {path} may be damaged or the disk full. Move it aside to start a fresh history.",

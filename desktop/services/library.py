@@ -46,7 +46,7 @@ from desktop.services import pdf
 from desktop.services.embeddings import LEGACY_PRECISION, Embedder
 from desktop.services.files import NotRegularFile, check_regular
 from desktop.services.library_store import ChunkRecord, FileRow, LibraryStore
-from desktop.services.library_vectors import VectorIndex, check_health, quarantine
+from desktop.services.library_vectors import VectorIndex, check_health, low_on_space, quarantine
 from desktop.services.paths import data_dir
 
 log = logging.getLogger("desktop.library")
@@ -194,6 +194,14 @@ class Library:
         if self._check_embedder():
             return
         ok, detail = check_health(path)
+        disk_full = "disk is full" in detail.lower() or "no space" in detail.lower()
+        if not ok and (disk_full or low_on_space(path)):
+            # A full disk makes a healthy index fail to open: never set it aside for that.
+            raise StorageError(
+                "The disk holding your library is full, so Hearth cannot open the document index.",
+                "Free some space and try again; nothing in your library was lost.",
+                detail=detail,
+            )
         if not ok:
             moved = quarantine(path)
             n = self.store.requeue_ready()
@@ -207,12 +215,11 @@ class Library:
             )
             log.warning("vector index unhealthy (%s); quarantined to %s", detail, moved)
             return
-        if not path.exists():
-            return
-        # A healthy index can still miss vectors (e.g. an add that failed on a full disk).
+        # A healthy index can still miss vectors (an add that failed on a full disk, or an index
+        # folder that is gone altogether): "ready" means text and vectors, so re-embed what is missing.
         for name in self.store.collections():
             expected = self.store.ready_chunk_count(name)
-            if expected and self.vectors.count(name) < expected:
+            if expected and (not path.exists() or self.vectors.count(name) < expected):
                 n = self.store.requeue_ready(name)
                 self.notices.append(
                     Notice(
@@ -221,6 +228,29 @@ class Library:
                         "warning",
                     )
                 )
+
+    def consistency(self) -> list[str]:
+        """Every ready document has as many vectors as passages, and no vector is duplicated or
+        orphaned. The problems found, in words (empty: consistent). After any recovery, and in
+        `hearth doctor`."""
+        problems: list[str] = []
+        for name in self.store.collections():
+            ids = self.vectors.document_ids(name) if self.vectors.path.exists() else []
+            if len(ids) != len(set(ids)):
+                problems.append(f"collection “{name}”: {len(ids) - len(set(ids))} duplicated vector id(s)")
+            per_doc: dict[str, int] = {}
+            for i in set(ids):
+                per_doc[i.split(":", 1)[0]] = per_doc.get(i.split(":", 1)[0], 0) + 1
+            for row in self.store.files(collection=name):
+                if row.status != "ready":
+                    continue
+                passages = self.store.chunk_count(row.sha256)
+                vectors = per_doc.get(row.sha256, 0)
+                if passages != vectors:
+                    problems.append(
+                        f"{Path(row.path).name} in “{name}”: {passages} passages but {vectors} vectors"
+                    )
+        return problems
 
     def _check_embedder(self) -> bool:
         """Vectors made by another embedder (model, precision) are not comparable: rebuild them.

@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from desktop.core.errors import StorageError
 from desktop.core.types import Chunk, Page
 from desktop.services.library_vectors import storage_error
 from desktop.services.sqlite_tx import immediate_transaction
@@ -161,7 +162,14 @@ class LibraryStore:
                 "INSERT OR IGNORE INTO meta(key, value) VALUES ('schema_version', ?)", (str(SCHEMA_VERSION),)
             )
         except sqlite3.Error as exc:
-            raise storage_error(exc, f"open {path}") from exc
+            error = storage_error(exc, f"open {path}", path.parent)
+            if "full" in error.user_message:
+                error = StorageError(
+                    "The disk holding your library is full, so Hearth cannot open it right now.",
+                    "Free some space and try again; nothing in your library was lost.",
+                    detail=error.detail,
+                )
+            raise error from exc
         self._lock = threading.RLock()
         self._passages: int | None = None  # passage_count() cache, dropped by every write
 
@@ -478,6 +486,9 @@ class LibraryStore:
                     )
                 )
         return out
+
+    def chunk_count(self, sha256: str) -> int:
+        return int(self.query("SELECT COUNT(*) AS n FROM chunks WHERE sha256=?", (sha256,))[0]["n"])
 
     def ready_chunk_count(self, collection: str) -> int:
         rows = self.query(

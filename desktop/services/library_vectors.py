@@ -11,6 +11,7 @@ from __future__ import annotations
 import hashlib
 import logging
 import os
+import shutil
 import subprocess
 import sys
 import time
@@ -41,8 +42,10 @@ def is_disk_full(exc: BaseException) -> bool:
     return "disk is full" in text or "no space" in text or getattr(exc, "errno", None) == 28
 
 
-def storage_error(exc: BaseException, what: str) -> StorageError:
-    if is_disk_full(exc):
+def storage_error(exc: BaseException, what: str, where: Path | None = None) -> StorageError:
+    """`where`: a path on the disk written to; SQLite reports a full disk as a plain
+    "disk I/O error" when it cannot even grow its journal, so the free space decides then."""
+    if is_disk_full(exc) or (where is not None and low_on_space(where)):
         return StorageError(
             "The disk is full, so Hearth stopped indexing.",
             "Free some space and add the files again: what was finished is kept, the rest resumes.",
@@ -51,6 +54,21 @@ def storage_error(exc: BaseException, what: str) -> StorageError:
     return StorageError(
         "Hearth could not write its document index.",
         "Check the disk, then add the files again; finished documents are kept.",
+        detail=f"{what}: {exc}",
+    )
+
+
+def read_error(exc: BaseException, what: str) -> StorageError:
+    """A failed read of the index, in words (never a raw chromadb traceback)."""
+    if is_disk_full(exc):
+        return StorageError(
+            "The disk holding your library is full, so Hearth cannot search it right now.",
+            "Free some space and ask again; nothing in your library was lost.",
+            detail=f"{what}: {exc}",
+        )
+    return StorageError(
+        "Hearth could not read its document index.",
+        "Quit and start Hearth again: it checks the index and rebuilds it from your library if needed.",
         detail=f"{what}: {exc}",
     )
 
@@ -97,21 +115,37 @@ class VectorIndex:
             raise storage_error(exc, "vector delete") from exc
 
     def count(self, name: str) -> int:
-        return int(self.collection(name).count())
+        try:
+            return int(self.collection(name).count())
+        except Exception as exc:
+            raise read_error(exc, "vector count") from exc
 
     def count_document(self, name: str, sha256: str) -> int:
-        return len(self.collection(name).get(where={"doc": sha256}, include=[])["ids"])
+        try:
+            return len(self.collection(name).get(where={"doc": sha256}, include=[])["ids"])
+        except Exception as exc:
+            raise read_error(exc, "vector count") from exc
+
+    def document_ids(self, name: str) -> list[str]:
+        """Every vector id of a collection (the consistency check compares them with the passages)."""
+        try:
+            return [str(i) for i in self.collection(name).get(include=[])["ids"]]
+        except Exception as exc:
+            raise read_error(exc, "vector ids") from exc
 
     def query(self, names: Sequence[str], vector: Sequence[float], k: int) -> list[tuple[str, float]]:
         """(chunk id, cosine distance) nearest first, across the named collections."""
         hits: list[tuple[str, float]] = []
-        for name in names:
-            col = self.collection(name)
-            n = col.count()
-            if n == 0:
-                continue
-            res = col.query(query_embeddings=[list(vector)], n_results=min(k, n), include=["distances"])
-            hits.extend(zip(res["ids"][0], res["distances"][0], strict=True))
+        try:
+            for name in names:
+                col = self.collection(name)
+                n = col.count()
+                if n == 0:
+                    continue
+                res = col.query(query_embeddings=[list(vector)], n_results=min(k, n), include=["distances"])
+                hits.extend(zip(res["ids"][0], res["distances"][0], strict=True))
+        except Exception as exc:
+            raise read_error(exc, "vector search") from exc
         hits.sort(key=lambda h: h[1])
         return hits[:k]
 
@@ -154,8 +188,11 @@ def check_health(path: Path, timeout_s: float = HEALTH_TIMEOUT_S) -> tuple[bool,
     return True, proc.stdout.strip()
 
 
+KEEP_QUARANTINED = 1  # copies of a bad index kept for inspection (each can be as big as the index)
+
+
 def quarantine(path: Path) -> Path:
-    """Move a bad index aside (kept for inspection) so a fresh one can be built."""
+    """Move a bad index aside (the newest copy is kept for inspection, older ones are deleted)."""
     target = path.with_name(f"{path.name}.quarantine-{time.strftime('%Y%m%d-%H%M%S')}")
     n = 1
     while target.exists():
@@ -163,7 +200,25 @@ def quarantine(path: Path) -> Path:
         n += 1
     path.rename(target)
     log.warning("vector index quarantined to %s", target)
+    for old in quarantined(path)[KEEP_QUARANTINED:]:
+        shutil.rmtree(old, ignore_errors=True)
+        log.info("removed an older quarantined index: %s", old)
     return target
+
+
+def quarantined(path: Path) -> list[Path]:
+    """Quarantined copies of the index at `path`, newest first."""
+    copies = path.parent.glob(f"{path.name}.quarantine-*")
+    return sorted(copies, key=lambda p: p.stat().st_mtime, reverse=True)
+
+
+def low_on_space(path: Path, minimum: int = 32 * 1024**2) -> bool:
+    """Whether the disk holding `path` has less than `minimum` bytes free."""
+    probe = path if path.exists() else path.parent
+    try:
+        return shutil.disk_usage(probe).free < minimum
+    except OSError:
+        return False
 
 
 def _health_main(path: str) -> int:

@@ -290,3 +290,78 @@ def test_vectors_of_another_embedder_are_rebuilt_from_stored_passages(data_dir: 
         assert lib.vector_search("sourdough", ["default"], 1)
     with _open(data_dir) as lib:  # same embedder at the next start: nothing to rebuild
         assert lib.notices == []
+
+
+@pytest.mark.skipif(os.geteuid() != 0 or not shutil.which("mount"), reason="mounting a tmpfs needs root")
+def test_a_full_disk_never_quarantines_a_healthy_index_and_recovery_is_consistent(
+    tmp_path: Path, docs: Path
+) -> None:
+    from desktop.services.chats import ChatStore
+
+    root = tmp_path / "small"
+    root.mkdir()
+    if subprocess.run(["mount", "-t", "tmpfs", "-o", "size=40m", "tmpfs", str(root)], check=False).returncode:
+        pytest.skip("cannot mount a tmpfs here")
+    try:
+        with _open(root) as lib:
+            _add(lib, docs / "baking.pdf", docs / "tides.pdf")
+            assert lib.consistency() == []
+        _fill(root / "filler")
+        # Reading with the disk full: the index stays where it is, whatever the health check says.
+        try:
+            with _open(root) as lib:
+                try:
+                    lib.vector_search("bread", ["default"], 3)
+                except StorageError as exc:
+                    assert "full" in exc.user_message or "could not read" in exc.user_message
+        except StorageError as exc:
+            assert "disk holding your library is full" in exc.user_message
+        assert not list(root.glob("vectors.quarantine-*")), "a full disk quarantined a healthy index"
+        # A chat on a full disk: a clear error, and no empty chats.sqlite left behind.
+        with pytest.raises(StorageError, match=r"full|cannot open"):
+            ChatStore(root / "chats.sqlite").create_chat("hello")
+        assert not (root / "chats.sqlite").exists() or (root / "chats.sqlite").stat().st_size > 0
+        (root / "filler").unlink()
+        with _open(root) as lib:
+            run_job(lib.resume_job())
+            assert {f.status for f in lib.files() if Path(f.path).name in ("baking.pdf", "tides.pdf")} == {
+                "ready"
+            }
+            assert lib.consistency() == []
+            assert lib.vector_search("bread", ["default"], 1)
+    finally:
+        subprocess.run(["umount", "-l", str(root)], check=False)
+
+
+def test_a_missing_index_folder_is_noticed_and_ready_means_vectors_again(tmp_path: Path, docs: Path) -> None:
+    root = tmp_path / "lib"
+    with _open(root) as lib:
+        _add(lib, docs / "baking.pdf")
+    shutil.rmtree(root / "vectors")
+    with _open(root) as lib:
+        assert any("missing from the index" in n.message for n in lib.notices)
+        run_job(lib.resume_job())
+        assert lib.consistency() == []
+        assert lib.vector_search("bread", ["default"], 1)
+
+
+def test_consistency_names_a_document_whose_vectors_are_missing(tmp_path: Path, docs: Path) -> None:
+    root = tmp_path / "lib"
+    with _open(root) as lib:
+        _add(lib, docs / "baking.pdf")
+        (row,) = [f for f in lib.files() if f.status == "ready"]
+        lib.vectors.delete_document("default", row.sha256)
+        (problem,) = lib.consistency()
+        assert "baking.pdf" in problem and "0 vectors" in problem
+
+
+def test_only_the_newest_quarantined_index_is_kept(tmp_path: Path) -> None:
+    from desktop.services.library_vectors import quarantine, quarantined
+
+    path = tmp_path / "vectors"
+    for n in range(3):
+        path.mkdir()
+        (path / "x").write_text(str(n))
+        quarantine(path)
+    (kept,) = quarantined(path)
+    assert (kept / "x").read_text() == "2"
