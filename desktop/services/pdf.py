@@ -210,6 +210,20 @@ def _classify(exc: BaseException) -> tuple[str, str]:
 
 
 def _probe_contents(page: Any) -> None:
+    """Decode an empty-looking page's content again, so damage is told apart from a scan:
+    a content array whose items are not streams (one that refers to itself, say) is damage, which
+    pypdf only logs before returning no text."""
+    from pypdf.generic import ArrayObject, StreamObject
+
+    raw = page.get("/Contents")
+    if raw is not None:
+        obj = raw.get_object()
+        items = list(obj) if isinstance(obj, ArrayObject) else [raw]
+        for item in items:
+            if not isinstance(item.get_object(), StreamObject):
+                raise _WorkerFailure(
+                    "corrupt", "a page's content is not a content stream (it may refer to itself)"
+                )
     contents = page.get_contents()
     if contents is not None:
         contents.get_data()

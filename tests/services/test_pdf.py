@@ -180,3 +180,26 @@ def test_a_document_over_the_text_cap_keeps_its_first_part(
     info, pages = pdf.extract(_one_huge_line(tmp_path / "big.pdf", 55_000))
     assert sum(len(p.text) for p in pages) == 50_000
     assert "50,000 characters per document" in info.truncated
+
+
+def test_a_page_whose_contents_refer_to_themselves_is_damaged_not_a_scan(tmp_path: Path) -> None:
+    objects = [
+        b"<< /Type /Catalog /Pages 2 0 R >>",
+        b"<< /Type /Pages /Kids [3 0 R] /Count 1 >>",
+        b"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 612 792] /Contents 4 0 R >>",
+        b"[4 0 R]",  # the page's content array holds itself
+    ]
+    out = bytearray(b"%PDF-1.4\n")
+    offsets = []
+    for n, body in enumerate(objects, start=1):
+        offsets.append(len(out))
+        out += f"{n} 0 obj\n".encode() + body + b"\nendobj\n"
+    xref = len(out)
+    out += f"xref\n0 {len(objects) + 1}\n0000000000 65535 f \n".encode()
+    out += b"".join(f"{o:010d} 00000 n \n".encode() for o in offsets)
+    out += f"trailer\n<< /Size {len(objects) + 1} /Root 1 0 R >>\nstartxref\n{xref}\n%%EOF\n".encode()
+    path = tmp_path / "self-contents.pdf"
+    path.write_bytes(bytes(out))
+    with pytest.raises(DocumentError) as failed:
+        pdf.extract_pages(path)
+    assert failed.value.reason == "corrupt"
