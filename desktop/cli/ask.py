@@ -1,32 +1,95 @@
-"""`hearth ask "question"`: answer from your documents, with numbered sources shown first."""
+"""`hearth ask "question"`: answer from your documents, with numbered sources shown first.
+
+The evidence (quotes with their page) is printed as soon as it is chosen; a model sentence, when
+one survives the check, follows. `--json` prints the whole Answer: per-sentence sources and
+`supported`, which citations were `used`, each citation's exact `quote`, `abstained`, `mode`,
+`cut`, the gate's verdict and timings. This file is also the reference call of `ask_job` (the
+answers eval calls it the same way).
+"""
 
 from __future__ import annotations
 
 import argparse
 import sys
+from pathlib import Path
 from typing import Any
 
 from desktop.cli.common import open_settings, print_json
 from desktop.core.chat import GenerationParams
 from desktop.core.errors import AppError
-from desktop.core.events import Event, Sources, Token
+from desktop.core.events import Event, Notice, Sources, Token
 from desktop.core.jobs import run_job
-from desktop.core.rag import AskRequest, ask_job
+from desktop.core.rag import ASK_MODES, AskRequest, ask_job, check_question
 
 
 def register(sub: Any) -> None:
     p = sub.add_parser("ask", help="ask a question of your documents (cited answer)")
     p.add_argument("question")
     p.add_argument("--collection", action="append", help="collection to search (repeatable; default: all)")
+    p.add_argument(
+        "--document",
+        metavar="NAME",
+        help="answer from one library document (file name, part of its path, or title); all of it is "
+        "read when it fits the model's context",
+    )
+    p.add_argument(
+        "--mode",
+        choices=ASK_MODES,
+        default="auto",
+        help="grounded: the answer quotes the evidence, plus at most two model sentences the quotes "
+        "support; checked: the model writes the answer and every sentence is checked, unsupported "
+        "figures and names marked; auto (default): grounded for models under 1B parameters",
+    )
     p.add_argument("--json", action="store_true")
     p.add_argument("--model")
     p.set_defaults(func=run)
+
+
+def resolve_document(lib: Any, name: str, collections: tuple[str, ...]) -> str:
+    """The sha256 of the one ready document in `collections` matched by file name, path or title."""
+    wanted = name.lower()
+    rows = [r for c in collections for r in lib.files(c) if r.status == "ready"]
+    exact = [r for r in rows if Path(r.path).name.lower() == wanted]
+    matches = exact or [r for r in rows if wanted in r.path.lower() or wanted in r.title.lower()]
+    docs = {r.sha256: r for r in matches}
+    if not docs:
+        raise AppError(
+            f"No ready document in your library matches {name!r}.",
+            "`hearth library list` shows what is there.",
+        )
+    if len(docs) > 1:
+        names = ", ".join(sorted(Path(r.path).name for r in docs.values())[:6])
+        raise AppError(f"{name!r} matches several documents: {names}.", "Give more of the name.")
+    return next(iter(docs))
+
+
+def check_library(lib: Any, collections: tuple[str, ...]) -> None:
+    """Refuse plainly when there is nothing to answer from: no documents, or none readable yet."""
+    files = [r for c in collections for r in lib.files(c)]
+    if not files:
+        raise AppError(
+            "There are no documents in your library, so there is nothing to answer from.",
+            "Add PDFs first: hearth library add PATH",
+        )
+    if any(r.status == "ready" for r in files):
+        return
+    if all(r.status == "error" for r in files):
+        raise AppError(
+            f"None of the {len(files)} file(s) in your library could be read, so there is nothing to "
+            "answer from.",
+            "`hearth library list` shows why each one failed; add readable PDFs with hearth library add PATH",
+        )
+    raise AppError(
+        "Your documents are not indexed yet, so there is nothing to answer from.",
+        "Finish indexing with: hearth library add PATH (it resumes where it stopped).",
+    )
 
 
 def run(args: argparse.Namespace) -> int:
     from desktop.services.library import Library
     from desktop.services.runtime import open_runtime
 
+    question = check_question(args.question)
     settings = open_settings()
     with Library() as lib:
         known = lib.collections()
@@ -39,15 +102,22 @@ def run(args: argparse.Namespace) -> int:
                 else "Add documents first: hearth library add PATH",
             )
         collections = tuple(args.collection or known)
-        # A handle only: the model loads (seconds) when retrieval found something to answer from.
-        runtime, _choice = open_runtime(settings, args.model)
+        check_library(lib, collections)
+        document = resolve_document(lib, args.document, collections) if args.document else None
+        # A handle only: the model loads (seconds) when the evidence answers the question.
+        runtime, choice = open_runtime(settings, args.model)
         with runtime:
             request = AskRequest(
-                args.question,
+                question,
                 collections,
+                n_ctx=choice.plan.n_ctx,
                 params=GenerationParams(max_tokens=int(settings["max_answer_tokens"]), temperature=0.2),
                 max_sources=int(settings["sources_per_answer"]),
+                mode=args.mode,
+                document=document,
+                model_params=choice.model.n_params,
             )
+            streamed: list[str] = []
 
             def on_event(event: Event) -> None:
                 if args.json:
@@ -57,14 +127,24 @@ def run(args: argparse.Namespace) -> int:
                         print(f"[{c.n}] {c.title} p.{c.page} — {c.path}", file=sys.stderr)
                     print(file=sys.stderr)
                 elif isinstance(event, Token):
+                    streamed.append(event.text)
                     sys.stdout.write(event.text)
                     sys.stdout.flush()
+                elif isinstance(event, Notice):
+                    print(f"hearth: {event.message}", file=sys.stderr)
 
-            job = ask_job(runtime, lib, request, runtime.count_tokens, start_model=lambda: runtime.n_ctx)
+            job = ask_job(
+                runtime,
+                lib,
+                request,
+                runtime.count_tokens,
+                start_model=lambda: runtime.n_ctx,
+                embed=lib.embed_texts,
+            )
             answer = run_job(job, on_event)
     if args.json:
         print_json(answer.to_dict())
-    elif not answer.found:
+    elif not streamed:
         print(answer.text)
     else:
         print()

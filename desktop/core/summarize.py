@@ -27,6 +27,7 @@ from typing import Protocol
 from desktop.core.chat import GenerationParams
 from desktop.core.errors import AppError, Cancelled, ContextOverflow
 from desktop.core.events import Event, Notice, Progress, Token
+from desktop.core.grounding import Support, content_words
 from desktop.core.jobs import CancelToken
 from desktop.core.types import ChatMessage, Completion, GenerationStats, Page, Summary, SummaryPoint
 
@@ -131,16 +132,6 @@ class _Meter:
 
 # ----------------------------------------------------------------------------- text helpers
 
-_WORD = re.compile(r"[A-Za-z][A-Za-z0-9'-]+|\d+(?:[.,]\d+)*%?")
-_STOP_WORDS = """
-a about above after again all also am an and any are as at be been being both but by can could did
-do does doing each few for from further had has have having he her here hers him his how i if in
-into is it its itself just me more most my no nor not now of off on once only or other our out over
-own same she should so some such than that the their them then there these they this those through
-to too under until up very was we were what when where which while who whom why will with would you
-your also may might must shall used using use based one two new however thus paper text document
-"""
-_STOP = frozenset(_STOP_WORDS.split())
 _BULLET = re.compile(r"^\s*(?:(?:[-*•·▪‣–—]+|\(?\d{1,2}[.)]|\(?[a-zA-Z][.)](?=\s))\s*)+")
 _ECHO = re.compile(
     r"^(?:here (?:is|are)|sure\b|certainly|of course|okay|ok\b|summary\b|in summary|to summarize|"
@@ -156,22 +147,6 @@ def split_sentences_basic(text: str) -> list[str]:
     """A plain sentence splitter (the service's is better with PDF text); used when none is given."""
     text = re.sub(r"\s+", " ", text).strip()
     return [s.strip() for s in _SENTENCE_END.split(text) if s.strip()] if text else []
-
-
-_NUMBER = re.compile(r"\d+(?:[.,]\d+)*")
-
-
-def numbers_in(text: str) -> set[str]:
-    """The numbers of a text, normalized ("20,000" and "20000" are one number; "3.0" is "3")."""
-    out = set()
-    for m in _NUMBER.finditer(text):
-        n = m.group(0).replace(",", "").rstrip(".")
-        out.add(n[:-2] if n.endswith(".0") else n)
-    return out
-
-
-def content_words(text: str) -> set[str]:
-    return {w for w in (m.group(0).lower() for m in _WORD.finditer(text)) if w not in _STOP and len(w) > 2}
 
 
 def overlap_rank(groups: Sequence[Sequence[str]]) -> Iterator[list[float]]:
@@ -245,20 +220,16 @@ class _Sources:
     numbers: set[str] = field(default_factory=set)
 
     def __post_init__(self) -> None:
-        self.words = [content_words(u.text) for u in self.units]
-        self.numbers = {n for u in self.units for n in numbers_in(u.text)}
-        self.all_words = {w.lower() for u in self.units for w in _WORD.findall(u.text)}
+        self.support = Support([u.text for u in self.units])
+        self.words = self.support.words
+        self.numbers = self.support.numbers
 
     def has_specifics_of(self, text: str) -> bool:
         """Whether every number (amount, year, percentage) and every name in `text` is in what was shown.
 
         Invented details are mostly these: a "$20,000 grant", a year, an acronym spelled out wrongly.
         """
-        if not numbers_in(text) <= self.numbers:
-            return False
-        words = _WORD.findall(text)
-        names = {w.lower() for w in words[1:] if any(c.isupper() for c in w)}
-        return names <= self.all_words
+        return self.support.has_specifics_of(text)
 
     def attribute(self, text: str, min_support: float) -> tuple[int, ...] | None:
         """Pages of the sources `text` was written from; None when too little of it is in them."""

@@ -158,7 +158,13 @@ class Chunk:
 
 @dataclass(frozen=True, slots=True)
 class Citation:
-    """A numbered source shown to the user and given to the model."""
+    """A numbered source shown to the user and given to the model.
+
+    `quote`: the exact text of the evidence taken from this source (a sentence or a whole table
+    row, whitespace collapsed), for the viewer to highlight on `page`; empty when none was taken.
+    `used`: whether the answer rests on it (quoted, or cited by a kept sentence); sources shown
+    only as context, or as the closest passages of an abstention, are not used.
+    """
 
     n: int
     doc_id: str
@@ -168,6 +174,23 @@ class Citation:
     snippet: str
     page_end: int | None = None
     score: float = 0.0
+    quote: str = ""
+    used: bool = False
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+@dataclass(frozen=True, slots=True)
+class AnswerSentence:
+    """One sentence of an answer: what it says, which sources ([n]) it rests on, and whether those
+    sources hold its numbers, names and words (`supported`). `by_model`: written by the model;
+    otherwise a quote of the evidence (or a line Hearth wrote, such as an abstention)."""
+
+    text: str
+    sources: tuple[int, ...] = ()
+    supported: bool = True
+    by_model: bool = False
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -175,10 +198,26 @@ class Citation:
 
 @dataclass(frozen=True, slots=True)
 class Answer:
+    """A cited answer.
+
+    `mode`: "grounded" (quotes of the evidence, plus at most two checked model sentences),
+    "checked" (the model's answer, every sentence checked and unsupported specifics marked), or ""
+    (no answer was written: nothing found, or abstained). `abstained`: Hearth said the documents do
+    not answer it; the citations are then the closest passages, none of them `used`. `cut`: the
+    model reached its token limit (the answer says so). `gate`: the answerability verdict
+    (features, probability). `timings`: seconds to retrieval, to evidence, to the first model token.
+    """
+
     text: str
     citations: tuple[Citation, ...]
     found: bool = True  # False: nothing relevant was found and the answer says so
     stats: GenerationStats | None = None
+    sentences: tuple[AnswerSentence, ...] = ()
+    abstained: bool = False
+    mode: str = ""
+    cut: bool = False
+    gate: dict[str, Any] = field(default_factory=dict)
+    timings: dict[str, float] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -186,6 +225,12 @@ class Answer:
             "found": self.found,
             "citations": [c.to_dict() for c in self.citations],
             "stats": self.stats.to_dict() if self.stats else None,
+            "mode": self.mode,
+            "abstained": self.abstained,
+            "cut": self.cut,
+            "sentences": [s.to_dict() for s in self.sentences],
+            "gate": self.gate,
+            "timings": self.timings,
         }
 
 

@@ -63,7 +63,12 @@ def chat_answer_job(
             history=tuple(history[:-1]),
         )
         retriever = session.retriever(cancel)
-        return (yield from ask_job(runtime, retriever, request, runtime.count_tokens)(cancel))
+        # The evidence is scored with the library's embedder, which lives on the index lane.
+        embed = getattr(retriever, "embed_texts", None) or (
+            lambda texts: retriever._call(lambda lib: lib.embed_texts(texts))
+        )
+        job = ask_job(runtime, retriever, request, runtime.count_tokens, embed=embed)
+        return (yield from job(cancel))
 
     return job
 

@@ -1,0 +1,226 @@
+"""Fit the answerability gate (desktop/core/answerability.py) on a calibration set, and print its constants.
+
+    .venv/bin/python -m bench.calibrate_gate [--data-dir DIR] [--details]
+
+Calibration set:
+- answerable: the even-indexed questions of ../shared/eval/docugami_sec10q/qa.jsonl (the odd ones
+  are left for evaluation);
+- unanswerable: tests/data/unanswerable_calibration.jsonl (questions about things the 12 filings
+  do not hold: personal papers, other companies, later periods, other topics; written for this,
+  kept apart from the unanswerable eval set).
+Every question goes through the real path up to the gate (`rag.gather_evidence`: the library's
+hybrid retrieval, the names check, evidence cut from the stored pages, scored with the bundled
+embedder) over a library of the 12 filings (indexed into --data-dir, or a temporary folder, when
+not there yet). Questions that the names check already refuses are counted as abstentions and
+left out of the fit.
+
+The model: logistic regression over the standardized features (plain gradient descent with a
+little L2), then the threshold that refuses the most unanswerable questions while refusing at
+most 10% of the answerable ones, moved halfway to the next probability below for a margin.
+5-fold cross-validation figures are printed too (fit on 4/5, judged on the rest), as the honest
+estimate. Paste the printed constants into answerability.py.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import random
+import sys
+import tempfile
+from collections.abc import Sequence
+from pathlib import Path
+
+from desktop.services import privacy
+
+REPO = Path(__file__).resolve().parents[1]
+SET = REPO.parent / "shared" / "eval" / "docugami_sec10q"
+UNANSWERABLE = REPO / "tests" / "data" / "unanswerable_calibration.jsonl"
+MAX_FALSE_ABSTENTION = 0.10
+L2 = 0.01
+STEPS = 4000
+RATE = 0.1
+
+
+def load(path: Path) -> list[dict[str, object]]:
+    return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
+
+
+def collect(data_dir: Path, questions: Sequence[tuple[str, bool]]) -> list[dict[str, object]]:
+    """Per question: whether it is answerable, what the names check said, the gate's features."""
+    import os
+
+    os.environ["HEARTH_DATA_DIR"] = str(data_dir)
+    from desktop.core import answerability
+    from desktop.core.jobs import run_job
+    from desktop.core.rag import AskRequest, gather_evidence
+    from desktop.services.library import Library
+
+    with Library() as lib:
+        if not lib.collections():
+            print(f"indexing the 12 filings into {data_dir} (a few minutes) …", file=sys.stderr)
+            run_job(lib.add_job([SET / "pdfs"]))
+        collections = tuple(lib.collections())
+        rows = []
+        for question, answerable in questions:
+            found = gather_evidence(lib, question, AskRequest(question, collections), embed=lib.embed_texts)
+            row: dict[str, object] = {"question": question, "answerable": answerable}
+            if found.missing:
+                row["refused"] = f"name not found: {found.missing}"
+            elif found.evidence is None:
+                row["refused"] = "nothing found"
+            else:
+                row["features"] = answerability.features(found.evidence)
+            rows.append(row)
+    return rows
+
+
+def standardize(xs: list[list[float]]) -> tuple[list[float], list[float]]:
+    n = len(xs)
+    means = [sum(x[j] for x in xs) / n for j in range(len(xs[0]))]
+    scales = [math.sqrt(sum((x[j] - means[j]) ** 2 for x in xs) / n) or 1.0 for j in range(len(xs[0]))]
+    return means, scales
+
+
+def fit(xs: list[list[float]], ys: list[int]) -> tuple[list[float], list[float], list[float], float]:
+    """Logistic regression by gradient descent on standardized features (classes weighted equally)."""
+    means, scales = standardize(xs)
+    zs = [[(v - m) / s for v, m, s in zip(x, means, scales, strict=True)] for x in xs]
+    pos = sum(ys)
+    neg = len(ys) - pos
+    weight = [0.5 / pos if y else 0.5 / neg for y in ys]
+    w = [0.0] * len(zs[0])
+    b = 0.0
+    for _ in range(STEPS):
+        gw = [L2 * wj for wj in w]
+        gb = 0.0
+        for z, y, c in zip(zs, ys, weight, strict=True):
+            p = 1 / (1 + math.exp(-(b + sum(wj * zj for wj, zj in zip(w, z, strict=True)))))
+            for j, zj in enumerate(z):
+                gw[j] += c * (p - y) * zj
+            gb += c * (p - y)
+        w = [wj - RATE * g for wj, g in zip(w, gw, strict=True)]
+        b -= RATE * gb
+    return means, scales, w, b
+
+
+def prob(
+    x: Sequence[float], means: Sequence[float], scales: Sequence[float], w: Sequence[float], b: float
+) -> float:
+    z = b + sum(wj * (v - m) / s for wj, v, m, s in zip(w, x, means, scales, strict=True))
+    return 1 / (1 + math.exp(-max(-30.0, min(30.0, z))))
+
+
+def rates(
+    probs: Sequence[float], ys: Sequence[int], threshold: float, refused: tuple[int, int], n: tuple[int, int]
+) -> tuple[float, float]:
+    """(abstention on unanswerable, false abstention on answerable), refusals by name included."""
+    abstain_unans = sum(1 for p, y in zip(probs, ys, strict=True) if not y and p < threshold) + refused[0]
+    abstain_ans = sum(1 for p, y in zip(probs, ys, strict=True) if y and p < threshold) + refused[1]
+    return abstain_unans / n[0], abstain_ans / n[1]
+
+
+def choose_threshold(
+    probs: Sequence[float], ys: Sequence[int], refused: tuple[int, int], n: tuple[int, int]
+) -> float:
+    cands = [*sorted(set(probs)), 1.0]
+    best, best_score = 0.5, -1.0
+    for t in cands:
+        unans, ans = rates(probs, ys, t, refused, n)
+        if ans <= MAX_FALSE_ABSTENTION and unans - ans > best_score:
+            best, best_score = t, unans - ans
+    below = [p for p in probs if p < best]
+    return (best + max(below)) / 2 if below else best
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m bench.calibrate_gate", description=__doc__)
+    parser.add_argument("--data-dir", type=Path, help="a Hearth data dir with (or for) the 12 filings")
+    parser.add_argument("--details", action="store_true", help="print every question's features")
+    parser.add_argument(
+        "--cache", type=Path, help="keep the collected features in this JSON file and reuse them"
+    )
+    parser.add_argument(
+        "--features", help="comma-separated features to fit (default: answerability.FEATURES)"
+    )
+    args = parser.parse_args(argv)
+    privacy.install()
+    from desktop.core import answerability
+
+    features = tuple(args.features.split(",")) if args.features else answerability.FEATURES
+
+    qa = load(SET / "qa.jsonl")
+    answerable = [(str(r["question"]), True) for i, r in enumerate(qa) if i % 2 == 0]
+    unanswerable = [(str(r["question"]), False) for r in load(UNANSWERABLE)]
+    data_dir = args.data_dir or Path(tempfile.mkdtemp(prefix="hearth-calibrate-"))
+    if args.cache and args.cache.is_file():
+        rows = json.loads(args.cache.read_text(encoding="utf-8"))
+    else:
+        rows = collect(data_dir, answerable + unanswerable)
+        if args.cache:
+            args.cache.write_text(json.dumps(rows, indent=1), encoding="utf-8")
+    n = (len(unanswerable), len(answerable))
+    refused = (
+        sum(1 for r in rows if "refused" in r and not r["answerable"]),
+        sum(1 for r in rows if "refused" in r and r["answerable"]),
+    )
+    fitted = [r for r in rows if "features" in r]
+    xs = [[float(r["features"][k]) for k in features] for r in fitted]  # type: ignore[index]
+    ys = [1 if r["answerable"] else 0 for r in fitted]
+    means, scales, w, b = fit(xs, ys)
+    probs = [prob(x, means, scales, w, b) for x in xs]
+    threshold = choose_threshold(probs, ys, refused, n)
+    unans, ans = rates(probs, ys, threshold, refused, n)
+
+    # 5-fold cross-validation: every question judged by a gate fitted without it.
+    order = list(range(len(xs)))
+    random.Random(7).shuffle(order)
+    cv_probs = [0.0] * len(xs)
+    cv_thresholds = []
+    for k in range(5):
+        test = set(order[k::5])
+        train = [i for i in order if i not in test]
+        m, s, wk, bk = fit([xs[i] for i in train], [ys[i] for i in train])
+        tr_probs = [prob(xs[i], m, s, wk, bk) for i in train]
+        tk = choose_threshold(tr_probs, [ys[i] for i in train], refused, n)
+        cv_thresholds.append(tk)
+        for i in test:
+            cv_probs[i] = prob(xs[i], m, s, wk, bk) - tk + 0.5  # judged against its own fold's threshold
+    cv_unans, cv_ans = rates(cv_probs, ys, 0.5, refused, n)
+
+    if args.details:
+        for r, p in zip(fitted, probs, strict=True):
+            mark = "ANS " if r["answerable"] else "UNANS"
+            verdict = "answer " if p >= threshold else "abstain"
+            feats = " ".join(f"{k}={float(r['features'][k]):.3f}" for k in features)  # type: ignore[index]
+            print(f"{mark} {verdict} p={p:.3f} {feats} | {str(r['question'])[:90]}")
+        for r in rows:
+            if "refused" in r:
+                mark = "ANS " if r["answerable"] else "UNANS"
+                print(f"{mark} refused ({r['refused']}) | {str(r['question'])[:90]}")
+
+    def fmt(values: Sequence[float]) -> str:
+        return "(" + ", ".join(f"{v:.4f}" for v in values) + ")"
+
+    print(
+        f"# {n[1]} answerable, {n[0]} unanswerable; refused by the names check: "
+        f"{refused[0]} unanswerable, {refused[1]} answerable"
+    )
+    print(
+        f"# fitted on all: abstention on unanswerable {unans:.3f}, false abstention on answerable {ans:.3f}"
+    )
+    print(
+        f"# 5-fold cross-validated: abstention on unanswerable {cv_unans:.3f}, false abstention {cv_ans:.3f}"
+    )
+    print(f"FEATURES = {features!r}")
+    print(f"MEANS = {fmt(means)}")
+    print(f"SCALES = {fmt(scales)}")
+    print(f"WEIGHTS = {fmt(w)}")
+    print(f"BIAS = {b:.4f}")
+    print(f"THRESHOLD = {threshold:.4f}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

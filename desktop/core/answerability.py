@@ -1,0 +1,95 @@
+"""Does the evidence answer the question? A small logistic model over a few evidence features.
+
+Not hand-tuned: the weights below were fitted by `bench/calibrate_gate.py` on a calibration set
+(answerable: the even-indexed docugami 10-Q questions; unanswerable: tests/data/
+unanswerable_calibration.jsonl, questions about things the 12 filings do not hold), over the real
+library, retrieval, embedder and evidence code. Refit them whenever evidence scoring changes:
+
+    .venv/bin/python -m bench.calibrate_gate          # prints the constants to paste here
+
+Features (from `evidence.Evidence`, after documents of other names were dropped; all are
+computed and reported in Answer.gate, the fit uses FEATURES):
+- `cosine`: the best unit's cosine to the question (meaning);
+- `matched`: the share of the question's terms (up to 4 of them) that the three best units hold:
+  1.0 when all of a short question's terms, or 4 of a long one's, are there; 0.5 for "period" and
+  "lease" of "the notice period in my apartment lease" (one shared word is not evidence);
+- `anywhere`: idf-weighted share of the question's terms held by any scored unit;
+- `coverage`, `union`: that share in the best unit, and in the three best together.
+Fitted together, `coverage` and `union` took negative weights (long, vague answerable questions
+cover little; a personal question shares a few words) and `anywhere` a weight near zero, with no
+better cross-validated figures; the gate uses the two that carry the signal.
+Names the question gives are checked before the gate, as a rule (rag.gather_evidence).
+
+Fit of the constants below (bench/calibrate_gate.py; 58 answerable, 40 unanswerable): the names
+check refused 21 unanswerable and 0 answerable questions; with the gate, abstention on
+unanswerable 0.875 and false abstention on answerable 0.017 (5-fold cross-validated: 0.875 and
+0.034). Still answered: questions about periods after the filings that name no date ("fiscal
+year 2025") and personal questions whose words a filing shares ("my income tax return").
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from desktop.core.evidence import Evidence
+
+ALL_FEATURES = ("cosine", "matched", "anywhere", "coverage", "union")
+MATCH_CAP = 4
+
+# --- fitted by bench/calibrate_gate.py (see the module docstring); do not edit by hand ---
+FEATURES = ("cosine", "matched")
+MEANS = (0.5383, 0.8214)
+SCALES = (0.1380, 0.2508)
+WEIGHTS = (1.0251, 0.8258)
+BIAS = 0.4045
+THRESHOLD = 0.3208
+# --- end of fitted constants ---
+
+
+@dataclass(frozen=True, slots=True)
+class Verdict:
+    answerable: bool
+    probability: float
+    features: dict[str, float]
+
+    def to_dict(self) -> dict[str, object]:
+        return {
+            "answerable": self.answerable,
+            "probability": round(self.probability, 4),
+            "features": {k: round(v, 4) for k, v in self.features.items()},
+        }
+
+
+def features(evidence: Evidence) -> dict[str, float]:
+    ranked = evidence.ranked
+    if not ranked:
+        return dict.fromkeys(ALL_FEATURES, 0.0)
+    top = ranked[:3]
+    have: set[str] = set()
+    for s in top:
+        have |= evidence.terms_by_unit.get(id(s.unit), set())
+    matched = len(have & set(evidence.weights))
+    asked = max(1, min(MATCH_CAP, len(evidence.weights)))
+    return {
+        "cosine": max(s.cosine for s in ranked),
+        "coverage": ranked[0].coverage,
+        "union": evidence.union_coverage(3),
+        "matched": min(MATCH_CAP, matched) / asked,
+        "anywhere": evidence.union_coverage(len(ranked)),
+    }
+
+
+def probability(values: Sequence[float]) -> float:
+    """P(the evidence answers the question), from the FEATURES values in order."""
+    z = BIAS + sum(w * (v - m) / s for w, v, m, s in zip(WEIGHTS, values, MEANS, SCALES, strict=True))
+    return 1.0 / (1.0 + math.exp(-max(-30.0, min(30.0, z))))
+
+
+def judge(evidence: Evidence, threshold: float = THRESHOLD) -> Verdict:
+    f = features(evidence)
+    if not evidence.ranked:
+        return Verdict(False, 0.0, f)
+    p = probability([f[k] for k in FEATURES])
+    return Verdict(p >= threshold, p, f)

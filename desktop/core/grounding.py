@@ -1,0 +1,170 @@
+"""Is a sentence backed by the text it was written from? Its numbers, names and content words, checked.
+
+Shared by summaries (a model-written overview survives only where the quoted sentences support it)
+and answers (a model sentence is kept, or marked, by the same test). Invented details are mostly
+specifics: an amount, a year, a percentage, a name; a sentence whose specifics all appear in its
+sources and most of whose content words do is taken as written from them.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+_WORD = re.compile(r"[A-Za-z][A-Za-z0-9'-]+|\d+(?:[.,]\d+)*%?")
+_STOP_WORDS = """
+a about above after again all also am an and any are as at be been being both but by can could did
+do does doing each few for from further had has have having he her here hers him his how i if in
+into is it its itself just me more most my no nor not now of off on once only or other our out over
+own same she should so some such than that the their them then there these they this those through
+to too under until up very was we were what when where which while who whom why will with would you
+your also may might must shall used using use based one two new however thus paper text document
+"""
+STOP = frozenset(_STOP_WORDS.split())
+_NUMBER = re.compile(r"\d+(?:[.,]\d+)*")
+_DATE_PART = re.compile(r"(?:19|20)\d\d|[0-2]?\d|3[01]")  # a year or a day: in every dated text
+_POSSESSIVE = re.compile(r"(?:'s|’s|')$")
+
+
+def numbers_in(text: str) -> set[str]:
+    """The numbers of a text, normalized ("20,000" and "20000" are one number; "3.0" is "3")."""
+    out = set()
+    for m in _NUMBER.finditer(text):
+        n = m.group(0).replace(",", "").rstrip(".")
+        out.add(n[:-2] if n.endswith(".0") else n)
+    return out
+
+
+def content_words(text: str) -> set[str]:
+    """Lower-case words of three letters or more (and numbers) that are not function words."""
+    return {w for w in (m.group(0).lower() for m in _WORD.finditer(text)) if w not in STOP and len(w) > 2}
+
+
+def _bare(word: str) -> str:
+    return _POSSESSIVE.sub("", word)
+
+
+def names_in(text: str, possessives: bool = False) -> set[str]:
+    """Lower-cased words with a capital letter, the first word of the text aside (it is capitalized
+    anyway). `possessives`: "Apple's" counts as "apple"."""
+    words = _WORD.findall(text)
+    names = {w.lower() for w in words[1:] if any(c.isupper() for c in w)}
+    return {_bare(n) for n in names} if possessives else names
+
+
+@dataclass(frozen=True, slots=True)
+class Span:
+    """A specific of a sentence that its sources do not hold: where it is and what it says."""
+
+    start: int
+    end: int
+    text: str
+    kind: str  # "number" | "name"
+
+
+# An amount with what makes it one: "$ 5.6 billion", "12 months", "29.9%", "(1,234)".
+_AMOUNT = re.compile(
+    r"[$€£]?\s?\(?\d+(?:[.,]\d+)*\)?\s?(?:%|percent\b|per cent\b|million\b|billion\b|thousand\b|"
+    r"trillion\b|months?\b|years?\b|weeks?\b|days?\b|hours?\b)?",
+    re.IGNORECASE,
+)
+_MONTHS = (
+    "january|february|march|april|may|june|july|august|september|october|november|december|"
+    "jan|feb|mar|apr|jun|jul|aug|sep|sept|oct|nov|dec"
+)
+_DATE = re.compile(rf"\b(?:{_MONTHS})\.?\s+\d{{1,2}},?\s+\d{{4}}\b", re.IGNORECASE)
+_CAPWORD = re.compile(r"[A-Za-z][A-Za-z0-9'’-]*")
+
+
+class Support:
+    """What a sentence may rest on: the texts it was written from (quotes, passages, sentences)."""
+
+    def __init__(self, texts: Sequence[str], *, possessives: bool = False) -> None:
+        self.texts = list(texts)
+        self.possessives = possessives
+        self.words = [content_words(t) for t in self.texts]
+        self.numbers = {n for t in self.texts for n in numbers_in(t)}
+        self.all_words = {w.lower() for t in self.texts for w in _WORD.findall(t)}
+        if possessives:
+            self.all_words |= {_bare(w) for w in self.all_words}
+
+    def has_specifics_of(self, text: str) -> bool:
+        """Whether every number (amount, year, percentage) and every name in `text` is in the sources."""
+        if not numbers_in(text) <= self.numbers:
+            return False
+        return names_in(text, self.possessives) <= self.all_words
+
+    def coverage(self, text: str) -> float:
+        """Share of `text`'s content words found anywhere in the sources (1.0 for none to check)."""
+        mine = content_words(text)
+        if not mine:
+            return 1.0
+        have = set().union(*self.words) if self.words else set()
+        if self.possessives:
+            mine = {_bare(w) for w in mine}
+            have = have | {_bare(w) for w in have}
+        return len(mine & have) / len(mine)
+
+    def supports(self, text: str, min_coverage: float) -> bool:
+        """Every specific in the sources and at least `min_coverage` of the content words."""
+        return self.has_specifics_of(text) and self.coverage(text) >= min_coverage
+
+    def sources_of(self, text: str, limit: int = 2) -> tuple[int, ...]:
+        """Indices of the texts that share most with `text` (best first; a close second too).
+
+        A sentence that gives figures rests on the texts holding them: when some text holds one of
+        its numbers (years and days of the month aside), only such texts are candidates.
+        """
+        mine = content_words(text) | numbers_in(text)
+        figures = {n for n in numbers_in(text) if not _DATE_PART.fullmatch(n)}
+        holders = [i for i, t in enumerate(self.texts) if figures & numbers_in(t)]
+        pool = holders or list(range(len(self.texts)))
+        hits = {i: len(mine & (self.words[i] | numbers_in(self.texts[i]))) for i in pool}
+        if not hits or max(hits.values()) == 0:
+            return ()
+        best = max(hits.values())
+        order = sorted(hits, key=lambda i: -hits[i])[:limit]
+        return tuple(i for i in order if hits[i] >= 0.6 * best)
+
+    def unsupported_spans(self, text: str) -> list[Span]:
+        """The amounts, dates and names of `text` that appear in no source, in order, not overlapping."""
+        spans: list[Span] = []
+        taken: list[tuple[int, int]] = []
+
+        def free(a: int, b: int) -> bool:
+            return all(b <= s or a >= e for s, e in taken)
+
+        for m in _DATE.finditer(text):
+            if not numbers_in(m.group(0)) <= self.numbers:
+                spans.append(Span(m.start(), m.end(), m.group(0), "number"))
+                taken.append((m.start(), m.end()))
+        for m in _AMOUNT.finditer(text):
+            a, b = m.start(), m.end()
+            raw = m.group(0).strip()
+            if not raw or not free(a, b) or not any(c.isdigit() for c in raw):
+                continue
+            if not numbers_in(raw) <= self.numbers:
+                lead = len(m.group(0)) - len(m.group(0).lstrip())
+                spans.append(Span(a + lead, b, raw, "number"))
+                taken.append((a, b))
+        first = True
+        for m in _CAPWORD.finditer(text):
+            word = m.group(0)
+            at_start = first or re.search(r"[.!?:]\s*$", text[: m.start()]) is not None
+            first = False
+            if at_start or not any(c.isupper() for c in word) or not free(m.start(), m.end()):
+                continue
+            key = _bare(word.lower()) if self.possessives else word.lower()
+            if key not in self.all_words and word.lower() not in self.all_words:
+                spans.append(Span(m.start(), m.end(), word, "name"))
+                taken.append((m.start(), m.end()))
+        return sorted(spans, key=lambda s: s.start)
+
+
+def mark_unsupported(text: str, spans: Sequence[Span]) -> str:
+    """`text` with each unsupported specific shown as ⚠[not in sources: …] (never removed)."""
+    out = text
+    for s in sorted(spans, key=lambda s: -s.start):
+        out = f"{out[: s.start]}⚠[not in sources: {s.text}]{out[s.end :]}"
+    return out

@@ -1,0 +1,181 @@
+"""Evidence: units cut from stored pages (table rows whole, sentences), scored, names and quotes."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Sequence
+
+from desktop.core import evidence
+from desktop.core.evidence import (
+    Passage,
+    Unit,
+    choose_quotes,
+    cut_units,
+    date_in,
+    display_name,
+    is_header,
+    is_row,
+    named_entities,
+    page_units,
+    question_terms,
+    score_units,
+    stem,
+)
+from desktop.core.types import Page
+
+# Page 10 of Apple's 10-Q for the quarter ended July 1, 2023, as pypdf extracts it (docugami set, MIT).
+REVENUE_PAGE = "\n".join(
+    [
+        "Note 2 – Revenue",
+        "Net sales disaggregated by significant products and services for the three- and "
+        "nine-month periods ended July 1, 2023 and June 25, 2022 were as follows (in",
+        "millions):",
+        "Three Months Ended Nine Months Ended",
+        "July 1,",
+        "2023",
+        "June 25,",
+        "2022",
+        "July 1,",
+        "2023",
+        "June 25,",
+        "2022",
+        "iPhone $ 39,669 $ 40,665 $ 156,778 $ 162,863",
+        "Mac 6,840 7,382 21,743 28,669",
+        "Services 21,213 19,604 62,886 58,941",
+        "Total net sales $ 81,797 $ 82,959 $ 293,787 $ 304,182",
+        "Total net sales include $3.3 billion of revenue recognized in the three months "
+        "ended July 1, 2023 that was included in deferred revenue as of April 1, 2023.",
+        "The Company’s proportion of net sales by disaggregated revenue source was "
+        "generally consistent for each reportable segment in Note 10, except in Greater "
+        "China.",
+        "Macroeconomic Conditions",
+        "Macroeconomic conditions, including inflation, changes in interest rates, and "
+        "currency fluctuations, have directly and indirectly impacted the Company.",
+        "Apple Inc. | Q3 2023 Form 10-Q | 7",
+    ]
+)
+
+
+def bow_embed(texts: Sequence[str]) -> list[list[float]]:
+    """A stand-in embedder: hashed bags of stemmed words (cosine ~ shared words)."""
+    out = []
+    for t in texts:
+        v = [0.0] * 256
+        for w in evidence.terms_of(t):
+            v[sum(ord(c) * 31**i for i, c in enumerate(w)) % 256] += 1.0
+        out.append(v)
+    return out
+
+
+def test_table_rows_stay_whole_with_their_column_headings() -> None:
+    units = page_units(REVENUE_PAGE)
+    rows = {t: ctx for t, kind, ctx in units if kind == "row"}
+    total = rows["Total net sales $ 81,797 $ 82,959 $ 293,787 $ 304,182"]
+    assert "Three Months Ended" in total and "July 1, 2023" in total
+    assert "iPhone $ 39,669 $ 40,665 $ 156,778 $ 162,863" in rows
+    sentences = [t for t, kind, _ in units if kind == "sentence"]
+    # The table's lead-in states nothing and the heading is not glued to the next sentence.
+    assert not any(s.endswith(":") for s in sentences)
+    assert any(s.startswith("Macroeconomic conditions, including inflation") for s in sentences)
+    assert any(s.startswith("Total net sales include $3.3 billion") for s in sentences)
+    assert not any("Form 10-Q | 7" in t for t, _, _ in units)
+
+
+def test_lines_are_told_apart() -> None:
+    assert is_row("Total net sales $ 81,797 $ 82,959 $ 293,787 $ 304,182")
+    assert is_row("Other income/(expense), net (265) (10) (594) (97)")
+    assert is_row("Europe 20,205 19,287 5 % 71,831 72,323 (1)%")
+    assert not is_row("Note 2 – Revenue")
+    assert not is_row(
+        "recognized in the nine months ended July 1, 2023 that was included in deferred revenue "
+        "as of April 1, 2023, $3.1"
+    )
+    assert is_header("Three Months Ended Nine Months Ended")
+    assert is_header("July 1,") and is_header("2022 Change")
+    assert not is_header("Net sales increased in 2023.")
+
+
+def test_units_are_cut_only_from_the_passage_they_lie_in() -> None:
+    chunk = "Macroeconomic conditions, including inflation, changes in interest rates, and currency fluctuations, have directly and indirectly impacted the Company."  # noqa: E501
+    passage = Passage("d", "2023 Q3 AAPL", "/a.pdf", chunk, [Page(10, REVENUE_PAGE)], 0, 10, 10)
+    units, found = cut_units([passage])
+    assert [u.text for u in units] == [chunk] and found == {0}
+    assert units[0].page == 10 and units[0].passage == 0
+    # A whole document (no passage text) gives every unit of its pages.
+    whole, _ = cut_units([Passage("d", "t", "", "", [Page(10, REVENUE_PAGE)], -1, 10, 10)])
+    assert len(whole) > 5
+
+
+def test_question_terms_and_names() -> None:
+    q = "What was Apple's total net sales in the quarter ended July 1, 2023, per its 10-Q?"
+    assert named_entities(q) == ["july 1, 2023", "apple"]
+    assert question_terms(q) == ["appl", "total", "net", "sal", "quarter", "end", "july", "1", "2023"]
+    # Framing words are not evidence terms; form names and quarter labels are not names.
+    assert question_terms("Analyze any significant trends in NVIDIA's Q3 revenue") == [
+        "nvidia",
+        "q3",
+        "revenu",
+    ]
+    assert named_entities("In NVIDIA's Q2 2023 10-Qs, how did Tesla and Wi-Fi fare?") == [
+        "nvidia",
+        "tesla",
+        "wi-fi",
+    ]
+    assert named_entities("how much rent do i pay?") == []
+    assert stem("repurchased") == stem("repurchase") and stem("sales") == stem("sale")
+    assert display_name("tesla", "What did tesla or Tesla say?") == "tesla"
+    assert date_in("july 1, 2023", "for the quarter ended july 1,2023 and")
+    assert not date_in("july 1, 2023", "ended april 1, 2023")
+
+
+def _unit(text: str, doc: str = "q3", context: str = "", passage: int = 0) -> Unit:
+    return Unit(doc, doc, "", 1, text, "row" if context else "sentence", context, passage)
+
+
+def test_rare_question_terms_weigh_more_than_common_ones() -> None:
+    units = [
+        _unit("The lease period for the warehouse is ten years."),
+        _unit("The reporting period ended in June."),
+        _unit("Revenue for the period grew."),
+        _unit("The period of the report is the quarter."),
+    ]
+    ev = score_units("What is the lease period?", units, None)
+    assert ev.ranked[0].unit.text.startswith("The lease period")
+    assert ev.weights[stem("lease")] > ev.weights["period"]
+
+
+def test_embedding_is_capped_and_the_question_goes_first() -> None:
+    calls: list[int] = []
+
+    def embed(texts: Sequence[str]) -> list[list[float]]:
+        calls.append(len(texts))
+        return bow_embed(texts)
+
+    units = [_unit(f"Sentence number {i} about lighthouses and harbours.", passage=i % 6) for i in range(300)]
+    start = time.perf_counter()
+    ev = score_units("Which harbours have lighthouses?", units, embed)
+    assert calls == [evidence.MAX_EMBED + 1] and ev.embedded == evidence.MAX_EMBED
+    assert ev.candidates == 300 and time.perf_counter() - start < 0.5
+    # Every passage's best units were embedded, whatever their keyword score.
+    assert {s.unit.passage for s in ev.ranked} == set(range(6))
+
+
+def test_sibling_rows_of_the_right_table_are_not_quoted() -> None:
+    ctx = "Three Months Ended July 1, 2023 June 25, 2022"
+    units = [
+        _unit("Total net sales $ 81,797 $ 82,959", context=ctx),
+        _unit("iPhone $ 39,669 $ 40,665", context=ctx),
+        _unit("Mac 6,840 7,382", context=ctx),
+    ]
+    ev = score_units("What were total net sales in the quarter ended July 1, 2023?", units, bow_embed)
+    quotes = choose_quotes(ev, 3, 0.5)
+    assert [q.unit.text for q in quotes] == ["Total net sales $ 81,797 $ 82,959"]
+
+
+def test_the_row_of_the_named_quarter_wins_by_its_headings() -> None:
+    units = [
+        _unit("Total net sales $ 94,836 $ 97,278", "q2", "Three Months Ended April 1, 2023 March 26, 2022"),
+        _unit("Total net sales $ 81,797 $ 82,959", "q3", "Three Months Ended July 1, 2023 June 25, 2022"),
+    ]
+    ev = score_units("What were total net sales in the quarter ended July 1, 2023?", units, bow_embed)
+    assert "81,797" in ev.ranked[0].unit.text

@@ -1,0 +1,60 @@
+"""The shared support check: numbers, names and words of a sentence against what it was written from."""
+
+from __future__ import annotations
+
+from desktop.core.grounding import Support, content_words, mark_unsupported, names_in, numbers_in
+
+QUOTES = [
+    "Total net sales $ 81,797 $ 82,959 $ 293,787 $ 304,182",
+    "The Zanthor lighthouse was built in 1874 by the engineer Mira Okafor.",
+]
+
+
+def test_numbers_are_compared_without_commas_and_trailing_zeros() -> None:
+    assert numbers_in("$81,797 and 3.0% in 2023") == {"81797", "3", "2023"}
+    assert numbers_in("81797") <= Support(QUOTES).numbers
+
+
+def test_a_sentence_with_an_invented_figure_or_name_is_not_supported() -> None:
+    support = Support(QUOTES)
+    assert support.has_specifics_of("Total net sales were $81,797 million.")
+    assert not support.has_specifics_of("Total net sales were $94,836 million.")
+    assert not support.has_specifics_of("The lighthouse was built by Tesla in 1874.")
+    assert support.supports("The Zanthor lighthouse was built in 1874 by Mira Okafor.", 0.6)
+    assert not support.supports("Whale oil was shipped from distant harbours every winter.", 0.6)
+
+
+def test_possessives_count_as_the_name_when_asked() -> None:
+    assert "okafor's" in names_in("Built by Okafor's firm.")
+    assert not Support(QUOTES).has_specifics_of("It was Okafor's design.")
+    assert Support(QUOTES, possessives=True).has_specifics_of("It was Okafor's design.")
+    assert Support(QUOTES, possessives=True).coverage("Okafor's lighthouse") == 1.0
+
+
+def test_unsupported_specifics_are_marked_in_place_never_removed() -> None:
+    support = Support(["Tenants give notice in writing.", "The deposit is $1,200."])
+    text = "The notice period is 12 months and the deposit is $1,200, says Tesla."
+    spans = support.unsupported_spans(text)
+    assert [s.text for s in spans] == ["12 months", "Tesla"]
+    marked = mark_unsupported(text, spans)
+    assert marked == (
+        "The notice period is ⚠[not in sources: 12 months] and the deposit is $1,200, "
+        "says ⚠[not in sources: Tesla]."
+    )
+
+
+def test_dates_amounts_and_percentages_are_spans_when_missing() -> None:
+    support = Support(["Net sales rose 8% in the quarter ended July 1, 2023."])
+    spans = support.unsupported_spans("Sales rose 9% to $5.6 billion by December 30, 2023, not July 1, 2023.")
+    assert [s.text for s in spans] == ["9%", "$5.6 billion", "December 30, 2023"]
+
+
+def test_sources_of_names_the_texts_a_sentence_rests_on() -> None:
+    support = Support(QUOTES)
+    assert support.sources_of("Okafor built the lighthouse in 1874.") == (1,)
+    assert support.sources_of("Net sales were 81,797.") == (0,)
+    assert support.sources_of("Nothing here matches.") == ()
+
+
+def test_content_words_skip_function_words() -> None:
+    assert content_words("What is the notice period of the lease?") == {"notice", "period", "lease"}
