@@ -123,6 +123,8 @@ _MESSAGES: dict[str, tuple[str, str]] = {
 def document_error(reason: str, detail: str = "", message: str | None = None) -> DocumentError:
     """The DocumentError for `reason`, with the user message and hint that go with it."""
     default_msg, hint = _MESSAGES.get(reason, _MESSAGES["corrupt"])
+    if message is None and reason == "too_large" and "limit" in detail:
+        message = f"{default_msg[:-1]}: {detail}."  # e.g. "6000 pages (limit 5000)": say the limit
     return DocumentError(message or default_msg, hint, reason=reason, detail=detail)
 
 

@@ -81,9 +81,11 @@ def test_missing_file_and_size_limit(tmp_path: Path) -> None:
     with pytest.raises(DocumentError) as info:
         pdf.extract_pages(path, max_bytes=100)
     assert info.value.reason == "too_large"
+    assert "the limit is" in info.value.user_message, "a size refusal says the limit"
     with pytest.raises(DocumentError) as info:
         pdf.extract_pages(path, max_pages=2)
     assert info.value.reason == "too_large"
+    assert "3 pages (limit 2)" in info.value.user_message, "a page-count refusal says the limit"
 
 
 def test_hidden_white_one_point_text_is_extracted(tmp_path: Path) -> None:
