@@ -16,7 +16,9 @@ from desktop import __version__
 from desktop.core.errors import AppError
 
 
-def build_parser() -> argparse.ArgumentParser:
+def build_parser(command: str | None = None) -> argparse.ArgumentParser:
+    """The parser for every subcommand, or, when `command` names a module of this package, only for
+    that one (its module alone is imported: `hearth models list` stays quick)."""
     parser = argparse.ArgumentParser(
         prog="hearth",
         description="Hearth: a private assistant that runs entirely on this computer.",
@@ -24,10 +26,13 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"hearth {__version__}")
     parser.add_argument("-v", "--verbose", action="count", default=0, help="more logging (-vv: debug)")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
-    for info in sorted(pkgutil.iter_modules(__path__), key=lambda m: m.name):
-        if info.name.startswith("_") or info.name == "common":
+    names = sorted(m.name for m in pkgutil.iter_modules(__path__))
+    if command in names and command != "common" and not command.startswith("_"):
+        names = [command]
+    for name in names:
+        if name.startswith("_") or name == "common":
             continue
-        module = importlib.import_module(f"{__name__}.{info.name}")
+        module = importlib.import_module(f"{__name__}.{name}")
         register = getattr(module, "register", None)
         if register is not None:
             register(sub)
@@ -42,7 +47,9 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _main(argv: list[str] | None) -> int:
-    parser = build_parser()
+    args_list = sys.argv[1:] if argv is None else argv
+    first = next((a for a in args_list if not a.startswith("-")), None)
+    parser = build_parser(first)
     args = parser.parse_args(argv)
     level = {0: logging.WARNING, 1: logging.INFO}.get(args.verbose, logging.DEBUG)
     logging.basicConfig(level=level, format="%(levelname)s %(name)s: %(message)s")

@@ -6,7 +6,7 @@ import argparse
 import sys
 from typing import Any
 
-from desktop.cli.common import ProgressLine, print_json
+from desktop.cli.common import ProgressLine, open_settings, print_json
 from desktop.core.terminal import inline
 from desktop.core.types import ModelInfo, RuntimePlan
 
@@ -17,7 +17,11 @@ def register(sub: Any) -> None:
     p = sub.add_parser("models", help="list, import, inspect or remove chat models (GGUF)")
     msub = p.add_subparsers(dest="models_command", metavar="ACTION")
 
-    ls = msub.add_parser("list", help="the bundled model and the imported ones, with fit for this machine")
+    ls = msub.add_parser(
+        "list",
+        help="the bundled model, the imported ones and those found in other apps' folders "
+        "(LM Studio, Ollama, GPT4All, Jan, ~/Models), with fit for this machine",
+    )
     ls.add_argument("--json", action="store_true", help="print JSON")
     ls.set_defaults(func=run_list)
 
@@ -32,6 +36,10 @@ def register(sub: Any) -> None:
     info.add_argument("--hash", action="store_true", help="also compute the file's sha256 (reads it all)")
     info.add_argument("--context", type=int, default=0, help="plan for this context size (0: choose)")
     info.set_defaults(func=run_info)
+
+    use = msub.add_parser("use", help="make a model the default (for chat, ask and summarize)")
+    use.add_argument("name", help="a name from `hearth models list`, or a path to a .gguf file")
+    use.set_defaults(func=run_use)
 
     rm = msub.add_parser("remove", help="delete an imported model (the bundled one stays)")
     rm.add_argument("name")
@@ -59,23 +67,27 @@ def run_list(args: argparse.Namespace) -> int:
     from desktop.services import models
 
     entries = models.list_models()
+    selected = str(open_settings()["model"]) or models.DEFAULT_NAME
     if args.json:
-        print_json([e.to_dict() for e in entries])
+        print_json([{**e.to_dict(), "selected": e.name == selected} for e in entries])
         return 0
     if not entries:
         print("No models. Run `make install` for the bundled one, or `hearth models import PATH`.")
         return 0
-    rows = [("NAME", "SOURCE", "ARCH", "PARAMS", "QUANT", "SIZE", "CONTEXT", "FIT HERE")]
+    rows = [("", "NAME", "SOURCE", "ARCH", "PARAMS", "QUANT", "SIZE", "CONTEXT", "FIT HERE")]
     for e in entries:
+        mark = "*" if e.name == selected else ""
+        source = e.app if e.source == "found" else e.source
         if e.info is None:
             unusable = f"unusable: {inline(str(e.error))}"
-            rows.append((inline(e.name), e.source, "-", "-", "-", "-", "-", unusable))
+            rows.append((mark, inline(e.name), source, "-", "-", "-", "-", "-", unusable))
             continue
         i = e.info
         rows.append(
             (
+                mark,
                 inline(e.name),
-                e.source,
+                source,
                 inline(i.architecture),
                 _params(i.n_params),
                 i.quantization,
@@ -87,6 +99,25 @@ def run_list(args: argparse.Namespace) -> int:
     widths = [max(len(r[c]) for r in rows) for c in range(len(rows[0]) - 1)]
     for r in rows:
         print("  ".join(cell.ljust(w) for cell, w in zip(r, widths, strict=False)) + "  " + r[-1])
+    found = [e for e in entries if e.source == "found"]
+    if found:
+        apps = sorted({e.app for e in found})
+        print(
+            f"\n{len(found)} model(s) found on this computer ({', '.join(apps)}), used where they are "
+            "(nothing copied). * = the default; change it with `hearth models use NAME`."
+        )
+    return 0
+
+
+def run_use(args: argparse.Namespace) -> int:
+    from desktop.services import models
+
+    info = models.resolve_model(args.name)  # a clear error for an unknown name or a bad file
+    settings = open_settings()
+    value = "" if info.name == models.DEFAULT_NAME else args.name
+    settings.set("model", value)
+    settings.save()
+    print(f"{inline(info.name)} is now the default model.")
     return 0
 
 
@@ -99,6 +130,9 @@ def run_import(args: argparse.Namespace) -> int:
     if args.json:
         print_json(entry.to_dict())
     else:
+        if entry.already_imported:
+            print(f"Already imported as {inline(entry.name)}.")
+            return 0
         print(f"Imported {inline(entry.name)} ({_size(entry.info.file_size) if entry.info else '?'}).")
         if entry.fit and entry.fit != "fits":
             print(f"Note: {entry.plan_reason}")

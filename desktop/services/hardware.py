@@ -323,7 +323,41 @@ def parse_system_info(text: str, gpu_offload: bool) -> tuple[Backend, ...]:
     return tuple(found)
 
 
+ENGINE_INFO_FILE = "engine-info.json"
+
+
 def _llama_backends() -> tuple[str, tuple[Backend, ...]]:
+    """What this llama.cpp build can use. Importing llama_cpp and asking takes a fraction of a
+    second, so the answer is kept in the data dir per engine build (a rebuild asks again)."""
+    import json
+
+    from desktop.services import kernels, paths
+
+    identity = kernels.engine_identity()
+    cache = paths.data_dir() / ENGINE_INFO_FILE
+    try:
+        hit = json.loads(cache.read_text())
+        if hit.get("identity") == identity:
+            return str(hit["system_info"]), tuple(hit["backends"])
+    except (OSError, ValueError, KeyError, TypeError, AttributeError):
+        pass
+    text, backends = _ask_llama_backends()
+    try:
+        tmp = cache.with_suffix(".tmp")
+        tmp.write_text(json.dumps({"identity": identity, "system_info": text, "backends": list(backends)}))
+        tmp.replace(cache)
+    except OSError:
+        pass
+    return text, backends
+
+
+def _ask_llama_backends() -> tuple[str, tuple[Backend, ...]]:
+    try:  # an engine built with runtime CPU/GPU dispatch names its backends once they are loaded
+        from desktop.services import engine
+
+        engine.load_cpu_backends()
+    except Exception as exc:
+        log.info("engine backends not loaded: %s", exc)
     import llama_cpp
 
     offload = bool(llama_cpp.llama_supports_gpu_offload())

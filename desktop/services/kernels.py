@@ -105,7 +105,7 @@ def is_kernel_crash(code: int | None) -> bool:
     return code is not None and code < 0 and -code in {int(s) for s in KERNEL_SIGNALS}
 
 
-def _engine_identity() -> str:
+def engine_identity() -> str:
     """The installed llama-cpp-python: version and its native library's size and time (a rebuild
     changes them). No import: loading llama_cpp in the parent would cost a second for nothing."""
     try:
@@ -150,7 +150,7 @@ def key_for(model_path: str | Path) -> str:
         model = f"{path.resolve()}|{st.st_size}|{int(st.st_mtime)}"
     except OSError:
         model = str(path)
-    raw = f"{_engine_identity()}#{cpu_identity()}#{model}"
+    raw = f"{engine_identity()}#{cpu_identity()}#{model}"
     return hashlib.sha256(raw.encode()).hexdigest()[:24]
 
 

@@ -77,10 +77,13 @@ class ModelEntry:
     imported_at: str | None = None
     error: str | None = None  # why the file is unusable (missing, damaged), when it is
     template_refused: str = ""  # why its chat template is not used (checked at import), if it is not
+    app: str = ""  # for source "found": the app whose folder holds it ("LM Studio", "Ollama" …)
+    already_imported: bool = False  # import_model found the same content in the catalog
 
     def to_dict(self) -> dict[str, Any]:
         return {
             "template_refused": self.template_refused,
+            "app": self.app,
             "name": self.name,
             "path": self.path,
             "source": self.source,
@@ -589,10 +592,15 @@ def _bundled_name() -> str:
     return paths.DEFAULT_MODEL_FILE.removesuffix(".gguf")
 
 
+DEFAULT_NAME = _bundled_name()
+
+
 def _entry(name: str, path: Path, source: str, meta: dict[str, Any] | None = None) -> ModelEntry:
+    from desktop.services.discovery import cached_model_info
+
     meta = meta or {}
     try:
-        info = read_model_info(path, name=name)
+        info = replace(cached_model_info(path), name=name)
         plan = plan_for(info)
         return ModelEntry(
             name,
@@ -611,14 +619,35 @@ def _entry(name: str, path: Path, source: str, meta: dict[str, Any] | None = Non
         )
 
 
-def list_models() -> list[ModelEntry]:
-    """The bundled model (if installed) and every imported one, each with its fit for this machine."""
+def list_models(*, found: bool = True) -> list[ModelEntry]:
+    """The bundled model (if installed), every imported one, and (found=True) the GGUFs other apps
+    keep on this computer (services/discovery.py, used in place), each with its fit here."""
     out: list[ModelEntry] = []
     bundled = paths.bundled_models_dir() / paths.DEFAULT_MODEL_FILE
     if bundled.is_file():
         out.append(_entry(_bundled_name(), bundled, "bundled"))
     for meta in _load_catalog():
         out.append(_entry(meta["name"], paths.models_dir() / meta["file"], "imported", meta))
+    if found:
+        out += found_models(taken={e.name for e in out})
+    return out
+
+
+def found_models(taken: set[str] | None = None) -> list[ModelEntry]:
+    """Models in other apps' folders, named uniquely next to `taken` (names already in use)."""
+    from desktop.services import discovery
+
+    taken = set(taken or ())
+    out: list[ModelEntry] = []
+    for f in discovery.scan().found:
+        name = _unique_name(f.name, taken)
+        taken.add(name)
+        if f.info is None:
+            out.append(ModelEntry(name, f.path, "found", None, error=f.problem, app=f.app))
+            continue
+        info = replace(f.info, name=name)
+        plan = plan_for(info)
+        out.append(ModelEntry(name, f.path, "found", info, plan.fit, plan.reason, app=f.app))
     return out
 
 
@@ -656,7 +685,7 @@ def import_model(path: str | Path, *, on_progress: Callable[[Progress], None] | 
         for e in same_size:
             if e.get("sha256") == digest and (dest_dir / e["file"]).is_file():
                 log.info("model %s is already imported as %s", src.name, e["name"])
-                return _entry(e["name"], dest_dir / e["file"], "imported", e)
+                return replace(_entry(e["name"], dest_dir / e["file"], "imported", e), already_imported=True)
 
     free = shutil.disk_usage(dest_dir).free
     if free < size + 64 * 1024**2:
@@ -704,7 +733,7 @@ def import_model(path: str | Path, *, on_progress: Callable[[Progress], None] | 
     for e in entries:  # the same content under another size bucket cannot happen, but a race can
         if e.get("sha256") == digest and (dest_dir / e["file"]).is_file():
             dest.unlink(missing_ok=True)
-            return _entry(e["name"], dest_dir / e["file"], "imported", e)
+            return replace(_entry(e["name"], dest_dir / e["file"], "imported", e), already_imported=True)
     meta = {
         "name": name,
         "file": file_name,
@@ -756,7 +785,17 @@ def resolve_model(name_or_path: str) -> ModelInfo:
     candidate = Path(text).expanduser()
     if candidate.exists() or text.lower().endswith(".gguf") or os.sep in text:
         return validate_model_file(candidate)
-    names = [_bundled_name()] + [e["name"] for e in _load_catalog()]
+    catalog = [_bundled_name()] + [e["name"] for e in _load_catalog()]
+    for entry in found_models(taken=set(catalog)):
+        if entry.name == text:
+            if entry.info is None:
+                raise ModelFileError(
+                    f"The model {text!r} found in {entry.app}'s folder cannot be used: {entry.error}",
+                    "Choose another model.",
+                    detail=entry.path,
+                )
+            return read_model_info(entry.path, name=text)
+    names = catalog + [e.name for e in found_models(taken=set(catalog))]
     raise ModelNotFound(
         f"There is no model called {text!r}.",
         f"Known models: {', '.join(names) or 'none'}. Give a path to a .gguf file, or import one.",

@@ -1,0 +1,272 @@
+"""Models the user already has: other apps' model folders, read-only, used in place.
+
+People who try Hearth often have gigabytes of GGUF files from LM Studio, Ollama, GPT4All or Jan.
+Hearth looks in those apps' standard folders (and ~/Models), never writes there, never copies a
+file unasked, and lists what it finds with its fit for this machine. Ollama keeps its models as
+content-addressed blobs: its manifests give them their names (`llama3.2:3b`).
+
+Reading a GGUF's header costs milliseconds to a second; `discovered.json` in the data dir caches
+what each file said, keyed by path, size and mtime, so listing stays instant on the next run.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import logging
+import os
+import re
+import sys
+import time
+from collections.abc import Iterator
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+from desktop.core.errors import AppError
+from desktop.core.types import ModelInfo
+
+log = logging.getLogger("desktop.models")
+
+CACHE_FILE = "discovered.json"
+MAX_DEPTH = 5
+MAX_FILES = 500  # per place: a folder of thousands is not a model folder
+# Not chat models on their own: vision projectors, and the later parts of a split model.
+_SKIP = re.compile(r"(^mmproj|[-.]mmproj|-0000[2-9]-of-|-000[1-9]\d-of-)", re.IGNORECASE)
+
+
+@dataclass(frozen=True, slots=True)
+class Place:
+    app: str  # "LM Studio", "Ollama", "GPT4All", "Jan", "Models folder", "HEARTH_MODEL_DIRS"
+    path: Path
+    kind: str = "folder"  # "folder" | "ollama"
+
+
+@dataclass(frozen=True, slots=True)
+class Found:
+    name: str  # what the picker shows ("llama3.2:3b", "Qwen2.5-0.5B-Instruct-Q4_K_M")
+    path: str
+    app: str
+    info: ModelInfo | None = None
+    problem: str = ""  # why it cannot be used (damaged, blob missing …)
+
+
+@dataclass
+class Scan:
+    found: list[Found] = field(default_factory=list)
+    skipped: list[tuple[str, str]] = field(default_factory=list)  # (path or place, reason)
+    places: list[str] = field(default_factory=list)  # the places that exist here
+    seconds: float = 0.0
+
+
+def standard_places(home: Path | None = None) -> list[Place]:
+    """The folders where the peer apps keep models on this OS, plus HEARTH_MODEL_DIRS."""
+    home = home or Path.home()
+    places: list[Place] = []
+    extra = os.environ.get("HEARTH_MODEL_DIRS", "")
+    for raw in filter(None, extra.split(os.pathsep)):
+        places.append(Place("HEARTH_MODEL_DIRS", Path(raw).expanduser()))
+    places += [
+        Place("LM Studio", home / ".lmstudio" / "models"),
+        Place("LM Studio", home / ".cache" / "lm-studio" / "models"),
+        Place("Ollama", home / ".ollama" / "models", "ollama"),
+        Place("Jan", home / "jan" / "models"),
+        Place("Models folder", home / "Models"),
+        Place("Models folder", home / "models"),
+    ]
+    if sys.platform == "darwin":
+        support = home / "Library" / "Application Support"
+        places += [
+            Place("GPT4All", support / "nomic.ai" / "GPT4All"),
+            Place("Jan", support / "Jan" / "data" / "llamacpp" / "models"),
+        ]
+    elif sys.platform == "win32":
+        local = Path(os.environ.get("LOCALAPPDATA", home / "AppData" / "Local"))
+        places += [
+            Place("GPT4All", local / "nomic.ai" / "GPT4All"),
+            Place("Jan", Path(os.environ.get("APPDATA", home)) / "Jan" / "data" / "llamacpp" / "models"),
+        ]
+    else:
+        data = Path(os.environ.get("XDG_DATA_HOME", home / ".local" / "share"))
+        places += [
+            Place("GPT4All", data / "nomic.ai" / "GPT4All"),
+            Place("Jan", data / "Jan" / "data" / "llamacpp" / "models"),
+            Place("Ollama", Path("/usr/share/ollama/.ollama/models"), "ollama"),
+        ]
+    return places
+
+
+def _walk_ggufs(root: Path, skipped: list[tuple[str, str]]) -> Iterator[Path]:
+    """*.gguf regular files under `root` (depth-limited, no symlink loops, errors noted not raised)."""
+    from desktop.services.files import NotRegularFile, check_regular
+
+    count = 0
+    stack: list[tuple[Path, int]] = [(root, 0)]
+    while stack:
+        folder, depth = stack.pop()
+        try:
+            entries = sorted(os.scandir(folder), key=lambda e: e.name)
+        except OSError as exc:
+            skipped.append((str(folder), f"not available ({exc.strerror or exc})"))
+            continue
+        for entry in entries:
+            try:
+                if entry.is_dir(follow_symlinks=False):
+                    if depth < MAX_DEPTH and not entry.name.startswith("."):
+                        stack.append((Path(entry.path), depth + 1))
+                    continue
+            except OSError:
+                continue
+            if not entry.name.lower().endswith(".gguf") or _SKIP.search(entry.name):
+                continue
+            path = Path(entry.path)
+            try:
+                check_regular(path)
+            except NotRegularFile as exc:
+                skipped.append((str(path), f"not a regular file ({exc.kind})"))
+                continue
+            except OSError as exc:
+                skipped.append((str(path), f"not available ({exc.strerror or exc})"))
+                continue
+            count += 1
+            if count > MAX_FILES:
+                skipped.append((str(root), f"more than {MAX_FILES} model files; the rest are not listed"))
+                return
+            yield path
+
+
+def _ollama_models(root: Path, skipped: list[tuple[str, str]]) -> Iterator[tuple[str, Path]]:
+    """(name, blob path) for each Ollama manifest whose model layer is a GGUF blob that exists."""
+    manifests = root / "manifests"
+    if not manifests.is_dir():
+        return
+    for manifest in sorted(manifests.rglob("*")):
+        if not manifest.is_file():
+            continue
+        rel = manifest.relative_to(manifests).parts  # registry / namespace / model / tag
+        name = f"{rel[-2]}:{rel[-1]}" if len(rel) >= 2 else manifest.name
+        if len(rel) >= 3 and rel[-3] not in ("library",):
+            name = f"{rel[-3]}/{name}"
+        try:
+            data = json.loads(manifest.read_text())
+            layer = next(
+                x for x in data.get("layers", []) if str(x.get("mediaType", "")).endswith(".model")
+            )
+            digest = str(layer["digest"]).replace(":", "-")
+        except (OSError, ValueError, StopIteration, KeyError, TypeError, AttributeError):
+            skipped.append((str(manifest), "an Ollama manifest that names no model layer"))
+            continue
+        blob = root / "blobs" / digest
+        if not blob.is_file():
+            missing = "its model blob is missing (Ollama may still be downloading it)"
+            skipped.append((f"ollama:{name}", missing))
+            continue
+        yield name, blob
+
+
+class _Cache:
+    """discovered.json: path → {size, mtime_ns, info} for headers already read."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        try:
+            raw = json.loads(path.read_text())
+        except (OSError, ValueError):
+            raw = {}
+        self.entries: dict[str, Any] = raw if isinstance(raw, dict) else {}
+        self.dirty = False
+        self.used: set[str] = set()
+
+    def info(self, path: Path) -> ModelInfo:
+        from desktop.services.models import read_model_info
+
+        st = path.stat()
+        key = str(path)
+        self.used.add(key)
+        hit = self.entries.get(key)
+        if isinstance(hit, dict) and hit.get("size") == st.st_size and hit.get("mtime_ns") == st.st_mtime_ns:
+            if hit.get("error"):
+                raise AppError(str(hit["error"]))
+            with contextlib.suppress(TypeError, KeyError):
+                return ModelInfo(**hit["info"])
+        self.dirty = True
+        try:
+            info = read_model_info(path)
+        except AppError as exc:
+            self.entries[key] = {"size": st.st_size, "mtime_ns": st.st_mtime_ns, "error": exc.user_message}
+            raise
+        self.entries[key] = {"size": st.st_size, "mtime_ns": st.st_mtime_ns, "info": asdict(info)}
+        return info
+
+    def save(self, prune: bool = False) -> None:
+        """Write back what changed; `prune` also forgets files no longer seen (after a full scan)."""
+        stale = {k for k in set(self.entries) - self.used if not Path(k).exists()} if prune else set()
+        if not self.dirty and not stale:
+            return
+        for key in stale:
+            del self.entries[key]
+        tmp = self.path.with_suffix(".tmp")
+        try:
+            tmp.write_text(json.dumps(self.entries))
+            os.replace(tmp, self.path)
+        except OSError as exc:
+            log.info("could not save the model discovery cache: %s", exc)
+
+
+def scan(places: list[Place] | None = None, cache_path: Path | None = None) -> Scan:
+    """Every GGUF in the standard places, with what its header says (cached)."""
+    from desktop.services import paths
+
+    t0 = time.perf_counter()
+    out = Scan()
+    cache = _Cache(cache_path or paths.data_dir() / CACHE_FILE)
+    seen: set[str] = set()
+    for place in places if places is not None else standard_places():
+        try:
+            if not place.path.is_dir():
+                continue
+        except OSError:  # a disconnected network drive: "not available", once, quietly
+            out.skipped.append((str(place.path), "not available"))
+            continue
+        out.places.append(f"{place.app}: {place.path}")
+        if place.kind == "ollama":
+            candidates: Iterator[tuple[str, Path]] = _ollama_models(place.path, out.skipped)
+        else:
+            candidates = ((p.name.removesuffix(".gguf"), p) for p in _walk_ggufs(place.path, out.skipped))
+        for name, path in candidates:
+            real = str(path.resolve())
+            if real in seen:
+                continue
+            seen.add(real)
+            try:
+                info = cache.info(path)
+            except AppError as exc:
+                out.found.append(Found(name, str(path), place.app, None, exc.user_message))
+                continue
+            except OSError as exc:
+                out.skipped.append((str(path), f"not available ({exc.strerror or exc})"))
+                continue
+            out.found.append(Found(name, str(path), place.app, replace_name(info, name)))
+    cache.save(prune=True)
+    out.seconds = time.perf_counter() - t0
+    return out
+
+
+def cached_model_info(path: Path) -> ModelInfo:
+    """A GGUF's header facts through the same cache (bundled and imported models use it too)."""
+    from desktop.services import paths
+    from desktop.services.models import read_model_info
+
+    cache = _Cache(paths.data_dir() / CACHE_FILE)
+    try:
+        return cache.info(path)
+    except OSError:  # gone or unreadable: the header reader says so in words
+        return read_model_info(path)
+    finally:
+        cache.save()
+
+
+def replace_name(info: ModelInfo, name: str) -> ModelInfo:
+    from dataclasses import replace
+
+    return replace(info, name=name)
