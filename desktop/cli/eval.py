@@ -383,13 +383,23 @@ def _eval_root(keep: Path | None) -> Iterator[Path]:
     if keep is not None:
         keep = keep.expanduser().resolve()
         keep.mkdir(parents=True, exist_ok=True)
+        _store_plain(keep)
         yield keep
         return
     tmp = Path(tempfile.mkdtemp(prefix="hearth-eval-"))
     try:
+        _store_plain(tmp)
         yield tmp
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
+
+
+def _store_plain(root: Path) -> None:
+    """An eval index holds the evaluation's own documents, not the user's: no key, no passphrase."""
+    from desktop.services import database
+
+    if database.read_state(root) is None:
+        database.set_up(root, database.PLAIN, reason="an evaluation index of the documents named for it")
 
 
 def build_index(lib: Any, root: Path, pdfs: Sequence[Path], on_event: Any = None) -> dict[str, Any]:
@@ -674,7 +684,11 @@ def answer_path_features() -> dict[str, bool]:
     from desktop.core.rag import AskRequest, ask_job
 
     names = {f.name for f in fields(AskRequest)}
-    return {"mode": "mode" in names, "embed": _accepts(ask_job, "embed")}
+    return {
+        "mode": "mode" in names,
+        "model_params": "model_params" in names,
+        "embed": _accepts(ask_job, "embed"),
+    }
 
 
 def _used_numbers(answer: Any) -> set[int]:
@@ -720,17 +734,20 @@ def _source_texts(answer: Any) -> list[str]:
     return out
 
 
-def _answer_request(question: str, settings: Any, mode: str, features: dict[str, bool]) -> Any:
-    """An AskRequest as `hearth ask` builds it (desktop/cli/ask.py), plus the mode when it has one."""
+def _answer_request(question: str, settings: Any, choice: Any, mode: str, features: dict[str, bool]) -> Any:
+    """An AskRequest as `hearth ask` builds it (desktop/cli/ask.py), with what this answer path accepts."""
     from desktop.core.chat import GenerationParams
     from desktop.core.rag import AskRequest
 
     extra: dict[str, Any] = {}
     if features["mode"]:
         extra["mode"] = mode
+    if features["model_params"]:
+        extra["model_params"] = getattr(choice.model, "n_params", None)
     return AskRequest(
         question,
         (COLLECTION,),
+        n_ctx=choice.plan.n_ctx,  # replaced by the started model's window (start_model) in every version
         params=GenerationParams(max_tokens=int(settings["max_answer_tokens"]), temperature=0.2),
         max_sources=int(settings["sources_per_answer"]),
         **extra,
@@ -739,7 +756,10 @@ def _answer_request(question: str, settings: Any, mode: str, features: dict[str,
 
 def _ask_kwargs(lib: Any, runtime: Any, features: dict[str, bool]) -> dict[str, Any]:
     """Keywords of ask_job beyond the engine, library, request and token counter (as ask.py passes them)."""
-    return {"start_model": lambda: runtime.n_ctx}
+    kwargs: dict[str, Any] = {"start_model": lambda: runtime.n_ctx}
+    if features["embed"] and hasattr(lib, "embed_texts"):
+        kwargs["embed"] = lib.embed_texts
+    return kwargs
 
 
 # ----------------------------------------------------------------------------- running
@@ -918,7 +938,7 @@ def run_answer_eval(
                     "skipped_questions": aset.skipped_questions,
                 }
                 for i, item in enumerate(aset.items, start=1):
-                    request = _answer_request(item.question, settings, mode, features)
+                    request = _answer_request(item.question, settings, choice, mode, features)
                     job = ask_job(
                         runtime, lib, request, runtime.count_tokens, **_ask_kwargs(lib, runtime, features)
                     )
