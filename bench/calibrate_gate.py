@@ -47,7 +47,7 @@ def load(path: Path) -> list[dict[str, object]]:
     return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
 
 
-def collect(data_dir: Path, questions: Sequence[tuple[str, bool]]) -> list[dict[str, object]]:
+def collect(data_dir: Path, questions: Sequence[tuple[str, bool]], pdfs: Path) -> list[dict[str, object]]:
     """Per question: whether it is answerable, what the names check said, the gate's features."""
     import os
 
@@ -60,7 +60,7 @@ def collect(data_dir: Path, questions: Sequence[tuple[str, bool]]) -> list[dict[
     with Library() as lib:
         if not lib.collections():
             print(f"indexing the 12 filings into {data_dir} (a few minutes) …", file=sys.stderr)
-            run_job(lib.add_job([SET / "pdfs"]))
+            run_job(lib.add_job([pdfs]))
         collections = tuple(lib.collections())
         rows = []
         for question, answerable in questions:
@@ -137,6 +137,7 @@ def choose_threshold(
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench.calibrate_gate", description=__doc__)
     parser.add_argument("--data-dir", type=Path, help="a Hearth data dir with (or for) the 12 filings")
+    parser.add_argument("--set", type=Path, default=SET, help="the docugami_sec10q folder (qa.jsonl, pdfs/)")
     parser.add_argument("--details", action="store_true", help="print every question's features")
     parser.add_argument(
         "--cache", type=Path, help="keep the collected features in this JSON file and reuse them"
@@ -150,14 +151,14 @@ def main(argv: list[str] | None = None) -> int:
 
     features = tuple(args.features.split(",")) if args.features else answerability.FEATURES
 
-    qa = load(SET / "qa.jsonl")
+    qa = load(args.set / "qa.jsonl")
     answerable = [(str(r["question"]), True) for i, r in enumerate(qa) if i % 2 == 0]
     unanswerable = [(str(r["question"]), False) for r in load(UNANSWERABLE)]
     data_dir = args.data_dir or Path(tempfile.mkdtemp(prefix="hearth-calibrate-"))
     if args.cache and args.cache.is_file():
         rows = json.loads(args.cache.read_text(encoding="utf-8"))
     else:
-        rows = collect(data_dir, answerable + unanswerable)
+        rows = collect(data_dir, answerable + unanswerable, args.set / "pdfs")
         if args.cache:
             args.cache.write_text(json.dumps(rows, indent=1), encoding="utf-8")
     n = (len(unanswerable), len(answerable))

@@ -65,6 +65,7 @@ _MONTH_NAMES = _MONTH_TEXT.split()
 _MONTHS = frozenset(_MONTH_NAMES)
 _TOKEN = re.compile(r"[A-Za-z0-9]+(?:['’][A-Za-z]+)?")
 _ALNUM = re.compile(r"[a-z0-9]+")
+_QUARTER_LABEL = re.compile(r"[QqHh][1-4]|FY\d*|fy\d*")
 _SHORT_TERM = re.compile(r"^(?:\d+|q[1-4])$")  # short words that still say something: "7", "q3"
 _NAME = re.compile(r"[A-Za-z0-9]+(?:[-'’][A-Za-z0-9]+)*")
 _FORM = re.compile(r"\b\d{1,2}-[A-Z]{1,2}s?\b")  # "10-Q", "10-Qs", "8-K": a kind of filing
@@ -227,6 +228,11 @@ def is_header(line: str) -> bool:
     return bool(_HEADER_WORDS.search(line)) and len(tokens) <= 10 and not line.endswith((".", ";"))
 
 
+def _shouting(text: str) -> bool:
+    letters = [c for c in text if c.isalpha()]
+    return len(letters) >= 8 and sum(c.isupper() for c in letters) > 0.7 * len(letters)
+
+
 def _split_long(sentence: str) -> list[str]:
     if len(sentence) <= MAX_UNIT_CHARS:
         return [sentence]
@@ -281,8 +287,15 @@ def page_units(text: str) -> list[tuple[str, str, str]]:
     def flush() -> None:
         if para:
             for s in split_sentences(" ".join(para)):
-                # A lead-in ("… were as follows (in millions):") introduces a table; it states nothing.
-                if len(s.split()) >= 4 and re.search(r"[A-Za-z]{3}", s) and not s.endswith(":"):
+                # A lead-in ("… were as follows (in millions):") introduces a table and a line in
+                # capitals ("CONDENSED CONSOLIDATED STATEMENTS OF CASH FLOWS") titles one: neither
+                # states anything.
+                if (
+                    len(s.split()) >= 4
+                    and re.search(r"[A-Za-z]{3}", s)
+                    and not s.endswith(":")
+                    and not _shouting(s)
+                ):
                     out.append((s, "sentence", ""))
             para.clear()
 
@@ -409,6 +422,36 @@ class Evidence:
         return coverage(self.weights, have)
 
 
+def _embedded(unit: Unit) -> str:
+    """What a unit is embedded as: its text; a row with its headings, each word once (a row alone,
+    "Total net sales $ 81,797 …", does not say which period its figures are for)."""
+    if not unit.context:
+        return unit.text[:EMBED_CHARS]
+    seen: list[str] = []
+    for word in unit.context.split():
+        if word not in seen:
+            seen.append(word)
+    return f"{' '.join(seen)} — {unit.text}"[:EMBED_CHARS]
+
+
+def meaning_of(question: str) -> str:
+    """The question as the embedder should compare it with units: without the names of documents,
+    companies and quarters it gives ("Apple's", "Q3 2022", "10-Q"). Those choose the documents
+    (the names check, the title match); left in, they make the unit that is only a name, such as a
+    filing's certification ("I have reviewed this quarterly report on Form 10-Q of Apple Inc."),
+    look like the answer. Dates stay: "the quarter ended July 1, 2023" is what a row is about.
+    """
+    text = _FORM.sub(" ", question)
+    names = {n for n in named_entities(question) if " " not in n}
+    out = []
+    for m in _NAME.finditer(text):
+        word = m.group(0)
+        if bare(word) in names or _QUARTER_LABEL.fullmatch(word):
+            continue
+        out.append(word)
+    return " ".join(out) or question
+
+
 def score_units(
     question: str,
     units: Sequence[Unit],
@@ -449,7 +492,7 @@ def score_units(
     chosen = chosen[:max_embed] if len(chosen) > max_embed else chosen
     cos = dict.fromkeys(chosen, 0.0)
     if embed is not None and chosen:
-        vectors = embed([question, *(units[i].text[:EMBED_CHARS] for i in chosen)])
+        vectors = embed([meaning_of(question), *(_embedded(units[i]) for i in chosen)])
         q = vectors[0]
         for i, v in zip(chosen, vectors[1:], strict=True):
             cos[i] = cosine(q, v)

@@ -701,6 +701,9 @@ def gather_evidence(
         named = _titled(question, records)
         if named is not None:
             records = _keep(retriever, question, request, records, named)
+        newest = _latest(question, retriever, records, held)
+        if newest is not None:
+            records = _keep(retriever, question, request, records, newest)
     units = _units(_passages(retriever, question, records), request, retriever, target, records)
     if not units:
         return Gathered(records, None, names)
@@ -795,6 +798,39 @@ def _titled(question: str, records: Sequence[Any]) -> frozenset[str] | None:
     if best < TITLE_KEEP or best == min(named.values()):
         return None
     return frozenset(d for d, v in named.items() if v == best)
+
+
+_LATEST = re.compile(r"\b(?:latest|most recent|newest|last|current)\b", re.IGNORECASE)
+_YEAR_IN = re.compile(r"\b((?:19|20)\d\d)\b")
+_QUARTER_IN = re.compile(r"\b[Qq]([1-4])\b")
+
+
+def _period(title: str) -> tuple[int, int] | None:
+    """(year, quarter) a title names ("2023 Q3 AAPL" -> (2023, 3)); a year alone counts as Q0."""
+    years = _YEAR_IN.findall(title)
+    if len(years) != 1:
+        return None
+    quarters = _QUARTER_IN.findall(title)
+    return int(years[0]), int(quarters[0]) if len(quarters) == 1 else 0
+
+
+def _latest(
+    question: str, retriever: Any, records: Sequence[Any], held: dict[str, set[str]]
+) -> frozenset[str] | None:
+    """For "the latest 10-Q", "the most recent quarter": the candidate documents whose titles name
+    the latest period (candidates: those retrieved and those holding the question's names)."""
+    if not _LATEST.search(question):
+        return None
+    titles = {r.sha256: r.title for r in records}
+    holders = set.intersection(*held.values()) if held else set()
+    missing = sorted(holders - set(titles))[:12]
+    for r in retriever.chunks([f"{d}:0" for d in missing]) if missing else []:
+        titles[r.sha256] = r.title
+    periods = {d: p for d, t in titles.items() if (p := _period(t)) is not None}
+    if len(set(periods.values())) < 2:
+        return None
+    newest = max(periods.values())
+    return frozenset(d for d, p in periods.items() if p == newest)
 
 
 def _keep(

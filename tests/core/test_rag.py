@@ -572,3 +572,15 @@ def test_evidence_is_ready_well_under_a_second_for_six_passages() -> None:
     lib = DocLibrary({f"d{i}": (f"2023 Q{i} AAPL", [pages[i]]) for i in range(6)})
     answer, _, _ = _ask(ScriptedEngine("ok"), lib, "What were total net sales in the quarter?")
     assert answer.timings["evidence_s"] < 0.5
+
+
+def test_the_latest_filing_answers_a_question_about_the_latest_one() -> None:
+    answer, _, _ = _ask(ScriptedEngine("ok"), DocLibrary(APPLE), "What were Apple's latest total net sales?")
+    assert answer.found and {c.doc_id for c in answer.citations} == {"q3"}
+    assert "81,797" in answer.citations[0].quote
+
+
+def test_a_question_naming_a_filings_quarter_is_answered_from_that_filing() -> None:
+    question = "What were Apple's total net sales in its 2023 Q2 report?"
+    answer, _, _ = _ask(ScriptedEngine("ok"), DocLibrary(APPLE), question)
+    assert answer.found and {c.doc_id for c in answer.citations} == {"q2"}
