@@ -14,9 +14,14 @@ def main(argv: list[str] | None = None) -> int:
     if not args and _gui_possible():
         try:
             from desktop.ui.main_window import run_gui
+            from desktop.ui.unlock_dialog import unlock_at_start
         except ImportError:
             pass  # the window is not built yet, or Qt is missing: fall back to the terminal
         else:
+            # The data's key first (keyring, or the passphrase dialog), and plain stores from
+            # before encryption converted with progress shown, before any store is opened.
+            if not unlock_at_start():
+                return 1
             return run_gui()
     from desktop.cli import main as cli_main
 

@@ -13,6 +13,7 @@ from desktop.services import privacy
 # Every test runs under the same guard as the app: a test that reaches the network fails.
 privacy.install()
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+os.environ.setdefault("HEARTH_PASSPHRASE", "hearth tests: not a secret")  # stores encrypted, headless
 
 REPO = Path(__file__).resolve().parents[1]
 SHARED = REPO.parent / "shared"

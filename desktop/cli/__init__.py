@@ -56,6 +56,9 @@ def _main(argv: list[str] | None) -> int:
     if not getattr(args, "func", None):
         parser.print_help()
         return 2
+    from desktop.cli.common import use_terminal_for_unlock
+
+    use_terminal_for_unlock()  # encrypted stores ask for their passphrase here, when they need one
     try:
         return int(args.func(args) or 0)
     except AppError as exc:

@@ -3,16 +3,20 @@
 from __future__ import annotations
 
 import contextlib
+import getpass
 import json
 import sys
 import time
 from collections.abc import Iterator
-from typing import Any, TextIO
+from typing import TYPE_CHECKING, Any, TextIO
 
 from desktop.core.events import Event, Notice, Progress
 from desktop.core.settings import SettingsStore
 from desktop.core.terminal import inline, visible
 from desktop.services.paths import data_dir
+
+if TYPE_CHECKING:
+    from desktop.services.database import PassphraseRequest
 
 
 def open_settings() -> SettingsStore:
@@ -108,3 +112,52 @@ def _fmt_eta(seconds: float) -> str:
     if seconds < 90:
         return f"{seconds:.0f}s"
     return f"{seconds / 60:.0f}min"
+
+
+def use_terminal_for_unlock() -> None:
+    """Stores opened by any subcommand ask for the passphrase here (when stdin is a terminal) and
+    show the one-time encryption of plain stores as a progress line on stderr."""
+    from desktop.services import database
+
+    database.use_prompt(terminal_passphrase if sys.stdin.isatty() else None)
+    line = ProgressLine()
+    told: set[str] = set()
+
+    def progress(event: Progress) -> None:
+        name = event.label.split(" ", 1)[-1]
+        if name not in told:  # said once, on a terminal or not: why this start takes longer
+            told.add(name)
+            print(f"hearth: {event.label} ({event.total} MB)…", file=line.stream)
+        line(event)
+        if event.done >= event.total:
+            line.clear()
+
+    database.use_progress(progress)
+
+
+def terminal_passphrase(request: PassphraseRequest, stream: TextIO | None = None) -> str | None:
+    """Ask for the data passphrase with getpass (not echoed); a new one is typed twice. None: gave up."""
+    out = stream or sys.stderr
+    if request.retry:
+        print(f"hearth: {request.retry}", file=out)
+    try:
+        if request.recovery:
+            return getpass.getpass("Recovery passphrase for Hearth's data: ") or None
+        if not request.new:
+            return getpass.getpass("Passphrase for Hearth's data: ") or None
+        print(
+            "hearth: there is no keyring on this computer, so Hearth encrypts your chats and library "
+            "with a passphrase. Choose one (at least 8 characters); without it the data cannot be read. "
+            "To store without encryption instead, press Ctrl-C and run: hearth storage plain",
+            file=out,
+        )
+        for _ in range(3):
+            first = getpass.getpass("New passphrase: ")
+            if not first:
+                return None
+            if getpass.getpass("Type it again: ") == first:
+                return first
+            print("hearth: the two did not match; again.", file=out)
+    except (EOFError, KeyboardInterrupt):
+        print("", file=out)
+    return None

@@ -1,4 +1,4 @@
-"""Conversations and their messages, kept in `data_dir()/chats.sqlite` (WAL). Qt-free.
+"""Conversations and their messages, kept in `data_dir()/chats.sqlite` (WAL, encrypted). Qt-free.
 
 Each chat remembers its model, system prompt and the library collections it asks. Messages
 carry their generation stats and citations as JSON so a restored chat looks as it did.
@@ -11,7 +11,6 @@ from __future__ import annotations
 import contextlib
 import json
 import logging
-import sqlite3
 import time
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
@@ -21,6 +20,7 @@ from typing import Any
 
 from desktop.core.errors import StorageError
 from desktop.core.types import ChatMessage, Role
+from desktop.services import database
 from desktop.services.sqlite_tx import immediate_transaction
 
 log = logging.getLogger("desktop.chats")
@@ -79,24 +79,24 @@ class ChatStore:
     def __init__(self, path: Path) -> None:
         self.path = path
         existed = path.exists()
+        db: database.Connection | None = None
         try:
             path.parent.mkdir(parents=True, exist_ok=True)
-            self._db = sqlite3.connect(str(path), isolation_level=None)
-            self._db.row_factory = sqlite3.Row
-            self._db.execute("PRAGMA journal_mode=WAL")
-            self._db.execute("PRAGMA foreign_keys=ON")
-            self._db.execute("PRAGMA synchronous=NORMAL")
-            self._db.executescript(SCHEMA)
-        except sqlite3.DatabaseError as exc:
-            if not existed:  # a full disk must not leave an empty, unusable chats.sqlite behind
+            db = database.connect(path)  # unlocked (keyring or passphrase); WAL, foreign keys on
+            db.executescript(SCHEMA)
+        except (database.DatabaseError, StorageError) as exc:
+            if db is not None:
                 with contextlib.suppress(Exception):
-                    self._db.close()
+                    db.close()
+            if not existed:  # a full disk must not leave an empty, unusable chats.sqlite behind
                 with contextlib.suppress(OSError):
                     if path.stat().st_size == 0:
                         path.unlink()
                 for suffix in ("-wal", "-shm"):
                     with contextlib.suppress(OSError):
                         path.with_name(path.name + suffix).unlink()
+            if isinstance(exc, StorageError):  # locked, wrong passphrase, damaged: said by database
+                raise
             if "full" in str(exc).lower():
                 raise StorageError(
                     "The disk is full, so Hearth cannot keep this conversation.",
@@ -108,16 +108,17 @@ class ChatStore:
                 f"The file {path} may be damaged or the disk full. Move it aside to start a fresh history.",
                 detail=repr(exc),
             ) from exc
+        self._db = db
 
     def close(self) -> None:
         self._db.close()
 
     @contextmanager
-    def _tx(self) -> Iterator[sqlite3.Connection]:
+    def _tx(self) -> Iterator[database.Connection]:
         try:
             with immediate_transaction(self._db) as db:
                 yield db
-        except sqlite3.OperationalError as exc:
+        except database.OperationalError as exc:
             raise StorageError(
                 "Hearth could not save the chat.",
                 "Check that the disk is not full and that no other Hearth is open on the same data.",
@@ -335,7 +336,7 @@ def _escape_like(text: str) -> str:
     return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
 
 
-def _chat(row: sqlite3.Row) -> Chat:
+def _chat(row: database.Row) -> Chat:
     return Chat(
         id=row["id"],
         title=row["title"],
@@ -347,7 +348,7 @@ def _chat(row: sqlite3.Row) -> Chat:
     )
 
 
-def _message(row: sqlite3.Row) -> StoredMessage:
+def _message(row: database.Row) -> StoredMessage:
     try:
         meta = json.loads(row["meta"] or "{}")
     except ValueError:

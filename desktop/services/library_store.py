@@ -1,5 +1,8 @@
 """library.sqlite: documents (sha256 identity), pages, chunks with page spans, files per collection, FTS5.
 
+Encrypted at rest like chats.sqlite (services/database.py opens it); the vector index next to it
+holds no text.
+
 Everything needed to rebuild the vector index lives here. Writes are small transactions so a
 question can get the index lane between batches; WAL lets readers run while indexing writes.
 """
@@ -8,7 +11,6 @@ from __future__ import annotations
 
 import logging
 import re
-import sqlite3
 import threading
 import time
 from collections.abc import Iterable, Iterator, Sequence
@@ -19,6 +21,7 @@ from typing import Any
 
 from desktop.core.errors import StorageError
 from desktop.core.types import Chunk, Page
+from desktop.services import database
 from desktop.services.library_vectors import storage_error
 from desktop.services.sqlite_tx import immediate_transaction
 
@@ -152,16 +155,13 @@ class LibraryStore:
     def __init__(self, path: Path) -> None:
         self.path = path
         try:
-            self._db = sqlite3.connect(str(path), check_same_thread=False, isolation_level=None, timeout=30)
-            self._db.row_factory = sqlite3.Row
-            self._db.execute("PRAGMA journal_mode=WAL")
-            self._db.execute("PRAGMA synchronous=NORMAL")
-            self._db.execute("PRAGMA foreign_keys=ON")
+            # Unlocked (keyring or passphrase) and converted if still plain; WAL, foreign keys on.
+            self._db = database.connect(path, check_same_thread=False, timeout=30)
             self._db.executescript(_SCHEMA)
             self._db.execute(
                 "INSERT OR IGNORE INTO meta(key, value) VALUES ('schema_version', ?)", (str(SCHEMA_VERSION),)
             )
-        except sqlite3.Error as exc:
+        except database.Error as exc:
             error = storage_error(exc, f"open {path}", path.parent)
             if "full" in error.user_message:
                 error = StorageError(
@@ -178,20 +178,20 @@ class LibraryStore:
             self._db.close()
 
     @contextmanager
-    def transaction(self) -> Iterator[sqlite3.Connection]:
+    def transaction(self) -> Iterator[database.Connection]:
         with self._lock:
             self._passages = None
             try:
                 with immediate_transaction(self._db) as db:
                     yield db
-            except sqlite3.Error as exc:
+            except database.Error as exc:
                 raise storage_error(exc, "library.sqlite") from exc
 
-    def query(self, sql: str, params: Sequence[Any] = ()) -> list[sqlite3.Row]:
+    def query(self, sql: str, params: Sequence[Any] = ()) -> list[database.Row]:
         with self._lock:
             try:
                 return self._db.execute(sql, params).fetchall()
-            except sqlite3.Error as exc:
+            except database.Error as exc:
                 raise storage_error(exc, "library.sqlite read") from exc
 
     # -- meta (key/value facts about the library, e.g. which embedder made its vectors)
@@ -311,7 +311,7 @@ class LibraryStore:
 
     # -- documents
 
-    def document(self, sha256: str) -> sqlite3.Row | None:
+    def document(self, sha256: str) -> database.Row | None:
         rows = self.query("SELECT * FROM documents WHERE sha256=?", (sha256,))
         return rows[0] if rows else None
 

@@ -18,7 +18,6 @@ import json
 import logging
 import math
 import os
-import sqlite3
 import tempfile
 import time
 from collections.abc import Callable, Sequence
@@ -28,6 +27,7 @@ from typing import Any
 
 from desktop.core.errors import AppError
 from desktop.core.settings import SettingsStore
+from desktop.services import database
 
 log = logging.getLogger("desktop.selftest")
 
@@ -157,13 +157,10 @@ def check_pdf() -> str:
 
 
 def _quick_check(path: Path) -> str:
-    uri = f"file:{path}?mode=ro"
-    conn = sqlite3.connect(uri, uri=True, timeout=5)
-    try:
-        rows = conn.execute("PRAGMA quick_check").fetchall()
-    finally:
-        conn.close()
-    return ", ".join(str(r[0]) for r in rows[:3])
+    try:  # through the store's key: the stores are encrypted
+        return database.quick_check(path)
+    except database.StoreUnreadable as exc:
+        return exc.user_message
 
 
 def check_stores() -> str:
@@ -192,7 +189,7 @@ def check_stores() -> str:
             continue
         try:
             verdict = _quick_check(db)
-        except sqlite3.Error as exc:
+        except database.Error as exc:
             verdict = str(exc)
         if verdict != "ok":
             raise CheckFailed(

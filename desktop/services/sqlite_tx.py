@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-import sqlite3
 from collections.abc import Iterator
 from contextlib import contextmanager
 
+from desktop.services.database import Connection
+
 
 @contextmanager
-def immediate_transaction(db: sqlite3.Connection) -> Iterator[sqlite3.Connection]:
+def immediate_transaction(db: Connection) -> Iterator[Connection]:
     """BEGIN IMMEDIATE … COMMIT, rolled back on any exception (the write lock is taken up front, so a
     second writer waits or fails at the start, never halfway)."""
     db.execute("BEGIN IMMEDIATE")

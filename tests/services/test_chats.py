@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import sqlite3
 from pathlib import Path
 
 import pytest
 
 from desktop.core.errors import StorageError
 from desktop.core.types import ChatMessage
+from desktop.services import database
 from desktop.services.chats import ChatStore, open_store
 
 
@@ -30,7 +30,8 @@ def test_chat_and_messages_survive_reopening(data_dir: Path) -> None:
         ChatMessage("user", "Where to?"),
         ChatMessage("assistant", "Lisbon."),
     ]
-    mode = sqlite3.connect(data_dir / "chats.sqlite").execute("PRAGMA journal_mode").fetchone()[0]
+    raw = database.raw_connect(data_dir / "chats.sqlite", database.unlock(data_dir))  # encrypted at rest
+    mode = raw.execute("PRAGMA journal_mode").fetchone()[0]
     assert mode == "wal"
 
 
