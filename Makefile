@@ -4,6 +4,7 @@ VENV     ?= .venv
 PY       := $(VENV)/bin/python
 PIP      := $(PY) -m pip
 STAMP    := $(VENV)/.hearth-installed
+ENGINE   := $(VENV)/.hearth-engine
 MODEL    := $(VENV)/share/hearth/models/SmolLM2-135M-Instruct.Q4_1.gguf
 SYSDEPS  := $(VENV)/.hearth-sysdeps
 PYTHON   ?= python3
@@ -25,7 +26,15 @@ $(VENV)/bin/python:
 	$(PYTHON) -m venv $(VENV)
 	$(PIP) install --quiet --upgrade pip wheel setuptools
 
-$(STAMP): $(VENV)/bin/python pyproject.toml packaging/constraints.txt
+# The model engine first: the portable llama-cpp-python wheel (runtime CPU dispatch), built once
+# into a cache outside the repo by packaging/build_engine.sh. Installed before `pip install -e`,
+# it satisfies Hearth's llama-cpp-python requirement, so pip never compiles a -march=native one.
+$(ENGINE): packaging/build_engine.sh | $(VENV)/bin/python
+	wheel=$$(PYTHON=$(PY) packaging/build_engine.sh) && \
+	$(PIP) install --quiet --force-reinstall --no-deps "$$wheel"
+	touch $(ENGINE)
+
+$(STAMP): $(VENV)/bin/python $(ENGINE) pyproject.toml packaging/constraints.txt
 	$(PIP) install --quiet -c packaging/constraints.txt torch==2.13.0
 	$(PIP) install --quiet -c packaging/constraints.txt -e '.[dev]'
 	touch $(STAMP)
