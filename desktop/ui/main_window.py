@@ -1,33 +1,42 @@
-"""The Hearth window: toolbar (model picker, library, settings, privacy), chats, drop target, messages.
+"""The Hearth window: menus, a toolbar (chats, model, open, library, settings, privacy), and three
+panes side by side in one splitter: the chat list, the conversation, and a side pane whose tabs hold
+the library and the open document.
 
 `run_gui()` paints the window first and only then asks the llm lane to load the model: nothing
 here imports llama_cpp, torch, sentence_transformers or chromadb at module level, so the first
 paint never waits for them.
+
+On a narrow window (800 px) the chat column keeps its minimum width: opening the side pane folds
+the chat list away, and it comes back when there is room again.
 """
 
 from __future__ import annotations
 
+import itertools
 import logging
 import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from PySide6.QtCore import QByteArray, QObject, QSettings, Qt, QTimer, Signal
+from PySide6.QtCore import QByteArray, QObject, QSettings, QSize, Qt, QTimer, Signal
 from PySide6.QtGui import QAction, QCloseEvent, QDragEnterEvent, QDropEvent, QIcon, QKeySequence
 from PySide6.QtWidgets import (
     QApplication,
-    QDockWidget,
     QLabel,
     QMainWindow,
+    QSizePolicy,
+    QSplitter,
+    QTabWidget,
     QToolBar,
+    QToolButton,
     QVBoxLayout,
     QWidget,
 )
 
-from desktop import APP_NAME
+from desktop import APP_NAME, __version__
 from desktop.core.errors import AppError
 from desktop.services.paths import data_dir
-from desktop.ui import messages
+from desktop.ui import icons, messages
 from desktop.ui.chat.panel import ChatPanel
 from desktop.ui.models.picker import FIT_LABELS, ModelPicker
 from desktop.ui.qtcompat import emit
@@ -36,16 +45,56 @@ from desktop.ui.theme import apply_theme
 
 if TYPE_CHECKING:
     from desktop.ui.library.panel import LibraryPanel
+    from desktop.ui.viewer.pdf_viewer import PdfViewer
 
 log = logging.getLogger("desktop.ui")
 
 ICON_PATH = Path(__file__).with_name("hearth.svg")
+SIDE_MIN = 300  # the side pane's narrowest (library, document)
+ROOM_FOR_CHATS = 1000  # narrower than this with the side pane open, the chat list folds away
+
+PRIVACY_STATEMENT = (
+    "Hearth runs entirely on this computer. Your questions, your documents and the answers never "
+    "leave it: Hearth makes no network calls, and a guard refuses any connection to another machine. "
+    "Your data stays in one folder, readable only by you; the Privacy panel shows it and can delete it."
+)
 
 
 class _MessageBridge(QObject):
     """Hops user messages posted from any thread onto the GUI thread."""
 
     posted = Signal(object)
+
+
+class SidePane(QTabWidget):
+    """The library and the open document, as tabs beside the chat. Hidden when it holds neither."""
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setObjectName("sidePane")
+        self.setAccessibleName("Side pane")
+        self.setDocumentMode(True)
+        self.setMinimumWidth(SIDE_MIN)
+        self.tabBar().setAccessibleName("Side pane tabs")
+        self.tabBar().setFocusPolicy(Qt.FocusPolicy.StrongFocus)
+        self.setVisible(False)
+
+    def show_page(self, page: QWidget, title: str, icon: str) -> None:
+        if self.indexOf(page) < 0:
+            self.addTab(page, icons.icon(icon), title)
+        self.setTabText(self.indexOf(page), title)
+        self.setCurrentWidget(page)
+        self.setVisible(True)
+
+    def hide_page(self, page: QWidget) -> None:
+        index = self.indexOf(page)
+        if index >= 0:
+            self.removeTab(index)
+        if self.count() == 0:
+            self.setVisible(False)
+
+    def showing(self, page: QWidget | None) -> bool:
+        return page is not None and self.isVisible() and self.currentWidget() is page
 
 
 class MainWindow(QMainWindow):
@@ -62,8 +111,12 @@ class MainWindow(QMainWindow):
         self._shown = False
         self._first_frame_done = False
         self._closed = False
+        self._chats_folded = False  # the chat list was folded away for room (not by the user)
+        self.open_on_start: list[Path] = []  # files named on the command line (`hearth FILE.pdf`)
         self.dialogs_enabled = True  # tests turn modal dialogs off and read `last_bug` instead
         self.last_bug: messages.UserMessage | None = None
+        self.about_box: Any = None
+        self.open_choice: Any = None
 
         central = QWidget()
         layout = QVBoxLayout(central)
@@ -78,8 +131,18 @@ class MainWindow(QMainWindow):
         self._banner_timer = QTimer(self, singleShot=True, interval=8000)
         self._banner_timer.timeout.connect(lambda: self.banner.setVisible(False))
         layout.addWidget(self.banner)
+        self.split = QSplitter(Qt.Orientation.Horizontal)
+        self.split.setObjectName("panes")
+        self.split.setHandleWidth(1)
         self.chat = ChatPanel(self.session)
-        layout.addWidget(self.chat, 1)
+        self.chat.setHandleWidth(1)
+        self.side = SidePane()
+        self.split.addWidget(self.chat)
+        self.split.addWidget(self.side)
+        self.split.setChildrenCollapsible(False)
+        self.split.setStretchFactor(0, 3)
+        self.split.setStretchFactor(1, 2)
+        layout.addWidget(self.split, 1)
         self.setCentralWidget(central)
 
         self.drop_overlay = QLabel(central)
@@ -88,9 +151,12 @@ class MainWindow(QMainWindow):
         self.drop_overlay.setAccessibleName("Drop here")
         self.drop_overlay.setVisible(False)
 
+        self._build_actions()
+        self._build_menus()
         self._build_toolbar()
         self._build_shortcuts()
         self.statusBar().setAccessibleName("Status")
+        self.statusBar().setSizeGripEnabled(False)
         self.status_label = QLabel("Starting…")
         self.status_label.setAccessibleName("Model status")
         self.statusBar().addPermanentWidget(self.status_label)
@@ -100,19 +166,14 @@ class MainWindow(QMainWindow):
         self.session.model_failed.connect(self._on_model_failed)
         self.session.runner.busy_changed.connect(self._on_busy)
         self.chat.open_source.connect(self.open_source)
-        # The dock exists from the start (so its place is restored); its panel is built after the
-        # first frame, or when something asks for `self.library` first.
+        self.chat.chat_changed.connect(lambda _c: self._remember_chat())
+        # The library panel and the viewer are built on first use (their modules are not in the
+        # first frame); the side pane shows them as tabs.
         self._library: LibraryPanel | None = None
-        self.library_dock = QDockWidget("Library", self)
-        self.library_dock.setObjectName("libraryDock")
-        self.library_dock.setAccessibleName("Library panel")
-        self.addDockWidget(Qt.DockWidgetArea.RightDockWidgetArea, self.library_dock)
-        self.library_dock.hide()
-        self.library_dock.visibilityChanged.connect(self._on_library_visible)
         self._library_read = False
-        self.viewer: Any = None  # PdfViewer, built on first use (QtPdf loads then)
-        self.viewer_dock: QDockWidget | None = None
+        self.viewer: PdfViewer | None = None
 
+        self._fix_tab_order()
         self._bridge = _MessageBridge(self)
         self._bridge.posted.connect(self.show_message, Qt.ConnectionType.QueuedConnection)
         messages.set_sink(lambda m: emit(self._bridge.posted, m))
@@ -120,48 +181,96 @@ class MainWindow(QMainWindow):
 
     # -- building
 
+    def _build_actions(self) -> None:
+        self.open_action = self._make_action("Open…", QKeySequence.StandardKey.Open, self.open_file, "open")
+        self.open_action.setStatusTip("Open a PDF to summarize it or add it to the library")
+        self.new_chat_action = self._make_action("New chat", "Ctrl+N", self.chat.new_chat, "new_chat")
+        self.quit_action = self._make_action("Quit", QKeySequence.StandardKey.Quit, self.close)
+        self.quit_action.setMenuRole(QAction.MenuRole.QuitRole)
+        self.chats_action = self._make_action("Chats", "Ctrl+Shift+H", self.toggle_chats, "sidebar")
+        self.chats_action.setToolTip("Show or hide the chat list (Ctrl+Shift+H)")
+        self.library_action = self._make_action("Library", "Ctrl+Shift+L", self.toggle_library, "library")
+        self.close_document_action = self._make_action("Close document", "Ctrl+W", self.close_document)
+        self.settings_action = self._make_action("Settings", "Ctrl+,", self.open_settings, "settings")
+        self.settings_action.setMenuRole(QAction.MenuRole.PreferencesRole)
+        self.privacy_action = self._make_action("Privacy", "", self.open_privacy, "privacy")
+        self.shortcuts_action = self._make_action("Keyboard shortcuts", "F1", self.show_shortcuts, "help")
+        self.about_action = self._make_action("About Hearth", "", self.show_about)
+        self.about_action.setMenuRole(QAction.MenuRole.AboutRole)
+        self.help_action = self.about_action
+
+    def _make_action(self, text: str, shortcut: Any, slot: Any, icon: str = "") -> QAction:
+        action = QAction(text, self)
+        if icon:
+            action.setIcon(icons.icon(icon))
+        if shortcut:
+            action.setShortcut(QKeySequence(shortcut))
+            keys = action.shortcut().toString(QKeySequence.SequenceFormat.NativeText)
+            action.setToolTip(f"{text.rstrip('…')} ({keys})")
+        action.triggered.connect(lambda _checked=False: slot())
+        self.addAction(action)  # its shortcut works even where the menu bar is hidden
+        return action
+
+    def _build_menus(self) -> None:
+        bar = self.menuBar()
+        bar.setAccessibleName("Menu bar")
+        file_menu = bar.addMenu("&File")
+        file_menu.addAction(self.open_action)
+        file_menu.addAction(self.new_chat_action)
+        file_menu.addAction(self.close_document_action)
+        file_menu.addSeparator()
+        file_menu.addAction(self.quit_action)
+        view_menu = bar.addMenu("&View")
+        view_menu.addAction(self.chats_action)
+        view_menu.addAction(self.library_action)
+        view_menu.addSeparator()
+        view_menu.addAction(self.settings_action)
+        view_menu.addAction(self.privacy_action)
+        help_menu = bar.addMenu("&Help")
+        help_menu.addAction(self.shortcuts_action)
+        help_menu.addAction(self.about_action)
+
     def _build_toolbar(self) -> None:
         bar = QToolBar("Main")
         bar.setObjectName("mainToolbar")
         bar.setAccessibleName("Main toolbar")
         bar.setMovable(False)
+        bar.setFloatable(False)
+        bar.setIconSize(QSize(18, 18))
+        bar.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonTextBesideIcon)
+        bar.toggleViewAction().setEnabled(False)
         self.addToolBar(bar)
+        self.toolbar = bar
+        self._tool(bar, self.chats_action, icon_only=True)
         self.picker = ModelPicker()
         self.picker.model_chosen.connect(self.switch_model)
         self.picker.import_requested.connect(self.import_model)
         bar.addWidget(self.picker)
-        bar.addSeparator()
-        self.library_action = self._action(bar, "Library", "Ctrl+Shift+L", self.toggle_library)
-        self.settings_action = self._action(bar, "Settings", "Ctrl+,", self.open_settings)
-        self.privacy_action = self._action(bar, "Privacy", "", self.open_privacy)
-        self.help_action = self._action(bar, "Help", "F1", self.show_help)
+        spacer = QWidget()
+        spacer.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Preferred)
+        bar.addWidget(spacer)
+        for action in (self.open_action, self.library_action, self.settings_action, self.privacy_action):
+            self._tool(bar, action)
 
-    def _action(self, bar: QToolBar, text: str, shortcut: str, slot: Any) -> QAction:
-        action = QAction(text, self)
-        if shortcut:
-            action.setShortcut(QKeySequence(shortcut))
-            action.setToolTip(
-                f"{text} ({QKeySequence(shortcut).toString(QKeySequence.SequenceFormat.NativeText)})"
-            )
-        action.triggered.connect(slot)
+    def _tool(self, bar: QToolBar, action: QAction, icon_only: bool = False) -> None:
         bar.addAction(action)
         button = bar.widgetForAction(action)
-        if button is not None:
-            button.setAccessibleName(text)
-        return action
+        if isinstance(button, QToolButton):
+            button.setAccessibleName(action.text().rstrip("…"))
+            button.setFocusPolicy(Qt.FocusPolicy.StrongFocus)  # toolbar buttons take the focus too
+            if icon_only:
+                button.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonIconOnly)
 
     def _build_shortcuts(self) -> None:
         chat = self.chat
         for keys, slot in (
-            ("Ctrl+N", chat.new_chat),
-            ("Ctrl+F", lambda: chat.sidebar.search.setFocus()),
+            ("Ctrl+F", self._find),
             ("Ctrl+L", lambda: chat.view.composer.setFocus()),
             ("Esc", chat.stop),
             ("Ctrl+R", chat.regenerate),
             ("Ctrl+Up", chat.edit_last_question),
             ("Ctrl+Shift+C", chat.copy_last_answer),
             ("F2", chat.sidebar.rename_current),
-            ("Ctrl+Q", self.close),
         ):
             action = QAction(self)
             action.setShortcut(QKeySequence(keys))
@@ -169,12 +278,41 @@ class MainWindow(QMainWindow):
             action.triggered.connect(slot)
             self.addAction(action)
 
+    def _fix_tab_order(self) -> None:
+        """Tab follows the reading order: the toolbar, the chat list, the conversation, the composer,
+        then the side pane. (Qt chains widgets in creation order; the toolbar is built last.)"""
+        bar = self.toolbar
+        chain = [
+            w
+            for a in bar.actions()
+            if (w := bar.widgetForAction(a)) is not None and w.focusPolicy() != Qt.FocusPolicy.NoFocus
+        ]
+        chain = [chain[0], self.picker.combo, *chain[1:]] if chain else [self.picker.combo]
+        side = self.chat.sidebar
+        chain += [side.search, side.new_button, side.list]
+        for a, b in itertools.pairwise(chain):
+            QWidget.setTabOrder(a, b)
+        self.chat.view.fix_tab_order()
+        QWidget.setTabOrder(self.chat.view.stop_button, self.side.tabBar())
+
+    def _find(self) -> None:
+        """Ctrl+F: find in the document when the focus is in it, else search the chats."""
+        focus = QApplication.focusWidget()
+        if self.viewer is not None and focus is not None and self.viewer.isAncestorOf(focus):
+            self.viewer.find_box.setFocus()
+            self.viewer.find_box.selectAll()
+            return
+        if self.chat.sidebar.isHidden():
+            self.toggle_chats()
+        self.chat.sidebar.search.setFocus()
+
     # -- start-up
 
     def showEvent(self, event: Any) -> None:
         super().showEvent(event)
         if not self._shown:
             self._shown = True
+            self.chat.view.composer.setFocus()  # the cursor starts where the user types
             # After this paint, not before: loading the model must never delay the first frame.
             QTimer.singleShot(0, self._after_first_show)
 
@@ -183,18 +321,24 @@ class MainWindow(QMainWindow):
         self._first_frame_done = True
         emit(self.first_shown)
         self.chat.load()
+        self._reopen_last_chat()
         if self.session.runtime is None and self.session.runner.running("model") is None:
             self.session.load_model()
         self.session.first_start_selftest(self._selftest_done)
         self.refresh_models()
         if ICON_PATH.is_file():
             self.setWindowIcon(QIcon(str(ICON_PATH)))
-        if (data_dir() / "library.sqlite").exists():  # only a user who has a library pays for Chroma
+        has_library = (data_dir() / "library.sqlite").exists()
+        self.chat.has_library = has_library
+        if has_library:  # only a user who has a library pays for Chroma
             self.library.resume()
             self._library_read = True
             self.library.refresh()
-        elif self.library_dock.isVisible():  # restored open
-            self._on_library_visible(True)
+        if self._geometry_store().value("library_open", False) in (True, "true"):
+            self.show_library()  # restored open
+        self.chat.view.composer.setFocus()
+        for path in self.open_on_start:
+            self.open_pdf(path)
 
     def _selftest_done(self, results: list[Any]) -> None:
         """A failed first-start check stays on screen as a banner with its remedy."""
@@ -204,6 +348,30 @@ class MainWindow(QMainWindow):
             more = f" ({len(failed) - 1} more: hearth doctor --selftest)" if len(failed) > 1 else ""
             messages.error(f"Self-test: {first.name} failed — {first.summary}{more}", first.remedy)
 
+    def _reopen_last_chat(self) -> None:
+        """The window opens on the chat the user last had open (a new one if that was new)."""
+        stored = self._geometry_store().value("last_chat", 0)
+        try:
+            chat_id = int(stored or 0)  # type: ignore[call-overload]
+        except (TypeError, ValueError):
+            return
+        if chat_id <= 0:
+            return
+        try:
+            self.session.chats.chat(chat_id)
+        except KeyError:
+            return  # deleted since
+        self.chat.open_chat(chat_id)
+
+    def _remember_chat(self) -> None:
+        """Kept as the user moves between chats, so even a crash reopens the right one. (A new
+        chat in a data folder just emptied by "delete all my data" writes nothing.)"""
+        if not self._first_frame_done or self._closed:
+            return
+        if self.chat.chat_id is None and not (data_dir() / "window.ini").exists():
+            return
+        self._geometry_store().setValue("last_chat", self.chat.chat_id or 0)
+
     @property
     def library(self) -> LibraryPanel:
         """The library panel, built on first use (its module and widgets are not in the first frame)."""
@@ -212,12 +380,17 @@ class MainWindow(QMainWindow):
 
             panel = LibraryPanel(self.session)
             self._library = panel
-            self.library_dock.setWidget(panel)
             panel.asked_changed.connect(self.chat.set_collections)
             panel.summarize_requested.connect(lambda path: self.summarize(Path(path)))
+            panel.files_changed.connect(self._on_library_files)
             self.chat.chat_changed.connect(panel.set_asked)
             panel.set_asked(self.chat.asked_collections())
         return self._library
+
+    def _on_library_files(self, rows: list[Any]) -> None:
+        if rows and not self.chat.has_library:
+            self.chat.has_library = True
+            self.chat.set_collections(self.chat.asked_collections())
 
     # -- model
 
@@ -334,13 +507,116 @@ class MainWindow(QMainWindow):
         self.chat.new_chat()
         self.chat.sidebar.refresh()
 
-    def show_help(self) -> None:
-        self.chat.new_chat()
+    def show_about(self) -> None:
+        """Version, what runs where, and the privacy statement (not the welcome text again)."""
+        from PySide6.QtWidgets import QMessageBox
 
-    # -- the document viewer
+        model = self.session.model
+        runs = (
+            f"{_esc(model.name)} on the {model.backend.upper()}, {model.n_threads} thread(s)"
+            if model is not None
+            else "no model loaded yet"
+        )
+        box = QMessageBox(self)
+        box.setWindowTitle(f"About {APP_NAME}")
+        box.setAccessibleName(f"About {APP_NAME}")
+        box.setIconPixmap(QIcon(str(ICON_PATH)).pixmap(64, 64))
+        box.setTextFormat(Qt.TextFormat.RichText)
+        box.setText(f"<h3>{APP_NAME} {__version__}</h3><p>A private assistant for your own documents.</p>")
+        box.setInformativeText(
+            f"<p>{_esc(PRIVACY_STATEMENT)}</p>"
+            f"<p><b>Model:</b> {runs}<br><b>Your data:</b> <code>{_esc(str(data_dir()))}</code></p>"
+        )
+        ok = box.addButton(QMessageBox.StandardButton.Close)
+        ok.setAccessibleName("Close")
+        box.setDefaultButton(ok)
+        self.about_box = box
+        box.open()
+
+    def show_shortcuts(self) -> None:
+        from PySide6.QtWidgets import QMessageBox
+
+        rows = "".join(
+            f"<tr><td><b>{k}</b></td><td>&nbsp;&nbsp;{v}</td></tr>"
+            for k, v in (
+                ("Enter / Shift+Enter", "send / new line"),
+                ("Esc", "stop the answer"),
+                ("Ctrl+N", "new chat"),
+                ("Ctrl+O", "open a PDF"),
+                ("Ctrl+Shift+L", "library"),
+                ("Ctrl+Shift+H", "show or hide the chat list"),
+                ("Ctrl+F", "search chats, or find in the document"),
+                ("Ctrl+R / Ctrl+Up", "regenerate / edit the last question"),
+                ("Ctrl+Shift+C", "copy the last answer"),
+                ("Ctrl+= / Ctrl+- / Ctrl+0", "zoom the document in / out / fit width"),
+                ("Ctrl+W", "close the document"),
+            )
+        )
+        box = QMessageBox(self)
+        box.setWindowTitle("Keyboard shortcuts")
+        box.setAccessibleName("Keyboard shortcuts")
+        box.setTextFormat(Qt.TextFormat.RichText)
+        box.setText(f"<table>{rows}</table>")
+        box.addButton(QMessageBox.StandardButton.Close).setAccessibleName("Close")
+        box.open()
+
+    # -- opening a PDF (File → Open…, `hearth FILE.pdf`)
+
+    def open_file(self) -> None:
+        from PySide6.QtWidgets import QFileDialog
+
+        path, _ = QFileDialog.getOpenFileName(self, "Open a PDF", "", "PDF documents (*.pdf)")
+        if path:
+            self.open_pdf(Path(path))
+
+    def open_pdf(self, path: Path, action: str | None = None) -> None:
+        """Summarize `path` now (in a chat of its own) or add it to the library; asks which when
+        `action` is None. The Summarize button is the default: Enter never changes the library."""
+        if not path.is_file():
+            messages.error(f"{path.name} could not be found.", "It may have been moved or deleted.")
+            return
+        if path.suffix.lower() != ".pdf":
+            messages.error(f"Hearth cannot read {path.name}.", "Open a PDF document.")
+            return
+        if action == "summarize":
+            self.summarize(path)
+            return
+        if action == "library":
+            self.show_library()
+            self.library.add([path])
+            return
+        from PySide6.QtWidgets import QMessageBox
+
+        box = QMessageBox(self)
+        box.setWindowTitle(f"Open {path.name}")
+        box.setAccessibleName(f"Open {path.name}")
+        box.setText(f"What shall Hearth do with <b>{_esc(path.name)}</b>?")
+        box.setInformativeText(
+            "Summarize it now in a chat of its own, or add it to your library to ask questions "
+            "about it with the pages cited."
+        )
+        summarize = box.addButton("Summarize now", QMessageBox.ButtonRole.AcceptRole)
+        add = box.addButton("Add to library", QMessageBox.ButtonRole.ActionRole)
+        cancel = box.addButton(QMessageBox.StandardButton.Cancel)
+        for button, name in ((summarize, "Summarize now"), (add, "Add to library"), (cancel, "Cancel")):
+            button.setAccessibleName(name)
+        box.setDefaultButton(summarize)
+        box.setEscapeButton(cancel)
+
+        def chosen(button: Any) -> None:
+            if button is summarize:
+                self.open_pdf(path, "summarize")
+            elif button is add:
+                self.open_pdf(path, "library")
+
+        box.buttonClicked.connect(chosen)
+        self.open_choice = box
+        box.open()
+
+    # -- the side pane: library and document
 
     def open_source(self, source: dict[str, Any]) -> None:
-        """Open a cited (or summarized) PDF at its page in the side viewer, the passage highlighted."""
+        """Open a cited (or summarized) PDF at its page beside the chat, the evidence highlighted."""
         path = Path(str(source.get("path", "")))
         if not path.is_file():
             messages.error(
@@ -348,20 +624,79 @@ class MainWindow(QMainWindow):
                 "It may have been moved or deleted; re-add it to the library.",
             )
             return
+        viewer = self.ensure_viewer()
+        self.side.show_page(viewer, _tab_title(path.name), "document")
+        self._fit_panes(opening=True)
+        viewer.show_source(
+            path,
+            int(source.get("page") or 1),
+            str(source.get("snippet") or ""),
+            str(source.get("quote") or ""),
+        )
+
+    def ensure_viewer(self) -> PdfViewer:
         if self.viewer is None:
             from desktop.ui.viewer.pdf_viewer import PdfViewer
 
             self.viewer = PdfViewer()
-            self.viewer_dock = QDockWidget("Document", self)
-            self.viewer_dock.setObjectName("viewerDock")
-            self.viewer_dock.setAccessibleName("Document viewer panel")
-            self.viewer_dock.setWidget(self.viewer)
-            self.addDockWidget(Qt.DockWidgetArea.RightDockWidgetArea, self.viewer_dock)
-            self.resizeDocks([self.viewer_dock], [460], Qt.Orientation.Horizontal)
-        assert self.viewer_dock is not None
-        self.viewer_dock.show()
-        self.viewer_dock.raise_()
-        self.viewer.show_source(path, int(source.get("page") or 1), str(source.get("snippet") or ""))
+            self.viewer.close_requested.connect(self.close_document)
+        return self.viewer
+
+    def close_document(self) -> None:
+        if self.viewer is not None:
+            self.side.hide_page(self.viewer)
+            self._fit_panes()
+
+    def toggle_library(self) -> None:
+        if self.library_visible():
+            self.hide_library()
+        else:
+            self.show_library()
+
+    def show_library(self) -> None:
+        panel = self.library
+        self.side.show_page(panel, "Library", "library")
+        self._fit_panes(opening=True)
+        if not self._library_read and self._first_frame_done:
+            self._library_read = True
+            panel.refresh()
+
+    def hide_library(self) -> None:
+        if self._library is not None:
+            self.side.hide_page(self._library)
+            self._fit_panes()
+
+    def library_visible(self) -> bool:
+        return self.side.showing(self._library)
+
+    def toggle_chats(self) -> None:
+        sidebar = self.chat.sidebar
+        self._chats_folded = False
+        sidebar.setVisible(sidebar.isHidden())
+        if sidebar.isVisible() and self.chat.sizes()[0] < sidebar.minimumWidth():
+            self.chat.setSizes([230, max(1, self.chat.width() - 230)])
+
+    def _fit_panes(self, opening: bool = False) -> None:
+        """Keep the conversation readable: the chat list folds away while the side pane needs the
+        room, and comes back when the window is wide again; a newly opened pane takes ~40 %."""
+        sidebar = self.chat.sidebar
+        narrow = self.side.isVisible() and self.width() < ROOM_FOR_CHATS
+        if narrow and sidebar.isVisible():
+            sidebar.setVisible(False)
+            self._chats_folded = True
+        elif not narrow and self._chats_folded:
+            sidebar.setVisible(True)
+            self._chats_folded = False
+        if opening and self.side.isVisible():
+            total = max(1, self.split.width())
+            side = max(SIDE_MIN, min(int(total * 0.42), total - self.chat.minimumSizeHint().width()))
+            current = self.split.sizes()
+            if len(current) == 2 and current[1] < SIDE_MIN:
+                self.split.setSizes([total - side, side])
+
+    def resizeEvent(self, event: Any) -> None:
+        super().resizeEvent(event)
+        self._fit_panes()
 
     # -- drop target
 
@@ -388,7 +723,8 @@ class MainWindow(QMainWindow):
             self.handle_drop(paths)
 
     def handle_drop(self, paths: list[Path]) -> None:
-        """One PDF → summarize; one GGUF → import; several files or a folder → offer the library."""
+        """One PDF → summarize (in its own chat); one GGUF → import; several files or a folder →
+        offer the library."""
         if len(paths) == 1 and paths[0].suffix.lower() == ".gguf":
             self.import_model(str(paths[0]))
         elif len(paths) == 1 and paths[0].is_file() and paths[0].suffix.lower() == ".pdf":
@@ -408,21 +744,6 @@ class MainWindow(QMainWindow):
         self.show_library()
         self.library.offer_to_add(paths)
 
-    def toggle_library(self) -> None:
-        if self.library_dock.isVisible():
-            self.library_dock.hide()
-        else:
-            self.show_library()
-
-    def show_library(self) -> None:
-        self.library_dock.show()
-        self.library_dock.raise_()
-
-    def _on_library_visible(self, visible: bool) -> None:
-        if visible and not self._library_read and self._first_frame_done:
-            self._library_read = True
-            self.library.refresh()
-
     # -- geometry and closing
 
     def _geometry_store(self) -> QSettings:
@@ -434,22 +755,27 @@ class MainWindow(QMainWindow):
         if isinstance(geometry, QByteArray) and not geometry.isEmpty():
             self.restoreGeometry(geometry)
         else:
-            self.resize(1100, 720)
+            self.resize(1180, 760)
         state = store.value("splitter")
         if isinstance(state, QByteArray):
             self.chat.restoreState(state)
-        docks = store.value("docks")
-        if isinstance(docks, QByteArray):
-            self.restoreState(docks)  # the library dock where the user left it (the viewer: when opened)
+        panes = store.value("panes")
+        if isinstance(panes, QByteArray):
+            self.split.restoreState(panes)
+        self.side.setVisible(False)  # opened again by what it showed (the library), after the first frame
 
     def closeEvent(self, event: QCloseEvent) -> None:
         if not self._closed:
-            self._closed = True
             store = self._geometry_store()
             store.setValue("geometry", self.saveGeometry())
+            if self._chats_folded:
+                self.chat.sidebar.setVisible(True)  # saved unfolded: the next window may be wider
             store.setValue("splitter", self.chat.saveState())
-            store.setValue("docks", self.saveState())
+            store.setValue("panes", self.split.saveState())
+            store.setValue("library_open", self.library_visible())
+            store.setValue("last_chat", self.chat.chat_id or 0)
             store.sync()
+            self._closed = True
             messages.set_sink(None)
             self.session.close()
         super().closeEvent(event)
@@ -473,13 +799,20 @@ def _esc(text: str) -> str:
     return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
 
 
-def run_gui(argv: list[str] | None = None) -> int:
-    """Start the window; the model loads on the llm lane once it has painted. Returns the exit code."""
+def _tab_title(name: str) -> str:
+    return name if len(name) <= 28 else name[:27] + "…"
+
+
+def run_gui(argv: list[str] | None = None, open_paths: list[Path] | None = None) -> int:
+    """Start the window; the model loads on the llm lane once it has painted. `open_paths`: PDFs
+    named on the command line ("Open with Hearth"), offered as File → Open… offers them.
+    Returns the exit code."""
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
     app = QApplication.instance() or QApplication(sys.argv if argv is None else argv)
     assert isinstance(app, QApplication)
     app.setApplicationName(APP_NAME)
     app.setApplicationDisplayName(APP_NAME)
+    app.setApplicationVersion(__version__)
     app.setDesktopFileName("hearth")
     from desktop.ui.errors import install_excepthooks
 
@@ -495,5 +828,6 @@ def run_gui(argv: list[str] | None = None) -> int:
     for problem in session.settings.problems:
         messages.warning(f"Settings: {problem}", "The default was used instead.")
     window = MainWindow(session)
+    window.open_on_start = list(open_paths or [])
     window.show()
     return app.exec()

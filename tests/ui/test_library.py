@@ -39,7 +39,7 @@ def test_dropping_a_folder_offers_to_add_it_and_shows_each_files_status(
 ) -> None:
     window = make_window()
     window.handle_drop([folder])
-    assert window.library_dock.isVisible()
+    assert window.library_visible()
     assert window.library.offer.isVisibleTo(window) and "docs" in window.library.offer_label.text()
     with qtbot.waitSignal(window.library.indexing_finished, timeout=120_000) as done:
         window.library.accept_offer()
@@ -112,7 +112,7 @@ def test_cited_answer_while_a_folder_indexes_never_stalls_and_opens_the_page(
     first = answer.citations[0]
     chip = answer.chips_layout.itemAt(0).widget()
     chip.click()
-    assert window.viewer is not None and window.viewer_dock.isVisible()
+    assert window.viewer is not None and window.side.showing(window.viewer)
     assert window.viewer.page() == first["page"]
     assert window.viewer.found, "the cited passage was found on the page"
 
@@ -140,7 +140,8 @@ def test_deleting_a_whole_collection_asks_first_and_keeps_the_pdfs(
     questions: list[str] = []
 
     def answer(reply: Any) -> Any:
-        def question(_parent: Any, _title: str, text: str) -> Any:
+        def question(_parent: Any, _title: str, text: str, _buttons: Any, default: Any) -> Any:
+            assert default == QMessageBox.StandardButton.No, "Enter keeps the collection"
             questions.append(text)
             return reply
 
@@ -207,7 +208,7 @@ def test_the_row_being_indexed_shows_its_own_pages_and_reindex_rereads_a_fixed_f
     assert done.args == ["succeeded"]
     qtbot.waitUntil(lambda: library.status_of("fixed_later.pdf") == "ready", timeout=10_000)
     assert {p[0] for p in progress} <= {str(fixed_later.resolve())}, "only the selected file was re-read"
-    assert "1 document(s) ready" in library.progress_label.text()
+    assert library.count_text() == "3 documents ready"
 
 
 def test_the_windows_retriever_cites_the_page_that_holds_the_match(
@@ -243,3 +244,19 @@ def test_summarize_a_ready_library_file_from_the_panel(
         window.library.summarize_button.click()
     assert sig.args[0].endswith("village_energy.pdf")
     assert asked == [Path(sig.args[0])]
+
+
+def test_the_count_is_read_from_the_store_after_adding_again_and_after_relaunch(
+    qtbot: Any, make_window: Any, folder: Path
+) -> None:
+    """Issue 8: "0 document(s) ready, 2 could not be read" while 12 were ready: the count was the
+    last run's, not the library's."""
+    expected = "1 document ready · 1 could not be read"
+    window = make_window()
+    index(qtbot, window, [folder])
+    assert window.library.count_label.text() == expected
+    index(qtbot, window, [folder])  # everything already indexed: this run made nothing ready
+    assert window.library.count_label.text() == expected
+    window.close()
+    again = make_window()  # a relaunch: the panel fills in from the store after the first frame
+    qtbot.waitUntil(lambda: again.library.count_label.text() == expected, timeout=30_000)

@@ -40,8 +40,8 @@ def at_first_show():
     from PySide6.QtCore import QTimer
     QTimer.singleShot(0, after_first_show)
 def after_first_show():
-    seen["chats_listed"] = window.chat.sidebar.list.count()
-    seen["library_built"] = window.library_dock.widget() is not None
+    seen["chats_listed"] = len(window.chat.sidebar.chat_items())
+    seen["library_built"] = window._library is not None
     window.close()
     app.quit()
 window.first_shown.connect(at_first_show)

@@ -29,7 +29,7 @@ def test_viewer_opens_the_page_and_finds_the_passage(qtbot: Any, report_pdf: Pat
     assert viewer.show_source(report_pdf, 2, snippet)
     assert viewer.page() == 2
     assert viewer.found and viewer.found.split()[0] in snippet
-    assert viewer.page_label.text() == "p. 2 of 3"
+    assert viewer.page_box.text() == "2" and viewer.page_label.text() == "of 3"
     assert not viewer.show_source(report_pdf.with_name("missing.pdf"), 1, "")
     assert "Cannot open" in viewer.title.text()
 
@@ -72,7 +72,7 @@ def test_real_summary_streams_with_page_links_that_open_the_viewer(
     assert "page:" in html, answer.text  # page references became links
     page = int(html.split('href="page:', 1)[1].split('"', 1)[0])
     answer._on_anchor(QUrl(f"page:{page}"))  # what a click on the link does
-    assert window.viewer is not None and window.viewer_dock.isVisible()
+    assert window.viewer is not None and window.side.showing(window.viewer)
     assert window.viewer.page() == page
     # the summary is kept and reopens with its links
     window.chat.open_chat(window.chat.chat_id)

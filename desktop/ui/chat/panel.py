@@ -94,10 +94,15 @@ class ChatPanel(QSplitter):
         self.answer_job_factory: AnswerJobFactory = chat_answer_job
         self.sidebar = ConversationList(lambda: self.session.chats)
         self.view = ChatView()
+        self.view.tab_before = self.sidebar.list  # Tab: the chat list, then the conversation
         self.addWidget(self.sidebar)
         self.addWidget(self.view)
+        self.setChildrenCollapsible(False)
+        self.setCollapsible(0, True)  # the chat list folds away on a narrow window; the chat never does
+        self.setStretchFactor(0, 0)
         self.setStretchFactor(1, 1)
-        self.setSizes([220, 780])
+        self.setSizes([230, 780])
+        self.has_library = False  # a library exists: the composer says when a chat asks none of it
         self.chat_id: int | None = None
         self._answer: JobHandle | None = None
         self._answer_widget: MessageWidget | None = None
@@ -130,9 +135,9 @@ class ChatPanel(QSplitter):
         self.stop()
         self.chat_id = None
         self.view.clear()
-        self.sidebar.list.clearSelection()
-        self.sidebar._current = None
+        self.sidebar.clear_current()
         self.view.composer.setFocus()
+        self._show_answer_source(self.pending_collections)
         emit(self.chat_changed, self.pending_collections)
 
     def open_chat(self, chat_id: int) -> None:
@@ -151,16 +156,19 @@ class ChatPanel(QSplitter):
             w.set_text(m.content)
             w.finish(m.meta.get("stats"), "stopped" if m.meta.get("stopped") else "")
         self._update_actions()
+        self.view.scroll_to_bottom()
         self.sidebar.refresh(select=chat_id)
-        emit(self.chat_changed, self.store.chat(chat_id).collections)
+        collections = tuple(self.store.chat(chat_id).collections)
+        self._show_answer_source(collections)
+        emit(self.chat_changed, collections)
 
     def _on_deleted(self, chat_id: int) -> None:
         if chat_id == self.chat_id:
             self.new_chat()
 
-    def _ensure_chat(self, first_question: str) -> int:
+    def _ensure_chat(self, first_question: str, title: str = "") -> int:
         if self.chat_id is None:
-            title = " ".join(first_question.split())[:48] or "New chat"
+            title = title or " ".join(first_question.split())[:48] or "New chat"
             model = self.session.model.name if self.session.model else str(self.session.settings["model"])
             chat = self.store.create_chat(
                 title,
@@ -177,11 +185,23 @@ class ChatPanel(QSplitter):
     def set_collections(self, collections: tuple[str, ...]) -> None:
         """The collections the open chat asks (kept with the chat), or the next new chat."""
         self.pending_collections = tuple(collections)
+        self._show_answer_source(self.pending_collections)
         if self.chat_id is not None:
             try:
                 self.store.set_collections(self.chat_id, collections)
             except AppError as exc:
                 messages.app_error(exc)
+
+    def _show_answer_source(self, collections: tuple[str, ...]) -> None:
+        if collections:
+            names = ", ".join(f"“{c}”" for c in collections)
+            self.view.set_answer_source(f"Answers from your documents in {names}, with the pages cited.")
+        elif self.has_library:
+            self.view.set_answer_source(
+                "Answers from the model alone: tick a collection in the Library to ask your documents."
+            )
+        else:
+            self.view.set_answer_source("")
 
     def asked_collections(self) -> tuple[str, ...]:
         """The collections the open chat asks (or the next new chat will)."""
@@ -268,10 +288,10 @@ class ChatPanel(QSplitter):
         return self._run_on_llm(job, widget, "answer")
 
     def summarize(self, path: Path) -> JobHandle | None:
-        """Summarize a PDF into this chat (a new one if none is open): streamed, with clickable pages."""
-        self.stop()
+        """Summarize a PDF in a chat of its own, named after the file: streamed, with clickable pages."""
+        self.new_chat()
         try:
-            chat_id = self._ensure_chat(f"Summary of {path.name}")
+            chat_id = self._ensure_chat(f"Summary of {path.name}", title=path.name)
             self.store.add_message(chat_id, "user", f"Summarize {path.name}", {"kind": "summary_request"})
         except AppError as exc:
             messages.app_error(exc)
@@ -325,6 +345,7 @@ class ChatPanel(QSplitter):
             )
         elif isinstance(event, Progress):
             widget.set_streaming(progress_text(event))
+            widget.set_progress(event.done, event.total)
 
     def _on_succeeded(
         self, handle: JobHandle, chat_id: int, widget: MessageWidget, result: Any, extra: dict[str, Any]
@@ -341,7 +362,7 @@ class ChatPanel(QSplitter):
         citations = [_citation_dict(c) for c in getattr(result, "citations", ())]
         if citations:
             meta["citations"] = citations
-            widget.citations = citations
+            widget.set_sources(citations)  # the final list says which sources the answer used
         widget.set_text(text)
         widget.finish(stats)
         self._save_answer(chat_id, text, meta)
@@ -394,7 +415,9 @@ class ChatPanel(QSplitter):
             w.set_actions(
                 regenerate=is_last and w.role == "assistant" and not self.answering,
                 edit=w is last_user and not self.answering,
+                pinned=is_last and w.role == "assistant" and not self.answering,
             )
+        self.view.fix_tab_order()
 
     def _wire(self, widget: MessageWidget) -> None:
         widget.regenerate_requested.connect(self.regenerate)

@@ -1,25 +1,28 @@
-"""The conversations sidebar: search, create, rename (double-click or F2), export and delete chats."""
+"""The conversations sidebar: search, create, rename (double-click or F2), export and delete chats.
+
+Chats are listed newest first under "Today", "Previous 7 days" and "Earlier" headings.
+"""
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from PySide6.QtCore import QPoint, Qt, Signal
+from PySide6.QtCore import QPoint, QSize, Qt, Signal
 from PySide6.QtWidgets import (
     QHBoxLayout,
     QLineEdit,
     QListWidget,
     QListWidgetItem,
-    QPushButton,
     QToolButton,
     QVBoxLayout,
     QWidget,
 )
 
 from desktop.core.errors import AppError
-from desktop.ui import messages
+from desktop.ui import icons, messages
 from desktop.ui.qtcompat import emit
 
 if TYPE_CHECKING:
@@ -43,10 +46,14 @@ class ConversationList(QWidget):
 
     def __init__(self, store: Callable[[], ChatStore], parent: QWidget | None = None) -> None:
         super().__init__(parent)
+        self.setObjectName("sidebar")
+        self.setAttribute(Qt.WidgetAttribute.WA_StyledBackground, True)
+        self.setMinimumWidth(170)
         self._store = store  # asked each time: the store is opened late and replaced by "delete all"
         layout = QVBoxLayout(self)
-        layout.setContentsMargins(6, 6, 6, 6)
+        layout.setContentsMargins(8, 8, 8, 8)
         top = QHBoxLayout()
+        top.setSpacing(4)
         self.search = QLineEdit()
         self.search.setPlaceholderText("Search chats (Ctrl+F)")
         self.search.setAccessibleName("Search chats")
@@ -55,9 +62,12 @@ class ConversationList(QWidget):
             button.setAccessibleName("Clear search")
         self.search.textChanged.connect(lambda _t: self.refresh())
         top.addWidget(self.search, 1)
-        self.new_button = QPushButton("New")
+        self.new_button = QToolButton()
+        self.new_button.setIcon(icons.icon("new_chat"))
+        self.new_button.setIconSize(QSize(18, 18))
         self.new_button.setToolTip("New chat (Ctrl+N)")
         self.new_button.setAccessibleName("New chat")
+        self.new_button.setFocusPolicy(Qt.FocusPolicy.StrongFocus)
         self.new_button.clicked.connect(self.new_requested)
         top.addWidget(self.new_button)
         layout.addLayout(top)
@@ -69,6 +79,7 @@ class ConversationList(QWidget):
         self.list.setContextMenuPolicy(Qt.ContextMenuPolicy.CustomContextMenu)
         self.list.customContextMenuRequested.connect(self._menu)
         self.list.currentItemChanged.connect(self._on_current)
+        self.list.itemClicked.connect(self._on_clicked)
         self.list.itemChanged.connect(self._on_renamed)
         layout.addWidget(self.list, 1)
         self._current: int | None = None
@@ -84,14 +95,45 @@ class ConversationList(QWidget):
         self._refreshing = True
         try:
             self.list.clear()
+            group = ""
+            now = time.time()
             for chat in self.store.chats(self.search.text()):
+                heading = age_group(chat.updated, now)
+                if heading != group:
+                    group = heading
+                    head = QListWidgetItem(heading)
+                    head.setFlags(Qt.ItemFlag.NoItemFlags)  # a heading: not selectable, not a chat
+                    font = head.font()
+                    font.setBold(True)
+                    font.setPointSizeF(font.pointSizeF() * 0.85)
+                    head.setFont(font)
+                    self.list.addItem(head)
                 item = QListWidgetItem(chat.title)
                 item.setData(CHAT_ID, chat.id)
                 item.setFlags(item.flags() | Qt.ItemFlag.ItemIsEditable)
-                item.setToolTip(chat.title + (f"\nModel: {chat.model}" if chat.model else ""))
+                when = time.strftime("%d %b %Y, %H:%M", time.localtime(chat.updated))
+                item.setToolTip(
+                    chat.title + f"\nLast message: {when}" + (f"\nModel: {chat.model}" if chat.model else "")
+                )
                 self.list.addItem(item)
                 if chat.id == self._current:
                     self.list.setCurrentItem(item)
+        finally:
+            self._refreshing = False
+
+    def chat_items(self) -> list[QListWidgetItem]:
+        """The listed chats (not the headings), top to bottom."""
+        items = [self.list.item(i) for i in range(self.list.count())]
+        return [i for i in items if i is not None and i.data(CHAT_ID) is not None]
+
+    def clear_current(self) -> None:
+        """No chat is open (a new one is being written): nothing stays selected, and clicking the
+        chat that was open opens it again."""
+        self._current = None
+        self._refreshing = True
+        try:
+            self.list.setCurrentRow(-1)
+            self.list.clearSelection()
         finally:
             self._refreshing = False
 
@@ -99,15 +141,19 @@ class ConversationList(QWidget):
         return self._current
 
     def _on_current(self, item: QListWidgetItem | None, _prev: object) -> None:
-        if self._refreshing or item is None:
+        if self._refreshing or item is None or item.data(CHAT_ID) is None:
             return
         chat_id = int(item.data(CHAT_ID))
         if chat_id != self._current:
             self._current = chat_id
             emit(self.chat_selected, chat_id)
 
+    def _on_clicked(self, item: QListWidgetItem) -> None:
+        if item.data(CHAT_ID) is not None and int(item.data(CHAT_ID)) != self._current:
+            self._on_current(item, None)
+
     def _on_renamed(self, item: QListWidgetItem) -> None:
-        if self._refreshing:
+        if self._refreshing or item.data(CHAT_ID) is None:
             return
         try:
             self.store.rename(int(item.data(CHAT_ID)), item.text())
@@ -124,8 +170,13 @@ class ConversationList(QWidget):
         if confirm:
             from PySide6.QtWidgets import QMessageBox
 
+            buttons = QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.No
             answer = QMessageBox.question(
-                self, "Delete chat", f"Delete “{title}” and all its messages? This cannot be undone."
+                self,
+                "Delete chat",
+                f"Delete “{title}” and all its messages? This cannot be undone.",
+                buttons,
+                QMessageBox.StandardButton.No,  # Enter keeps the chat
             )
             if answer != QMessageBox.StandardButton.Yes:
                 return
@@ -159,7 +210,7 @@ class ConversationList(QWidget):
 
     def _menu(self, pos: QPoint) -> None:
         item = self.list.itemAt(pos)
-        if item is None:
+        if item is None or item.data(CHAT_ID) is None:
             return
         chat_id = int(item.data(CHAT_ID))
         from PySide6.QtWidgets import QMenu
@@ -170,3 +221,14 @@ class ConversationList(QWidget):
         menu.addSeparator()
         menu.addAction("Delete…", lambda: self.delete_chat(chat_id))
         menu.exec(self.list.mapToGlobal(pos))
+
+
+def age_group(updated: float, now: float) -> str:
+    """The heading a chat last used at `updated` is listed under."""
+    today = time.localtime(now)
+    midnight = time.mktime((today.tm_year, today.tm_mon, today.tm_mday, 0, 0, 0, 0, 0, -1))
+    if updated >= midnight:
+        return "Today"
+    if updated >= midnight - 6 * 86400:
+        return "Previous 7 days"
+    return "Earlier"

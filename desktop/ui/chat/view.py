@@ -1,40 +1,42 @@
-"""The chat view: the scrolling list of messages, a first-run welcome, and the composer."""
+"""The chat view: a centred reading column of messages, a first-run welcome, and the composer."""
 
 from __future__ import annotations
 
+import itertools
 from typing import TYPE_CHECKING, Any
 
-from PySide6.QtCore import Qt, QTimer, Signal
+from PySide6.QtCore import QSize, Qt, QTimer, Signal
 from PySide6.QtGui import QKeyEvent
 from PySide6.QtWidgets import (
+    QApplication,
+    QFrame,
     QHBoxLayout,
     QLabel,
     QPlainTextEdit,
     QPushButton,
     QScrollArea,
+    QSizePolicy,
     QVBoxLayout,
     QWidget,
 )
 
+from desktop.ui import icons
 from desktop.ui.qtcompat import emit
 
 if TYPE_CHECKING:  # the first frame shows no message: the module loads with the first one
     from desktop.ui.chat.message_view import MessageWidget
 
+READING_WIDTH = 780  # the column's widest: lines stay readable on a wide screen
+
 WELCOME = """
-<h2>Welcome to Hearth</h2>
-<p>Everything here runs on this computer. Nothing you type or drop leaves it.</p>
-<ul>
-<li><b>Chat</b>: type below and press Enter (Shift+Enter for a new line, Esc stops an answer).</li>
-<li><b>Summarize a PDF</b>: drop it on this window.</li>
-<li><b>Ask your documents</b>: add files or a folder in the Library (Ctrl+Shift+L), tick the
-collections this chat should ask, and every answer cites the page it rests on.</li>
-</ul>
-<p><b>Want better answers?</b> Hearth starts with a small built-in model so it works at once.
-If you already have a stronger model as a <code>.gguf</code> file (from LM Studio, GPT4All,
-Ollama's blobs or Hugging Face), drop it on this window or choose <i>Import a model…</i> in the
-model menu of the toolbar. Hearth copies nothing from the internet: it tells you whether the model
-fits this machine and whether it will run on the CPU or the GPU.</p>
+<h2 style="font-weight:600">What shall we look at today?</h2>
+<p>Everything runs on this computer. Nothing you type or open leaves it.</p>
+<p><b>Chat</b> — type below; Enter sends, Shift+Enter adds a line, Esc stops an answer.<br>
+<b>Summarize a PDF</b> — <i>File → Open…</i> (Ctrl+O), or drop it on this window.<br>
+<b>Ask your documents</b> — add files in the <i>Library</i> (Ctrl+Shift+L) and tick the collections
+this chat asks: every answer shows the page it rests on, with the evidence highlighted.</p>
+<p>Hearth starts with a small built-in model. A stronger <code>.gguf</code> you already have
+(LM Studio, GPT4All, Hugging Face) can be imported from the model menu or dropped here.</p>
 """
 
 
@@ -45,11 +47,21 @@ class Composer(QPlainTextEdit):
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
-        self.setPlaceholderText("Ask anything, or drop a PDF here to summarize it…")
+        self.setObjectName("composer")
+        self.setPlaceholderText("Ask anything, or open a PDF to summarize it…")
         self.setAccessibleName("Message")
         self.setAccessibleDescription("Type a question; Enter sends it, Shift+Enter adds a new line")
         self.setTabChangesFocus(True)
-        self.setMaximumHeight(84)
+        self.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Fixed)
+        self.setMinimumWidth(160)
+        self.document().documentLayout().documentSizeChanged.connect(self._fit)
+        self._fit()
+
+    def _fit(self, *_: Any) -> None:
+        """One line when empty, growing with the text up to six lines."""
+        line = self.fontMetrics().lineSpacing()
+        lines = max(1, min(6, int(self.document().size().height())))
+        self.setFixedHeight(lines * line + 22)
 
     def keyPressEvent(self, event: QKeyEvent) -> None:
         if event.key() in (Qt.Key.Key_Return, Qt.Key.Key_Enter) and not (
@@ -75,55 +87,108 @@ class ChatView(QWidget):
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
+        self.setMinimumWidth(320)
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
+        layout.setSpacing(0)
 
         self.scroll_area = QScrollArea()
+        self.scroll_area.setObjectName("conversation")
         self.scroll_area.setWidgetResizable(True)
         self.scroll_area.setAccessibleName("Conversation")
-        self.scroll_area.setFrameShape(QScrollArea.Shape.NoFrame)
+        self.scroll_area.setFrameShape(QFrame.Shape.NoFrame)
+        self.scroll_area.setFocusPolicy(Qt.FocusPolicy.NoFocus)  # its messages take the focus instead
         self._list = QWidget()
         self._list.setObjectName("messageList")
-        self._list_layout = QVBoxLayout(self._list)
-        self._list_layout.setContentsMargins(12, 12, 12, 12)
-        self._list_layout.setSpacing(8)
+        outer = QHBoxLayout(self._list)
+        outer.setContentsMargins(16, 16, 16, 16)
+        self.column = QWidget()
+        self.column.setObjectName("readingColumn")
+        self.column.setMaximumWidth(READING_WIDTH)
+        self.column.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Preferred)
+        outer.addStretch(0)
+        outer.addWidget(self.column, 1)
+        outer.addStretch(0)
+        self._list_layout = QVBoxLayout(self.column)
+        self._list_layout.setContentsMargins(0, 0, 0, 0)
+        self._list_layout.setSpacing(12)
         self.welcome = QLabel(WELCOME)
         self.welcome.setObjectName("welcome")
         self.welcome.setWordWrap(True)
         self.welcome.setTextFormat(Qt.TextFormat.RichText)
         self.welcome.setAccessibleName("How to use Hearth")
+        self.welcome.setContentsMargins(8, 24, 8, 8)
         self._list_layout.addWidget(self.welcome)
         self._list_layout.addStretch(1)
         self.scroll_area.setWidget(self._list)
         layout.addWidget(self.scroll_area, 1)
         self._follow = True
+        self.tab_before: QWidget | None = None  # what Tab visits just before the first message
         bar = self.scroll_area.verticalScrollBar()
         bar.valueChanged.connect(self._on_scrolled)
         bar.rangeChanged.connect(self._on_range)
 
+        box = QWidget()
+        box.setObjectName("composerBox")
+        box_layout = QVBoxLayout(box)
+        box_layout.setContentsMargins(16, 6, 16, 12)
+        box_layout.setSpacing(4)
+        self.source_label = QLabel()
+        self.source_label.setObjectName("composerSource")
+        self.source_label.setAccessibleName("Answers come from")
+        self.source_label.setWordWrap(True)
         row = QHBoxLayout()
-        row.setContentsMargins(12, 0, 12, 12)
+        row.setSpacing(8)
         self.composer = Composer()
         self.composer.submitted.connect(self._submit)
         row.addWidget(self.composer, 1)
-        self.send_button = QPushButton("Send")
-        self.send_button.setAccessibleName("Send message")
-        self.send_button.setToolTip("Send (Enter)")
+        self.send_button = self._round_button("send", "Send message", "Send (Enter)")
+        self.send_button.setProperty("primary", True)
         self.send_button.clicked.connect(lambda: self._submit(self.composer.toPlainText().strip()))
-        self.stop_button = QPushButton("Stop")
-        self.stop_button.setAccessibleName("Stop answer")
-        self.stop_button.setToolTip("Stop the answer (Esc)")
+        self.stop_button = self._round_button("stop", "Stop answer", "Stop the answer (Esc)")
         self.stop_button.clicked.connect(self.stop_requested)
         self.stop_button.setVisible(False)
-        row.addWidget(self.send_button)
-        row.addWidget(self.stop_button)
-        layout.addLayout(row)
+        row.addWidget(self.send_button, 0, Qt.AlignmentFlag.AlignBottom)
+        row.addWidget(self.stop_button, 0, Qt.AlignmentFlag.AlignBottom)
+        inner = QWidget()
+        inner.setMaximumWidth(READING_WIDTH)
+        inner_layout = QVBoxLayout(inner)
+        inner_layout.setContentsMargins(0, 0, 0, 0)
+        inner_layout.setSpacing(4)
+        inner_layout.addLayout(row)
+        inner_layout.addWidget(self.source_label)
+        centre = QHBoxLayout()
+        centre.addStretch(0)
+        centre.addWidget(inner, 1)
+        centre.addStretch(0)
+        box_layout.addLayout(centre)
+        layout.addWidget(box)
+        self.set_answer_source("")
+        app = QApplication.instance()
+        if isinstance(app, QApplication):
+            app.focusChanged.connect(self._on_focus_changed)
+
+    def _round_button(self, icon_name: str, name: str, tip: str) -> QPushButton:
+        button = QPushButton()
+        button.setIcon(icons.icon(icon_name))
+        button.setIconSize(QSize(18, 18))
+        button.setAccessibleName(name)
+        button.setToolTip(tip)
+        button.setFixedSize(QSize(40, 36))
+        button.setAutoDefault(False)
+        return button
+
+    def set_answer_source(self, text: str) -> None:
+        """What the next question will be answered from, shown under the composer."""
+        self.source_label.setText(text)
+        self.source_label.setVisible(bool(text))
 
     # -- messages
 
     def clear(self) -> None:
         for w in self.messages():
             self._list_layout.removeWidget(w)
+            w.setProperty("removed", True)
             w.deleteLater()
         self.welcome.setVisible(True)
 
@@ -134,13 +199,16 @@ class ChatView(QWidget):
         widget = MessageWidget(role, text, page_links=page_links)
         self._list_layout.insertWidget(self._list_layout.count() - 1, widget)
         self._follow = True
+        self.fix_tab_order()
         return widget
 
     def remove_message(self, widget: MessageWidget) -> None:
         self._list_layout.removeWidget(widget)
+        widget.setProperty("removed", True)
         widget.deleteLater()
         if not self.messages():
             self.welcome.setVisible(True)
+        self.fix_tab_order()
 
     def messages(self) -> list[MessageWidget]:
         out: list[Any] = []
@@ -151,9 +219,32 @@ class ChatView(QWidget):
                 out.append(w)
         return out
 
+    def fix_tab_order(self) -> None:
+        """Tab follows the reading order: each message's chips, text and actions, then the composer.
+        (Widgets join the focus chain as they are created, so later messages would come last.)"""
+        chain: list[QWidget] = [self.tab_before] if self.tab_before is not None else []
+        for m in self.messages():
+            chain += m.focusables()
+        chain += [self.composer, self.send_button, self.stop_button]
+        for a, b in itertools.pairwise(chain):
+            QWidget.setTabOrder(a, b)
+
     def set_busy(self, busy: bool) -> None:
         self.stop_button.setVisible(busy)
         self.send_button.setVisible(not busy)
+
+    def _on_focus_changed(self, old: QWidget | None, new: QWidget | None) -> None:
+        for w in (old, new):
+            message = self._message_of(w)
+            if message is not None:
+                message.set_focus_inside(self._message_of(new) is message)
+
+    def _message_of(self, w: QWidget | None) -> MessageWidget | None:
+        while w is not None and w is not self:  # by name: the message module may not be loaded yet
+            if w.objectName() in ("userMessage", "assistantMessage"):
+                return w  # type: ignore[return-value]
+            w = w.parentWidget()
+        return None
 
     # -- scrolling: stay at the bottom while the answer grows, unless the user scrolled up to read
 

@@ -35,6 +35,7 @@ from PySide6.QtWidgets import (
 from desktop.core.errors import AppError
 from desktop.core.events import Notice, Progress
 from desktop.ui import messages
+from desktop.ui.flow_layout import FlowLayout, flow_size_policy
 from desktop.ui.jobs import JobHandle
 from desktop.ui.qtcompat import emit
 from desktop.ui.session import Session
@@ -82,12 +83,19 @@ class LibraryPanel(QWidget):
         self._listed_between.connect(self._on_read, Qt.ConnectionType.QueuedConnection)
 
         layout = QVBoxLayout(self)
-        layout.setContentsMargins(6, 6, 6, 6)
+        layout.setContentsMargins(10, 10, 10, 10)
+        # What the library holds, read from the store (not from the last run's result): right after
+        # an add that found everything already indexed, and right after a relaunch.
+        self.count_label = QLabel()
+        self.count_label.setObjectName("libraryCount")
+        self.count_label.setAccessibleName("Library contents")
+        self.count_label.setWordWrap(True)
+        layout.addWidget(self.count_label)
         top = QHBoxLayout()
         self.collection = QComboBox()
         self.collection.setAccessibleName("Collection")
         self.collection.setToolTip("The collection files are added to and listed from")
-        self.collection.currentIndexChanged.connect(lambda _i: self._show_rows())
+        self.collection.currentIndexChanged.connect(self._on_collection_shown)
         top.addWidget(self.collection, 1)
         self.new_collection_button = self._button("New…", "New collection", self.new_collection)
         top.addWidget(self.new_collection_button)
@@ -130,7 +138,9 @@ class LibraryPanel(QWidget):
         self.details.setVisible(False)
         layout.addWidget(self.details)
 
-        buttons = QHBoxLayout()
+        button_row = QWidget()
+        button_row.setSizePolicy(flow_size_policy())
+        buttons = FlowLayout(button_row)  # wraps in a narrow pane instead of widening it
         self.add_files_button = self._button("Add files…", "Add PDF files", self.add_files)
         self.add_folder_button = self._button("Add folder…", "Add a folder of PDFs", self.add_folder)
         self.remove_button = self._button("Remove", "Remove the selected files from the library", self.remove)
@@ -146,7 +156,7 @@ class LibraryPanel(QWidget):
             self.summarize_button,
         ):
             buttons.addWidget(b)
-        layout.addLayout(buttons)
+        layout.addWidget(button_row)
 
         progress_row = QHBoxLayout()
         self.progress = QProgressBar()
@@ -230,11 +240,41 @@ class LibraryPanel(QWidget):
         self.collection.setCurrentIndex(max(0, self.collection.findText(current)))
         self.collection.blockSignals(False)
         self._show_rows()
+        self._show_count()
         self.set_asked(self._asked)
         emit(self.files_changed, self.rows)
 
     def current_collection(self) -> str:
         return self.collection.currentText() or DEFAULT_COLLECTION
+
+    def counts(self, collection: str | None = None) -> dict[str, int]:
+        """Files per status in `collection` (the one shown when None), as the store listed them."""
+        name = collection or self.current_collection()
+        out: dict[str, int] = {}
+        for row in self.rows:
+            if row.collection == name:
+                out[row.status] = out.get(row.status, 0) + 1
+        return out
+
+    def count_text(self, collection: str | None = None) -> str:
+        counts = self.counts(collection)
+        if not counts:
+            return "No documents yet: add PDF files or a folder."
+        ready = counts.get("ready", 0)
+        parts = [f"{ready} document{'s' if ready != 1 else ''} ready"]
+        waiting = counts.get("queued", 0) + counts.get("indexing", 0)
+        if waiting:
+            parts.append(f"{waiting} waiting")
+        if counts.get("error"):
+            parts.append(f"{counts['error']} could not be read")
+        return " · ".join(parts)
+
+    def _on_collection_shown(self, _index: int) -> None:
+        self._show_rows()
+        self._show_count()
+
+    def _show_count(self) -> None:
+        self.count_label.setText(self.count_text())
 
     def _show_rows(self) -> None:
         collection = self.current_collection()
@@ -346,6 +386,8 @@ class LibraryPanel(QWidget):
                 "Delete collection",
                 f"Delete the collection “{name}”{what} from the library?\n\n"
                 "The PDF files themselves stay where they are on disk. This cannot be undone.",
+                QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.No,
+                QMessageBox.StandardButton.No,  # Enter keeps the collection
             )
             if answer != QMessageBox.StandardButton.Yes:
                 return None
@@ -510,11 +552,11 @@ class LibraryPanel(QWidget):
         return ""
 
     def _on_indexed(self, result: Any) -> None:
+        """The run's own outcome; the library's totals come from the store (count_label)."""
         failed = len(getattr(result, "failed", []))
-        ready = getattr(result, "ready", 0)
         self._index_done("succeeded")
         self.progress_label.setText(
-            f"{ready} document(s) ready" + (f", {failed} could not be read (see Details)" if failed else "")
+            "Done." + (f" {failed} file(s) could not be read: select one to see why." if failed else "")
         )
 
     def _index_done(self, outcome: str, error: Any = None) -> None:

@@ -95,6 +95,11 @@ class PrivacyDialog(QDialog):
 
         self.delete_button = QPushButton("Delete all my data…")
         self.delete_button.setAccessibleName("Delete all my data")
+        self.delete_button.setProperty("danger", True)
+        # Enter must never start a destructive action: this button is never the dialog's default,
+        # not even while it has the focus (a dialog's push buttons are "auto-default" otherwise).
+        self.delete_button.setAutoDefault(False)
+        self.delete_button.setDefault(False)
         self.delete_button.clicked.connect(self.confirm_delete)
         layout.addWidget(self.delete_button)
         self.status = QLabel()
@@ -102,9 +107,12 @@ class PrivacyDialog(QDialog):
         layout.addWidget(self.status)
         layout.addStretch(1)  # spare height goes below the content, not between its lines
         buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Close)
-        buttons.button(QDialogButtonBox.StandardButton.Close).setAccessibleName("Close")
+        close = buttons.button(QDialogButtonBox.StandardButton.Close)
+        close.setAccessibleName("Close")
+        close.setDefault(True)  # Enter closes the panel
         buttons.rejected.connect(self.reject)
         layout.addWidget(buttons)
+        close.setFocus()
         self.resize(560, 420)
 
     def confirm_delete(self) -> None:
@@ -116,7 +124,11 @@ class PrivacyDialog(QDialog):
             "This cannot be undone. Your original PDFs and model files elsewhere are not touched."
         )
         delete = box.addButton("Delete everything", QMessageBox.ButtonRole.DestructiveRole)
-        box.addButton(QMessageBox.StandardButton.Cancel)
+        delete.setAutoDefault(False)
+        delete.setProperty("danger", True)
+        cancel = box.addButton(QMessageBox.StandardButton.Cancel)
+        box.setDefaultButton(cancel)  # Enter and Esc both keep the data
+        box.setEscapeButton(cancel)
         box.exec()
         if box.clickedButton() is delete:
             self.delete_all()
