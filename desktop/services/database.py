@@ -65,7 +65,6 @@ __all__ = [
 log = logging.getLogger("desktop.database")
 
 STATE_FILE = "encryption.json"
-LOCK_FILE = "encryption.lock"
 STORES = ("chats.sqlite", "library.sqlite")
 PASSPHRASE_ENV = "HEARTH_PASSPHRASE"  # non-interactive use (scripts, tests): the passphrase itself
 KEYRING = "keyring"
@@ -153,6 +152,19 @@ def forget_keys() -> None:
         _keys.clear()
 
 
+def delete_key(folder: Path | None = None) -> None:
+    """Before deleting all of a folder's data: its key leaves the keyring and this process."""
+    folder = _folder(folder)
+    with _lock:
+        _keys.pop(folder, None)
+        state = read_state(folder)
+        if state is not None and state["method"] == KEYRING:
+            from desktop.services import secrets
+
+            with contextlib.suppress(SecretsUnavailable):
+                secrets.delete_secret(_entry(state))
+
+
 def _folder(folder: Path | None) -> Path:
     if folder is None:
         from desktop.services.paths import data_dir
@@ -229,7 +241,8 @@ def fsync_dir(folder: Path) -> None:
 @contextlib.contextmanager
 def folder_lock(folder: Path) -> Iterator[None]:
     """One process (and one thread) at a time sets up or converts a folder's stores: an flock on
-    `encryption.lock` (none on Windows, where the window is single-instance), re-entrant."""
+    the folder itself (no lock file; none on Windows, where the window is single-instance),
+    re-entrant within the process."""
     folder = Path(os.path.abspath(folder))
     with _lock:
         if folder in _held:
@@ -240,20 +253,22 @@ def folder_lock(folder: Path) -> Iterator[None]:
                 _held[folder] -= 1
             return
         folder.mkdir(parents=True, exist_ok=True, mode=0o700)
-        with open(folder / LOCK_FILE, "a+b") as fh:
-            try:
-                import fcntl
-            except ImportError:
-                fcntl = None  # type: ignore[assignment]
+        try:
+            import fcntl
+        except ImportError:
+            fcntl = None  # type: ignore[assignment]
+        fd = os.open(folder, os.O_RDONLY) if fcntl is not None else -1
+        try:
             if fcntl is not None:
-                fcntl.flock(fh.fileno(), fcntl.LOCK_EX)
+                fcntl.flock(fd, fcntl.LOCK_EX)
             _held[folder] = 1
             try:
                 yield
             finally:
                 del _held[folder]
-                if fcntl is not None:
-                    fcntl.flock(fh.fileno(), fcntl.LOCK_UN)
+        finally:
+            if fd >= 0:
+                os.close(fd)  # closing the descriptor releases the flock
 
 
 # -- keys
@@ -311,7 +326,9 @@ def unlock(folder: Path | None = None, prompt: PassphrasePrompt | None = None) -
     ask = prompt or _prompt
     with _lock:
         if folder in _keys:
-            return _keys[folder]
+            if (folder / STATE_FILE).exists():
+                return _keys[folder]
+            del _keys[folder]  # the data was deleted ("delete all my data"): set up afresh
         with folder_lock(folder):
             state = read_state(folder)
             key = _set_up(folder, ask) if state is None else _open_key(folder, state, ask)

@@ -44,11 +44,14 @@ PLAIN_WARNING = (
 
 
 class PassphraseDialog(QDialog):
-    """Asks for the data passphrase. `new`: choose one (typed twice) or choose plain storage.
+    """Asks for the data passphrase. `new`: choose one (typed twice); with `allow_plain`, the
+    explicit choice to store without encryption is offered too (confirmed by a warning).
 
-    After `exec()`: `passphrase` (str or None) and `chose_plain` (the explicit plain choice)."""
+    After `exec()`: `passphrase` (str or None) and `chose_plain`."""
 
-    def __init__(self, request: PassphraseRequest, parent: QWidget | None = None) -> None:
+    def __init__(
+        self, request: PassphraseRequest, parent: QWidget | None = None, *, allow_plain: bool = False
+    ) -> None:
         super().__init__(parent)
         self.request = request
         self.passphrase: str | None = None
@@ -93,7 +96,7 @@ class PassphraseDialog(QDialog):
         )
         buttons.addButton("Quit", QDialogButtonBox.ButtonRole.RejectRole)
         self.plain_button: QPushButton | None = None
-        if request.new:
+        if request.new and allow_plain:
             self.plain_button = buttons.addButton(
                 "Store without encryption…", QDialogButtonBox.ButtonRole.ActionRole
             )
@@ -205,7 +208,7 @@ def unlock_at_start(folder: Path | None = None) -> bool:
     folder = folder or data_dir()
     try:
         if _needs_set_up_dialog(folder):
-            dialog = PassphraseDialog(PassphraseRequest(folder, new=True))
+            dialog = PassphraseDialog(PassphraseRequest(folder, new=True), allow_plain=True)
             if not dialog.exec():
                 return False
             if dialog.chose_plain:

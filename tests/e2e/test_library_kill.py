@@ -12,7 +12,6 @@ from __future__ import annotations
 import os
 import random
 import signal
-import sqlite3
 import subprocess
 import sys
 import time
@@ -22,6 +21,7 @@ from pathlib import Path
 
 import pytest
 
+from desktop.services import database
 from desktop.services.library import Library
 from tests import pdfs
 
@@ -196,23 +196,24 @@ def _trigger(phase: str, proc: subprocess.Popen[bytes], data: Path, rng: random.
 
 def _changed_since(db: Path, status: str, epoch: float) -> bool:
     """Whether some file was set to `status` after `epoch` (this run, not a killed one)."""
-    if not db.exists():
+    if not db.exists() or database.file_form(db) != "encrypted":
         return False
     try:
-        con = sqlite3.connect(f"file:{db}?mode=ro", uri=True, timeout=1)
+        # library.sqlite is encrypted at rest: read through its key (the test's HEARTH_PASSPHRASE).
+        con = database.raw_connect(f"{db.as_uri()}?mode=ro", database.unlock(db.parent), uri=True, timeout=1)
         try:
             row = con.execute(
                 "SELECT COUNT(*) FROM files WHERE status=? AND updated>?", (status, epoch)
             ).fetchone()
         finally:
             con.close()
-    except sqlite3.Error:
+    except database.Error:
         return False
     return bool(row and row[0])
 
 
 def _ready(data: Path) -> set[str]:
-    con = sqlite3.connect(str(data / "library.sqlite"))
+    con = database.raw_connect(data / "library.sqlite", database.unlock(data))
     try:
         return {r[0] for r in con.execute("SELECT sha256 FROM files WHERE status='ready'")}
     finally:
