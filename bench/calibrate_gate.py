@@ -9,10 +9,10 @@ Calibration set:
   do not hold: personal papers, other companies, later periods, other topics; written for this,
   kept apart from the unanswerable eval set).
 Every question goes through the real path up to the gate (`rag.gather_evidence`: the library's
-hybrid retrieval, the names check, evidence cut from the stored pages, scored with the bundled
+hybrid retrieval, the names and years rules, evidence cut from the stored pages, scored with the bundled
 embedder) over a library of the 12 filings (indexed into --data-dir, or a temporary folder, when
-not there yet). Questions that the names check already refuses are counted as abstentions and
-left out of the fit.
+not there yet). Questions that the rules already refuse (a name in no document, a year none of the best
+evidence is about) are counted as abstentions and left out of the fit.
 
 The model: logistic regression over the standardized features (plain gradient descent with a
 little L2), then the threshold that refuses the most unanswerable questions while refusing at
@@ -48,7 +48,7 @@ def load(path: Path) -> list[dict[str, object]]:
 
 
 def collect(data_dir: Path, questions: Sequence[tuple[str, bool]], pdfs: Path) -> list[dict[str, object]]:
-    """Per question: whether it is answerable, what the names check said, the gate's features."""
+    """Per question: whether it is answerable, what the rules said, the gate's features."""
     import os
 
     os.environ["HEARTH_DATA_DIR"] = str(data_dir)
@@ -66,7 +66,9 @@ def collect(data_dir: Path, questions: Sequence[tuple[str, bool]], pdfs: Path) -
         for question, answerable in questions:
             found = gather_evidence(lib, question, AskRequest(question, collections), embed=lib.embed_texts)
             row: dict[str, object] = {"question": question, "answerable": answerable}
-            if found.missing:
+            if found.missing_year:
+                row["refused"] = f"year not in the evidence: {found.missing}"
+            elif found.missing:
                 row["refused"] = f"name not found: {found.missing}"
             elif found.evidence is None:
                 row["refused"] = "nothing found"
@@ -205,7 +207,7 @@ def main(argv: list[str] | None = None) -> int:
         return "(" + ", ".join(f"{v:.4f}" for v in values) + ")"
 
     print(
-        f"# {n[1]} answerable, {n[0]} unanswerable; refused by the names check: "
+        f"# {n[1]} answerable, {n[0]} unanswerable; refused by the rules: "
         f"{refused[0]} unanswerable, {refused[1]} answerable"
     )
     print(

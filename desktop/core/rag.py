@@ -629,9 +629,14 @@ def ask_job(
         mode = pick_mode(request, engine) if request.mode != "auto" or request.model_params else ""
         run = _Run(question)
         found = gather_evidence(retriever, question, request, embed, cancel, run.timings)
+        if found.missing_year:
+            lead = f"{NOT_IN_DOCUMENTS} The closest passages are not about {found.missing}."
+            reason = f"year not in the evidence: {found.missing}"
+            return (yield from _abstain(lead, found.evidence, None, run, t0, reason))
         if found.missing:
             lead = f"I could not find “{display_name(found.missing, question)}” in your documents."
-            return (yield from _abstain(lead, found.evidence, None, run, t0))
+            reason = f"name not found: {found.missing}"
+            return (yield from _abstain(lead, found.evidence, None, run, t0, reason))
         if found.evidence is None:
             yield Sources(())
             return Answer(NOTHING_FOUND, (), found=False, abstained=True, timings=_rounded(run.timings))
@@ -658,13 +663,15 @@ class Gathered:
     """What the question's evidence is: the passages used, the scored units, the names it gives.
 
     `evidence` is None when nothing was found to answer from; `missing` is a name the question
-    gives that no document holds (then `evidence` holds the closest units, for showing only).
+    gives that no document holds, or a year it asks about that none of the best evidence is about
+    (`missing_year`); `evidence` then holds the closest units, for showing only.
     """
 
     records: tuple[Any, ...]
     evidence: Evidence | None
     names: tuple[str, ...] = ()
     missing: str = ""
+    missing_year: bool = False
 
 
 def gather_evidence(
@@ -714,7 +721,24 @@ def gather_evidence(
             stem_of = PurePath(u.path).stem if u.path else ""
             known[u.doc_id] = asked & terms_of(f"{u.title} {stem_of}")
             known[u.doc_id] |= {stem(n) for n in names if u.doc_id in held.get(n, ())}
-    return Gathered(records, score_units(question, units, embed_fn, known=known), names)
+    evidence = score_units(question, units, embed_fn, known=known)
+    # "NVIDIA's revenue in fiscal year 2026": evidence about 2024 does not answer it, however close.
+    year = _year_missing(question, evidence)
+    return Gathered(records, evidence, names, year, missing_year=bool(year))
+
+
+YEAR_EVIDENCE = 5  # the best units that must between them name each year the question asks about
+
+
+def _year_missing(question: str, evidence: Evidence) -> str:
+    """A year the question asks about that none of the best units names (in their text, their
+    table's headings or their document's title); "" when every year is there."""
+    years = dict.fromkeys(_YEAR_IN.findall(_FORM_NAME.sub(" ", question)))
+    if not years or not evidence.ranked:
+        return ""
+    seen = " ".join(f"{s.unit.text} {s.unit.context} {s.unit.title}" for s in evidence.ranked[:YEAR_EVIDENCE])
+    have = set(_YEAR_IN.findall(seen))
+    return next((y for y in years if y not in have), "")
 
 
 NAME_HITS = 2000  # passages a name is looked up in (a word's passages, to know its documents)
@@ -789,11 +813,17 @@ def _name_holders(
 TITLE_KEEP = 0.3
 
 
+_ORDINAL_QUARTER = re.compile(r"\b(first|second|third|fourth)\s+(?:fiscal\s+)?quarter\b", re.IGNORECASE)
+_ORDINALS = {"first": "Q1", "second": "Q2", "third": "Q3", "fourth": "Q4"}
+
+
 def _titled(question: str, records: Sequence[Any]) -> frozenset[str] | None:
     titles = {r.sha256: f"{r.title} {PurePath(r.path).stem if r.path else ''}" for r in records}
     if len(titles) < 2:
         return None
-    named = title_match(question, titles)
+    # "the second quarter of 2023" names what titles call "2023 Q2".
+    asked = _ORDINAL_QUARTER.sub(lambda m: _ORDINALS[m.group(1).lower()], question)
+    named = title_match(asked, titles)
     best = max(named.values())
     if best < TITLE_KEEP or best == min(named.values()):
         return None
@@ -802,6 +832,7 @@ def _titled(question: str, records: Sequence[Any]) -> frozenset[str] | None:
 
 _LATEST = re.compile(r"\b(?:latest|most recent|newest|last|current)\b", re.IGNORECASE)
 _YEAR_IN = re.compile(r"\b((?:19|20)\d\d)\b")
+_FORM_NAME = re.compile(r"\b\d{1,2}-[A-Z]{1,2}s?\b")  # "10-Q": not a year
 _QUARTER_IN = re.compile(r"\b[Qq]([1-4])\b")
 
 
@@ -899,7 +930,7 @@ def _whole_document(retriever: Any, doc: str, records: Sequence[Any], request: A
 
 
 def _abstain(
-    lead: str, evidence: Evidence | None, verdict: Verdict | None, run: _Run, t0: float
+    lead: str, evidence: Evidence | None, verdict: Verdict | None, run: _Run, t0: float, reason: str = ""
 ) -> Generator[Event, None, Answer]:
     """No answer: say so, show the closest evidence (not used), never start the model."""
     closest = distinct(evidence.ranked, CLOSEST_SHOWN) if evidence is not None else []
@@ -918,7 +949,7 @@ def _abstain(
     run.timings["total_s"] = time.perf_counter() - t0
     return Answer(
         text, cites, found=False, sentences=(AnswerSentence(lead, (), True, False),), abstained=True,
-        gate=verdict.to_dict() if verdict else {"answerable": False, "reason": "name not found"},
+        gate=verdict.to_dict() if verdict else {"answerable": False, "reason": reason},
         timings=_rounded(run.timings),
     )  # fmt: skip
 

@@ -584,3 +584,17 @@ def test_a_question_naming_a_filings_quarter_is_answered_from_that_filing() -> N
     question = "What were Apple's total net sales in its 2023 Q2 report?"
     answer, _, _ = _ask(ScriptedEngine("ok"), DocLibrary(APPLE), question)
     assert answer.found and {c.doc_id for c in answer.citations} == {"q2"}
+
+
+def test_the_second_quarter_named_in_words_is_the_q2_filing() -> None:
+    question = "What were Apple's total net sales in the second quarter of 2023?"
+    answer, _, _ = _ask(ScriptedEngine("ok"), DocLibrary(APPLE), question)
+    assert answer.found and {c.doc_id for c in answer.citations} == {"q2"}
+
+
+def test_a_year_no_evidence_is_about_is_not_answered_from_other_years() -> None:
+    engine = ScriptedEngine("Total net sales were $81,797 million in 2026.")
+    answer, _, order = _ask(engine, DocLibrary(APPLE), "What will Apple's total net sales be in 2026?")
+    assert answer.abstained and "The closest passages are not about 2026." in answer.text
+    assert engine.prompts == [] and "model" not in order
+    assert answer.gate == {"answerable": False, "reason": "year not in the evidence: 2026"}
