@@ -1017,8 +1017,8 @@ def format_answers_report(rep: dict[str, Any]) -> str:
         ("question to first model token, s (median)", s["median_first_token_s"], s["n_first_token"]),
         ("sentences marked unsupported (mean)", s["sentences_marked_unsupported_mean"], s["n_answers"]),
     ]
-    lines += ["", f"{'':<40}{'value':>8}{'n':>6}"]
-    lines += [f"{label:<40}{_fmt(value):>8}{n:>6}" for label, value, n in rows]
+    lines += ["", f"{'':<44}{'value':>8}{'n':>6}"]
+    lines += [f"{label:<44}{_fmt(value):>8}{n:>6}" for label, value, n in rows]
     return "\n".join(lines)
 
 
