@@ -116,6 +116,7 @@ class MainWindow(QMainWindow):
         self.dialogs_enabled = True  # tests turn modal dialogs off and read `last_bug` instead
         self.last_bug: messages.UserMessage | None = None
         self.about_box: Any = None
+        self._model_entries: list[Any] = []  # services.models.ModelEntry, as last listed
         self.open_choice: Any = None
 
         central = QWidget()
@@ -417,6 +418,7 @@ class MainWindow(QMainWindow):
         from desktop.services import models
 
         def listed(entries: list[Any]) -> None:
+            self._model_entries = list(entries)
             items = []
             for e in entries:
                 fit = FIT_LABELS.get(e.fit or "", "") if not e.error else "unusable"
@@ -483,9 +485,21 @@ class MainWindow(QMainWindow):
     def open_settings(self) -> None:
         from desktop.ui.settings.dialog import SettingsDialog
 
-        dialog = SettingsDialog(self.session.settings, self)
+        dialog = SettingsDialog(self.session.settings, self, choices={"model": self.model_choices()})
         dialog.applied.connect(self._settings_applied)
         dialog.open()
+
+    def model_choices(self) -> list[tuple[str, str]]:
+        """The chat model setting as a list: the built-in one (the empty value) and every model the
+        catalog lists, with where it comes from and whether it fits."""
+        out = [("Built-in model (the default)", "")]
+        for e in self._model_entries:
+            if e.source == "bundled":
+                out[0] = (f"Built-in: {e.name} (the default)", "")
+                continue
+            fit = FIT_LABELS.get(e.fit or "", "") if not e.error else "unusable"
+            out.append((f"{e.name} ({e.source}" + (f", {fit})" if fit else ")"), e.name))
+        return out
 
     def _settings_applied(self, changed: dict[str, Any]) -> None:
         if "theme" in changed:

@@ -136,7 +136,8 @@ QSpinBox::down-arrow, QDoubleSpinBox::down-arrow {{ image: url({down}); width: 1
 QListView, QTreeView {{ background: {t.surface}; border: 1px solid {t.border}; border-radius: 8px;
     outline: none; padding: 2px; }}
 QListView:focus, QTreeView:focus {{ border: 2px solid {t.accent}; padding: 1px; }}
-QListView::item, QTreeView::item {{ padding: 4px 6px; border-radius: 6px; color: {t.text}; }}
+QListView::item {{ padding: 4px 6px; border-radius: 6px; }}
+QTreeView::item {{ padding: 4px 6px; }}
 QListView::item:hover, QTreeView::item:hover {{ background: {t.hover}; }}
 QListView::item:selected, QTreeView::item:selected {{ background: {t.accent_soft}; color: {t.text}; }}
 QHeaderView::section {{ background: {t.surface}; color: {t.muted}; border: none;
@@ -170,18 +171,21 @@ QProgressBar {{ background: {t.alt}; border: none; border-radius: 3px; max-heigh
 QProgressBar::chunk {{ background: {t.accent}; border-radius: 3px; }}
 
 QWidget#sidebar {{ background: {t.bg}; }}
+QWidget#sidebar QListView {{ background: transparent; border: none; }}
+QWidget#sidebar QListView:focus {{ border: 2px solid {t.accent}; padding: 0; }}
+QDialogButtonBox {{ dialogbuttonbox-buttons-have-icons: 0; }}
 QWidget#messageList, QScrollArea#conversation {{ background: {t.surface}; }}
 QFrame#userMessage {{ background: {t.alt}; border: none; border-radius: 14px; }}
 QFrame#assistantMessage {{ background: transparent; border: none; }}
 QLabel#messageWho {{ color: {t.muted}; font-weight: 600; }}
 QLabel#answerState, QLabel#answerStats {{ color: {t.muted}; }}
 QLabel#answerProvenance {{ color: {t.muted}; font-style: italic; }}
-QToolButton#sourceChip {{ background: {t.surface}; border: 1px solid {t.border}; border-radius: 12px;
-    padding: 2px 10px; color: {t.muted}; }}
+QToolButton#sourceChip {{ background: {t.surface}; border: 1px solid {t.control}; border-radius: 9px;
+    padding: 3px 10px; color: {t.text}; }}
 QToolButton#sourceChip[used="true"] {{ border-color: {t.accent}; background: {t.accent_soft};
     color: {t.text}; }}
 QToolButton#sourceChip:hover {{ border-color: {t.accent}; color: {t.text}; }}
-QToolButton#sourceChip:focus {{ border: 2px solid {t.accent}; padding: 1px 9px; }}
+QToolButton#sourceChip:focus {{ border: 2px solid {t.accent}; padding: 2px 9px; }}
 QToolButton#messageAction {{ padding: 3px; border-radius: 6px; }}
 QWidget#composerBox {{ background: {t.surface}; }}
 QPlainTextEdit#composer {{ border-radius: 12px; padding: 8px 10px; }}
@@ -197,7 +201,8 @@ QLabel#dropOverlay {{ font-size: 18px; border: 3px dashed {t.accent}; border-rad
     background: {t.surface}; color: {t.text}; }}
 QLabel#welcome {{ color: {t.text}; }}
 QLabel#paneTitle {{ font-weight: 600; }}
-QLabel#findCount, QLabel#fileDetails {{ color: {t.muted}; }}
+QLabel#findCount, QLabel#fileDetails, QLabel#settingHelp {{ color: {t.muted}; }}
+QLabel#settingsHeading {{ font-weight: 600; color: {t.accent}; padding-top: 4px; }}
 QWidget#viewerPages {{ background: {t.alt}; }}
 """
 

@@ -136,9 +136,10 @@ def test_pages_render_at_the_device_pixel_ratio_and_zoom_changes_them(
     ratio = viewer.canvas.devicePixelRatioF()
     image = viewer.canvas._images[0]
     assert image.width() == round(page.width() * ratio), "drawn 1:1 on the screen's pixels, never scaled up"
-    # fit width: the page fills the pane
+    # fit width: the text column fills the pane (the page's empty margins are cut off)
     room = viewer.pages_area.viewport().width()
-    assert viewer.fit and room - 60 <= page.width() <= room
+    assert viewer.fit and room - 60 <= viewer.canvas.width() <= room
+    assert page.width() >= viewer.canvas.width() - 2 * 12
     before = page.width()
     viewer.zoom_in()
     assert not viewer.fit and viewer.canvas.page_rect(0).width() > before
@@ -149,6 +150,21 @@ def test_pages_render_at_the_device_pixel_ratio_and_zoom_changes_them(
     assert viewer.zoom_label.text().endswith("%")
     viewer.fit_button.click()
     assert viewer.fit and abs(viewer.canvas.page_rect(0).width() - before) < 2
+
+
+def test_the_evidence_stays_in_view_when_the_pane_is_shown_and_resized_later(
+    qtbot: Any, viewer: PdfViewer, filing: Path
+) -> None:
+    viewer.hide()
+    viewer.show_source(filing, 2, quote=QUOTE)  # asked while hidden (a pane about to open)
+    viewer.resize(700, 500)
+    viewer.show()
+    qtbot.waitExposed(viewer)
+    qtbot.wait(150)  # the refit after showing
+    assert not viewer.evidence_in_view().isEmpty()
+    viewer.resize(360, 500)
+    qtbot.wait(150)
+    assert not viewer.evidence_in_view().isEmpty()
 
 
 def test_page_navigation(qtbot: Any, viewer: PdfViewer, filing: Path) -> None:

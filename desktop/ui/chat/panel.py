@@ -413,7 +413,7 @@ class ChatPanel(QSplitter):
         for w in widgets:
             is_last = w is widgets[-1]
             w.set_actions(
-                regenerate=is_last and w.role == "assistant" and not self.answering,
+                regenerate=is_last and w.role == "assistant" and not w.page_links and not self.answering,
                 edit=w is last_user and not self.answering,
                 pinned=is_last and w.role == "assistant" and not self.answering,
             )

@@ -54,14 +54,22 @@ class Composer(QPlainTextEdit):
         self.setTabChangesFocus(True)
         self.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Fixed)
         self.setMinimumWidth(160)
+        self.setVerticalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
         self.document().documentLayout().documentSizeChanged.connect(self._fit)
         self._fit()
 
     def _fit(self, *_: Any) -> None:
         """One line when empty, growing with the text up to six lines."""
         line = self.fontMetrics().lineSpacing()
-        lines = max(1, min(6, int(self.document().size().height())))
-        self.setFixedHeight(lines * line + 22)
+        wanted = max(1, int(self.document().size().height()))
+        lines = min(6, wanted)
+        self.setVerticalScrollBarPolicy(
+            Qt.ScrollBarPolicy.ScrollBarAsNeeded if wanted > 6 else Qt.ScrollBarPolicy.ScrollBarAlwaysOff
+        )
+        margin = (
+            2 * int(self.document().documentMargin()) + 2 * self.frameWidth() + 18
+        )  # + the sheet's padding
+        self.setFixedHeight(lines * line + margin)
 
     def keyPressEvent(self, event: QKeyEvent) -> None:
         if event.key() in (Qt.Key.Key_Return, Qt.Key.Key_Enter) and not (

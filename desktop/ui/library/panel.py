@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from PySide6.QtCore import Qt, Signal
+from PySide6.QtGui import QColor
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QComboBox,
@@ -34,7 +35,7 @@ from PySide6.QtWidgets import (
 
 from desktop.core.errors import AppError
 from desktop.core.events import Notice, Progress
-from desktop.ui import messages
+from desktop.ui import messages, theme
 from desktop.ui.flow_layout import FlowLayout, flow_size_policy
 from desktop.ui.jobs import JobHandle
 from desktop.ui.qtcompat import emit
@@ -164,6 +165,7 @@ class LibraryPanel(QWidget):
         self.progress.setTextVisible(False)
         self.progress_label = QLabel()
         self.progress_label.setAccessibleName("Indexing status")
+        self.progress_label.setWordWrap(True)
         self.cancel_button = self._button("Stop", "Stop indexing", self.cancel_indexing)
         progress_row.addWidget(self.progress, 1)
         progress_row.addWidget(self.cancel_button)
@@ -177,7 +179,6 @@ class LibraryPanel(QWidget):
         self.asked = QListWidget()
         self.asked.setAccessibleName("Collections this chat asks")
         self.asked.setToolTip("Ticked collections are searched for every question in the open chat")
-        self.asked.setMaximumHeight(90)
         self.asked.itemChanged.connect(self._on_asked_changed)
         layout.addWidget(self.asked)
         self._asked: tuple[str, ...] = ()
@@ -299,7 +300,7 @@ class LibraryPanel(QWidget):
             for col in range(4):
                 item.setToolTip(col, tip)
             if row.status == "error":
-                item.setForeground(1, Qt.GlobalColor.red)
+                item.setForeground(1, QColor(theme.current.danger))
             self.files.addTopLevelItem(item)
             if row.path in selected:
                 item.setSelected(True)
@@ -337,6 +338,8 @@ class LibraryPanel(QWidget):
             item.setFlags(item.flags() | Qt.ItemFlag.ItemIsUserCheckable)
             item.setCheckState(Qt.CheckState.Checked if name in self._asked else Qt.CheckState.Unchecked)
             self.asked.addItem(item)
+        rows = max(1, self.asked.count())
+        self.asked.setFixedHeight(min(4, rows) * max(24, self.asked.sizeHintForRow(0)) + 10)
         self._filling = False
 
     def _on_asked_changed(self, _item: QListWidgetItem) -> None:

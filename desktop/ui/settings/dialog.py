@@ -1,6 +1,9 @@
-"""The settings dialog, generated from `SETTINGS`: one editor per declared setting, grouped by section.
+"""The settings dialog, generated from `SETTINGS`: one editor per declared setting.
 
-Nothing here names a setting: adding one to desktop/core/settings.py adds it to this dialog.
+Nothing here names a setting: adding one to desktop/core/settings.py adds it to this dialog. The
+declared sections are shown as headings on three pages (`PAGES`), not one tab each; a section
+no page lists gets a page of its own. Choices read as words ("Key points", not `key_points`), and
+a caller can offer choices the declaration cannot know (the models on this computer).
 """
 
 from __future__ import annotations
@@ -28,6 +31,32 @@ from desktop.core.settings import SETTINGS, Setting, SettingsStore
 from desktop.ui.qtcompat import emit
 
 LONG_TEXT = 80  # a str default longer than this gets a multi-line editor (the system prompt)
+AUTOMATIC = "Automatic"
+PAGES: tuple[tuple[str, tuple[str, ...]], ...] = (
+    ("Model", ("Model",)),
+    ("Answers", ("Answers", "Library", "Summaries")),
+    ("Appearance & privacy", ("Appearance", "Privacy")),
+)
+# (label, value) pairs offered for a setting whose declaration has no fixed choices
+Choices = dict[str, list[tuple[str, Any]]]
+
+
+def words(value: Any) -> str:
+    """A choice as a person reads it: key_points → Key points."""
+    text = str(value).replace("_", " ").strip()
+    return text[:1].upper() + text[1:] if text else text
+
+
+def help_text(s: Setting) -> str:
+    """The declared help, in the editor's own words (a 0 that means "automatic" is shown as that)."""
+    text = s.help
+    if _automatic(s):
+        text = text.replace("0 lets Hearth choose", f"“{AUTOMATIC}” lets Hearth choose")
+    return text
+
+
+def _automatic(s: Setting) -> bool:
+    return s.type is int and s.default == 0 and (s.minimum or 0) == 0
 
 
 class SettingsDialog(QDialog):
@@ -35,36 +64,56 @@ class SettingsDialog(QDialog):
 
     applied = Signal(dict)
 
-    def __init__(self, store: SettingsStore, parent: QWidget | None = None) -> None:
+    def __init__(
+        self, store: SettingsStore, parent: QWidget | None = None, choices: Choices | None = None
+    ) -> None:
         super().__init__(parent)
         self.store = store
         self.setWindowTitle("Settings")
         self.setAccessibleName("Settings")
         self.editors: dict[str, QWidget] = {}
+        self.headings: dict[str, QLabel] = {}
+        choices = choices or {}
         layout = QVBoxLayout(self)
         self.tabs = QTabWidget()
         self.tabs.setAccessibleName("Settings sections")
+        self.tabs.setDocumentMode(True)
         forms: dict[str, QFormLayout] = {}
+        page_of = {section: title for title, sections in PAGES for section in sections}
+        pages: dict[str, QFormLayout] = {}
         for setting in SETTINGS:
-            if setting.section not in forms:
+            page_title = page_of.get(setting.section, setting.section)
+            if page_title not in pages:
                 page = QWidget()
-                forms[setting.section] = QFormLayout(page)
-                self.tabs.addTab(page, setting.section)
-            editor = make_editor(setting)
+                pages[page_title] = QFormLayout(page)
+                pages[page_title].setFieldGrowthPolicy(QFormLayout.FieldGrowthPolicy.AllNonFixedFieldsGrow)
+                self.tabs.addTab(page, page_title)
+            form = pages[page_title]
+            if setting.section not in forms:
+                forms[setting.section] = form
+                heading = QLabel(setting.section)
+                heading.setObjectName("settingsHeading")
+                heading.setAccessibleName(f"{setting.section} settings")
+                if form.rowCount():
+                    form.addRow(QLabel(""))
+                form.addRow(heading)
+                self.headings[setting.section] = heading
+            editor = make_editor(setting, choices.get(setting.key))
             set_value(editor, setting, store[setting.key])
             self.editors[setting.key] = editor
             title = setting.title + (" *" if setting.restart else "")
             label = QLabel(title)
             label.setBuddy(editor)
-            label.setToolTip(setting.help)
-            help_label = QLabel(setting.help)
+            label.setToolTip(help_text(setting))
+            help_label = QLabel(help_text(setting))
+            help_label.setObjectName("settingHelp")
             help_label.setWordWrap(True)
-            help_label.setStyleSheet("color: palette(placeholder-text);")
             help_label.setAccessibleName(f"{setting.title}: help")
-            forms[setting.section].addRow(label, editor)
-            forms[setting.section].addRow("", help_label)
+            form.addRow(label, editor)
+            form.addRow("", help_label)
         layout.addWidget(self.tabs)
         note = QLabel("* reloads the model when changed.")
+        note.setObjectName("settingHelp")
         note.setAccessibleName("Note")
         layout.addWidget(note)
         self.error = QLabel()
@@ -79,11 +128,13 @@ class SettingsDialog(QDialog):
         )
         for button in buttons.buttons():
             button.setAccessibleName(button.text().replace("&", ""))
+        restore = buttons.button(QDialogButtonBox.StandardButton.RestoreDefaults)
+        restore.setAutoDefault(False)  # Enter saves; it never wipes the user's choices
         buttons.accepted.connect(self.accept)
         buttons.rejected.connect(self.reject)
-        buttons.button(QDialogButtonBox.StandardButton.RestoreDefaults).clicked.connect(self.restore_defaults)
+        restore.clicked.connect(self.restore_defaults)
         layout.addWidget(buttons)
-        self.resize(560, 460)
+        self.resize(600, 500)
 
     def values(self) -> dict[str, Any]:
         return {s.key: get_value(self.editors[s.key], s) for s in SETTINGS}
@@ -106,20 +157,20 @@ class SettingsDialog(QDialog):
             emit(self.applied, changed)
 
 
-def make_editor(s: Setting) -> QWidget:
+def make_editor(s: Setting, offered: list[tuple[str, Any]] | None = None) -> QWidget:
     editor: QWidget
     if s.type is bool:
         editor = QCheckBox()
-    elif s.choices:
+    elif s.choices or offered:
         combo = QComboBox()
-        for c in s.choices:
-            combo.addItem(str(c), c)
+        for label, value in offered if offered else [(words(c), c) for c in s.choices]:
+            combo.addItem(label, value)
         editor = combo
     elif s.type is int:
         spin = QSpinBox()
         spin.setRange(int(s.minimum if s.minimum is not None else -(2**31)), int(s.maximum or 2**31 - 1))
-        if s.default == 0 and (s.minimum or 0) == 0:
-            spin.setSpecialValueText("automatic")  # 0 means "let Hearth choose" in the declaration
+        if _automatic(s):
+            spin.setSpecialValueText(AUTOMATIC)  # 0 means "let Hearth choose" in the declaration
         editor = spin
     elif s.type is float:
         dspin = QDoubleSpinBox()
@@ -130,12 +181,13 @@ def make_editor(s: Setting) -> QWidget:
     elif isinstance(s.default, str) and len(s.default) > LONG_TEXT:
         text = QPlainTextEdit()
         text.setMaximumHeight(90)
+        text.setTabChangesFocus(True)
         editor = text
     else:
         editor = QLineEdit()
     editor.setAccessibleName(s.title)
-    editor.setAccessibleDescription(s.help)
-    editor.setToolTip(s.help)
+    editor.setAccessibleDescription(help_text(s))
+    editor.setToolTip(help_text(s))
     editor.setObjectName(f"setting_{s.key}")
     return editor
 
@@ -144,7 +196,11 @@ def set_value(editor: QWidget, s: Setting, value: Any) -> None:
     if isinstance(editor, QCheckBox):
         editor.setChecked(bool(value))
     elif isinstance(editor, QComboBox):
-        editor.setCurrentIndex(max(0, editor.findData(value)))
+        index = editor.findData(value)
+        if index < 0 and not s.choices:  # a value the offered list lacks (a model file named by hand)
+            editor.addItem(str(value), value)
+            index = editor.count() - 1
+        editor.setCurrentIndex(max(0, index))
     elif isinstance(editor, QSpinBox | QDoubleSpinBox):
         editor.setValue(value)
     elif isinstance(editor, QPlainTextEdit):

@@ -31,7 +31,6 @@ from PySide6.QtWidgets import (
     QLabel,
     QLineEdit,
     QScrollArea,
-    QSizePolicy,
     QToolButton,
     QVBoxLayout,
     QWidget,
@@ -236,7 +235,9 @@ class PageCanvas(QWidget):
 
     # -- geometry
 
-    def relayout(self, scale: float) -> None:
+    def relayout(self, scale: float, crop: int | None = None) -> None:
+        """Lay the pages out at `scale`; `crop`: the widest the canvas may be (pixels), pages wider
+        than that are centred and their margins cut off equally."""
         self.scale = scale
         self._tops, self._sizes = [], []
         y, widest = PAGE_GAP, 0
@@ -247,7 +248,8 @@ class PageCanvas(QWidget):
             self._sizes.append(size)
             y += size.height() + PAGE_GAP
             widest = max(widest, size.width())
-        self.setFixedSize(max(widest + 2 * PAGE_GAP, 1), max(y, 1))
+        width = widest if crop is None else min(widest, crop)
+        self.setFixedSize(max(width + 2 * PAGE_GAP, 1), max(y, 1))
         self.update()
 
     def clear(self) -> None:
@@ -369,7 +371,11 @@ class PdfViewer(QWidget):
         self.path: Path | None = None
         self.found: str = ""  # the text marked as evidence ("" when none was found)
         self.zoom = 1.0
-        self.fit = True  # the zoom follows the pane's width
+        self.fit = True  # the zoom follows the pane's width (the text column's, margins cropped)
+        self._content: float | None = None  # the text column's width in points (fit width uses it)
+        # What the view was last asked to show, (0-based page, rectangle in points or None): kept
+        # until the user scrolls, so a pane shown or resized later still lands on the evidence.
+        self._target: tuple[int, QRectF | None] | None = None
         self._current_page = 0
         self._jump_to_first_hit = False
 
@@ -381,16 +387,15 @@ class PdfViewer(QWidget):
         bars.setContentsMargins(8, 6, 8, 6)
         bars.setSpacing(4)
 
-        head = QHBoxLayout()
+        # The tab names the document; this line speaks only when it cannot be opened.
         self.title = QLabel()
-        self.title.setObjectName("paneTitle")
+        self.title.setObjectName("inlineError")
         self.title.setAccessibleName("Document")
-        self.title.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
-        head.addWidget(self.title, 1)
+        self.title.setWordWrap(True)
+        self.title.setVisible(False)
+        bars.addWidget(self.title)
         self.close_button = self._button("close", "Close document", "Close the document (Ctrl+W)")
         self.close_button.clicked.connect(self.close_requested)
-        head.addWidget(self.close_button)
-        bars.addLayout(head)
 
         nav = QHBoxLayout()
         nav.setSpacing(2)
@@ -424,6 +429,8 @@ class PdfViewer(QWidget):
         self.fit_button.clicked.connect(self.fit_width)
         for w in (self.zoom_out_button, self.zoom_label, self.zoom_in_button, self.fit_button):
             nav.addWidget(w)
+        nav.addSpacing(6)
+        nav.addWidget(self.close_button)
         bars.addLayout(nav)
 
         find = QHBoxLayout()
@@ -459,6 +466,7 @@ class PdfViewer(QWidget):
         self.pages_area.setWidgetResizable(False)
         self.pages_area.setFocusPolicy(Qt.FocusPolicy.StrongFocus)
         self.pages_area.verticalScrollBar().valueChanged.connect(lambda _v: self._track_page())
+        self.pages_area.verticalScrollBar().actionTriggered.connect(self._user_scrolled)
         self.pages_area.viewport().installEventFilter(self)
         layout.addWidget(self.pages_area, 1)
         self.view = self.pages_area  # the page view (kept for callers of the old viewer)
@@ -499,6 +507,7 @@ class PdfViewer(QWidget):
         if error != self._no_error:
             log.info("viewer could not open %s: %s", path.name, error)
             self.title.setText(f"Cannot open {path.name} ({error.name.rstrip('_').lower()})")
+            self.title.setVisible(True)
             self.path = None
             self.canvas.relayout(self.canvas.scale)
             self._update_labels()
@@ -506,6 +515,8 @@ class PdfViewer(QWidget):
         self.path = path
         self.title.setText(path.name)
         self.title.setToolTip(str(path))
+        self.title.setVisible(False)
+        self._content = None
         self.search.setSearchString(self.find_box.text())
         self._apply_zoom()
         return True
@@ -544,12 +555,14 @@ class PdfViewer(QWidget):
         if count <= 0:
             return
         index = max(0, min(count - 1, page - 1))
+        self._target = (index, None)
         rect = self.canvas.page_rect(index)
         self.pages_area.verticalScrollBar().setValue(int(rect.top()) - PAGE_GAP // 2)
         self._set_page(index)
 
     def reveal(self, page: int, rect: QRectF) -> None:
         """Scroll so `rect` (points, on 0-based `page`) sits in the upper third of the view."""
+        self._target = (page, QRectF(rect))
         area = self.canvas.to_widget(page, rect)
         bar = self.pages_area.verticalScrollBar()
         bar.setValue(int(area.top() - self.pages_area.viewport().height() / 3))
@@ -557,6 +570,9 @@ class PdfViewer(QWidget):
         if area.right() > hbar.value() + self.pages_area.viewport().width() or area.left() < hbar.value():
             hbar.setValue(int(area.left() - 24))
         self._set_page(page)
+
+    def _user_scrolled(self, *_: Any) -> None:
+        self._target = None  # the user has moved on: a refit keeps their place instead
 
     def _track_page(self) -> None:
         y = self.pages_area.verticalScrollBar().value() + self.pages_area.viewport().height() / 3
@@ -576,7 +592,7 @@ class PdfViewer(QWidget):
 
     def _update_labels(self) -> None:
         count = self.document.pageCount()
-        if not self.page_box.hasFocus():
+        if not self.page_box.isModified():  # not while the user types a page number
             self.page_box.setText(str(self.page()) if count else "")
         self.page_label.setText(f"of {count}")
         self.page_box.setAccessibleDescription(f"Page {self.page()} of {count}")
@@ -590,10 +606,25 @@ class PdfViewer(QWidget):
     def _base_scale(self) -> float:
         return self.logicalDpiX() / 72.0  # 100 % = the page's printed size on this screen
 
+    def _content_width(self) -> float:
+        """The width (points) of the text column, centred on the page, with a little margin: fit
+        width shows the text as large as the pane allows, not the page's empty margins."""
+        if self._content is None:
+            count = self.document.pageCount()
+            widest = max((self.document.pagePointSize(i).width() for i in range(count)), default=595.0)
+            half = 0.0
+            for page in range(min(count, 8)):
+                text = self.document.getAllText(page).text()
+                if not text.strip():
+                    continue
+                box = self.document.getSelectionAtIndex(page, 0, len(text)).boundingRectangle()
+                centre = self.document.pagePointSize(page).width() / 2
+                half = max(half, centre - box.left(), box.right() - centre)
+            self._content = min(widest, 2 * half + 36) if half > 0 else widest
+        return self._content
+
     def _fit_zoom(self) -> float:
-        widest = max(
-            (self.document.pagePointSize(i).width() for i in range(self.document.pageCount())), default=595.0
-        )
+        widest = self._content_width()
         # the vertical scroll bar's width is kept free: fitting must not make a horizontal one appear
         room = self.pages_area.width() - self.pages_area.verticalScrollBar().sizeHint().width() - 2 * PAGE_GAP
         return max(ZOOM_STEPS[0], room / (widest * self._base_scale()))
@@ -605,8 +636,16 @@ class PdfViewer(QWidget):
         bar = self.pages_area.verticalScrollBar()
         old_height = max(1, self.canvas.height())
         fraction = bar.value() / old_height
-        self.canvas.relayout(self.zoom * self._base_scale())
-        bar.setValue(int(fraction * self.canvas.height()))
+        scale = self.zoom * self._base_scale()
+        crop = round(self._content_width() * scale) if self.fit else None
+        self.canvas.relayout(scale, crop)
+        target = self._target
+        if target is not None and target[1] is not None:
+            self.reveal(target[0], target[1])
+        elif target is not None:
+            self.go(target[0] + 1)
+        else:
+            bar.setValue(int(fraction * self.canvas.height()))
         self._update_labels()
 
     def set_zoom(self, zoom: float) -> None:
@@ -624,6 +663,11 @@ class PdfViewer(QWidget):
         self.fit = True
         self._apply_zoom()
 
+    def showEvent(self, event: Any) -> None:
+        super().showEvent(event)
+        if self.document.pageCount():
+            self._refit.start()  # shown again (a tab, the pane): its size may have changed meanwhile
+
     def resizeEvent(self, event: Any) -> None:
         super().resizeEvent(event)
         if self.fit and self.document.pageCount():
@@ -639,6 +683,8 @@ class PdfViewer(QWidget):
         ):
             (self.zoom_in if event.angleDelta().y() > 0 else self.zoom_out)()
             return True
+        if watched is self.pages_area.viewport() and event.type() == QEvent.Type.Wheel:
+            self._target = None
         return super().eventFilter(watched, event)
 
     # -- find
