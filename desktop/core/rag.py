@@ -366,6 +366,7 @@ PROMPT_QUOTES = 2  # grounded: quotes the model reads
 PROMPT_QUOTE_CHARS = 400  # … each cut to this length
 CHECKED_EVIDENCE = 6  # checked: evidence units given to the model
 CHECKED_SENTENCES = 4  # sentences read from the model before it is stopped
+CHECKED_MARGIN = 0.3  # checked: evidence given scores within this of the best unit
 CHECKED_SUPPORT = 0.5
 CLOSEST_SHOWN = 3
 DOCUMENT_CANDIDATES = 240  # passages searched when the question is about one document
@@ -468,6 +469,10 @@ _MARKUP = re.compile(r"<<<|>>>|‹‹‹|›››")
 _HEADER = re.compile(
     r"\[(\d{1,2})\]\s*\(?[^\[\]\n]{0,80}?,\s*(?:page|p\.)\s*\d+(?:\s*[-–]\s*\d+)?(?:;[^\)\n]{0,160})?\)?:?"
 )
+# The same layout without its number, or opened with "[" ("[2023 Q1 NVDA, page 3; columns: …)").
+_WHERE = re.compile(
+    r"[\(\[][^\(\)\[\]\n]{0,120}?,\s*(?:page|p\.)\s*\d+(?:\s*[-–]\s*\d+)?(?:;[^\(\)\[\]\n]{0,240})?[\)\]]:?"
+)
 _LABEL = re.compile(
     r"^\s*(?:quotes?|evidence|sources?|question|answer|in short)\s*:\s*", re.IGNORECASE | re.M
 )
@@ -483,9 +488,18 @@ def strip_markup(text: str) -> str:
     """Model output without the prompt's own layout: fences, copied source headers, labels."""
     text = _MARKUP.sub("", text)
     text = _HEADER.sub(lambda m: f"[{m.group(1)}]", text)
+    text = _WHERE.sub("", text)
     text = _LABEL.sub("", text)
-    lines = [ln.strip() for ln in text.split("\n")]
+    lines = [" ".join(ln.split()) for ln in text.split("\n")]
     return " ".join(ln for ln in lines if ln and not re.fullmatch(r"\[\d{1,2}\]", ln)).strip()
+
+
+_LOOP = re.compile(r"(\b[^\n]{8,120}?)(?:\s+\1\b)+")
+
+
+def unloop(text: str) -> str:
+    """A phrase the model repeated back to back, kept once ("Total expenses Total expenses")."""
+    return _LOOP.sub(r"\1", text)
 
 
 def _markers(text: str) -> list[int]:
@@ -1114,7 +1128,7 @@ def _grounded(
         nonlocal dropped
         if len(kept) >= GROUNDED_SENTENCES:
             return []
-        body = _unmarked(raw)
+        body = unloop(_unmarked(raw))
         ok = (
             _complete(raw)
             and len(body.split()) >= 4
@@ -1166,9 +1180,7 @@ def _checked(
     run: _Run,
     t0: float,
 ) -> Generator[Event, None, Answer]:
-    chosen = [
-        s for s in distinct(evidence.ranked, CHECKED_EVIDENCE) if s.score >= evidence.ranked[0].score - 0.3
-    ]
+    chosen = choose_quotes(evidence, CHECKED_EVIDENCE, CHECKED_MARGIN)
     given = [_citation(i + 1, s.unit, "", s.score, False) for i, s in enumerate(chosen)]
     contexts = {c.n: s.unit.context for c, s in zip(given, chosen, strict=True)}
     shown_cites = given + _context_citations(given, records, evidence, max(request.max_sources, len(given)))
@@ -1191,7 +1203,7 @@ def _checked(
     parts: list[str] = []
 
     def on_sentence(raw: str) -> list[Event]:
-        body = _unmarked(raw)
+        body = unloop(_unmarked(raw))
         if not body or len(body.split()) < 2:
             return []
         spans = support.unsupported_spans(body)
@@ -1216,14 +1228,22 @@ def _checked(
     if cut:
         text += f" {CUT_NOTE}"
         yield Token(f" {CUT_NOTE}")
-    if not sentences:
-        text = NOT_IN_DOCUMENTS
-        yield Token(text)
+    mode = "checked"
+    if not any(s.by_model and support_words(s.text) for s in sentences):
+        # The model wrote nothing usable ("[1] [2] [3]", an empty reply): the evidence answers.
+        quotes = given[: len(choose_quotes(evidence, MAX_QUOTES, QUOTE_MARGIN))]
+        lines = [GROUNDED_LEAD, *(_render_quote(c, contexts[c.n]) for c in quotes)]
+        text = "\n".join(lines)
+        yield Token(("\n\n" if parts else "") + text)
+        sentences = [
+            AnswerSentence(line, (c.n,), True, False) for line, c in zip(lines[1:], quotes, strict=True)
+        ]
+        mode = "grounded"
     used = {n for s in sentences for n in s.sources}
     cites = tuple(replace(c, used=c.n in used) for c in shown_cites)
     run.timings["total_s"] = time.perf_counter() - t0
     return Answer(
         text, cites, found=True, stats=completion.stats if completion else None,
-        sentences=tuple(sentences), mode="checked", cut=cut, gate=verdict.to_dict(),
+        sentences=tuple(sentences), mode=mode, cut=cut, gate=verdict.to_dict(),
         timings=_rounded(run.timings),
     )  # fmt: skip

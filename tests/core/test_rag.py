@@ -34,6 +34,7 @@ from desktop.core.rag import (
     retrieve,
     strip_markup,
     title_match,
+    unloop,
 )
 from desktop.core.types import Answer, ChatMessage, Completion, GenerationStats, Page
 
@@ -463,6 +464,12 @@ def test_prompt_markup_never_leaks_into_a_kept_sentence() -> None:
     assert kept == ["Total net sales were $81,797 million [1]."]
     assert "<<<" not in answer.text and "page 1)" not in answer.text
     assert strip_markup("[3] 2023 Q1 AAPL, page 20-21\n<<<Sales were $5 [3].>>>") == "Sales were $5 [3]."
+    copied = "[1] [2023 Q1 NVDA, page 3; columns: Three Months Ended) Total operating expenses 2,508"
+    assert strip_markup(copied) == "[1] Total operating expenses 2,508"
+    assert strip_markup("Apple (the Company) sold more [1].") == "Apple (the Company) sold more [1]."
+    assert unloop("Total operating expenses Total operating expenses Total operating expenses") == (
+        "Total operating expenses"
+    )
 
 
 def test_the_grounded_prompt_is_short_and_holds_only_the_evidence() -> None:
@@ -598,3 +605,10 @@ def test_a_year_no_evidence_is_about_is_not_answered_from_other_years() -> None:
     assert answer.abstained and "The closest passages are not about 2026." in answer.text
     assert engine.prompts == [] and "model" not in order
     assert answer.gate == {"answerable": False, "reason": "year not in the evidence: 2026"}
+
+
+def test_checked_mode_falls_back_to_the_quotes_when_the_model_writes_nothing_usable() -> None:
+    answer, _, _ = _ask(ScriptedEngine("[1] [2] [3]"), DocLibrary(APPLE), JULY, mode="checked")
+    assert answer.mode == "grounded" and answer.text.startswith(GROUNDED_LEAD)
+    assert "81,797" in answer.text and not any(s.by_model for s in answer.sentences)
+    assert answer.citations[0].used
