@@ -75,7 +75,9 @@ def test_a_new_question_cancels_the_running_answer(qtbot: Any, make_window: Any,
     assert roles[-2:] == [("user", "second"), ("assistant", "second")]
 
 
-def test_regenerate_replaces_the_last_answer(qtbot: Any, make_window: Any, fake_runtime: Any) -> None:
+def test_regenerate_keeps_the_old_answer_as_a_version(
+    qtbot: Any, make_window: Any, fake_runtime: Any
+) -> None:
     window = make_window()
     chat = window.chat
     ask(qtbot, window, "q")
@@ -85,7 +87,39 @@ def test_regenerate_replaces_the_last_answer(qtbot: Any, make_window: Any, fake_
     texts = [m.content for m in chat.store.messages(chat.chat_id)]
     assert texts == ["q", "A different answer."]
     assert [w.text for w in chat.view.messages()] == texts
-    assert chat.view.messages()[-1].regenerate_button.isVisibleTo(window)
+    answer = chat.view.messages()[-1]
+    assert answer.regenerate_button.isVisibleTo(window)
+    assert answer.version_label.text() == "2/2" and answer.prev_version_button.isEnabled()
+    # step back to the first answer: shown, stored, and what the next turn's history holds
+    answer.prev_version_button.click()
+    assert answer.text == "Hello **there**, friend." and answer.version_label.text() == "1/2"
+    assert chat.store.messages(chat.chat_id)[-1].content == "Hello **there**, friend."
+    assert chat.store.history(chat.chat_id)[-1].content == "Hello **there**, friend."
+    # a third version; reopening the chat shows where it stands
+    fake_runtime.answer = "Third."
+    with qtbot.waitSignal(chat.answer_finished, timeout=10_000):
+        chat.regenerate()
+    assert chat.view.messages()[-1].version_label.text() == "3/3"
+    chat.open_chat(chat.chat_id)
+    reopened = chat.view.messages()[-1]
+    assert reopened.text == "Third." and reopened.version_label.text() == "3/3"
+    reopened.prev_version_button.click()
+    assert reopened.text == "A different answer."
+
+
+def test_a_regenerate_stopped_at_once_gives_the_old_answer_back(
+    qtbot: Any, make_window: Any, fake_runtime: Any
+) -> None:
+    window = make_window()
+    chat = window.chat
+    ask(qtbot, window, "q")
+    fake_runtime.delay_s = 0.5
+    with qtbot.waitSignal(chat.answer_finished, timeout=10_000) as done:
+        chat.regenerate()
+        chat.stop()
+    assert done.args == ["cancelled"]
+    assert [m.content for m in chat.store.messages(chat.chat_id)] == ["q", "Hello **there**, friend."]
+    assert chat.view.messages()[-1].text == "Hello **there**, friend."
 
 
 def test_edit_and_resend_the_last_question(qtbot: Any, make_window: Any, fake_runtime: Any) -> None:

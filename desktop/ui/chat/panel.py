@@ -151,10 +151,14 @@ class ChatPanel(QSplitter):
             if m.meta.get("source"):
                 w.setProperty("source_path", m.meta["source"])
             self._wire(w)
+            w.setProperty("message_id", m.id)
             if m.meta.get("citations"):
                 w.set_sources(m.meta["citations"])
             w.set_text(m.content)
             w.finish(m.meta.get("stats"), "stopped" if m.meta.get("stopped") else "")
+            versions = m.meta.get("versions") or []
+            if versions:
+                w.set_versions(int(m.meta.get("version", len(versions) - 1)), len(versions))
         self._update_actions()
         self.view.scroll_to_bottom()
         self.sidebar.refresh(select=chat_id)
@@ -229,19 +233,50 @@ class ChatPanel(QSplitter):
         return self._start_answer()
 
     def regenerate(self) -> JobHandle | None:
-        """Answer the last question again: its old answer is removed first."""
+        """Answer the last question again. The old answer is kept as a version (‹ 1/2 ›): the new
+        one replaces it in the conversation, and the user can step back to it."""
         if self.chat_id is None:
             return None
         self.stop()
         stored = self.store.messages(self.chat_id)
         if not stored or stored[-1].role != "assistant":
             return self._start_answer() if stored and stored[-1].role == "user" else None
-        self.store.delete_messages_from(self.chat_id, stored[-1].id)
+        old = stored[-1]
+        versions = list(old.meta.get("versions") or [answer_version(old.content, old.meta)])
+        self.store.delete_messages_from(self.chat_id, old.id)
         widgets = self.view.messages()
         if widgets and widgets[-1].role == "assistant":
             self.view.remove_message(widgets[-1])
             widgets[-1].setProperty("removed", True)
-        return self._start_answer()
+        return self._start_answer({"versions": versions})
+
+    def show_version(self, widget: MessageWidget, index: int) -> None:
+        """Show version `index` of a regenerated answer; it becomes the one the next turn sees."""
+        message_id = widget.property("message_id")
+        if message_id is None or self.answering:
+            return
+        try:
+            stored = self.store.message(int(message_id))
+        except KeyError:
+            return
+        versions = list(stored.meta.get("versions") or [])
+        if not 0 <= index < len(versions):
+            return
+        chosen = versions[index]
+        meta = {**chosen.get("meta", {}), "versions": versions, "version": index}
+        try:
+            self.store.update_message(stored.id, str(chosen.get("text", "")), meta)
+        except AppError as exc:
+            messages.app_error(exc)
+            return
+        self._show_stored(widget, str(chosen.get("text", "")), meta)
+
+    def _show_stored(self, widget: MessageWidget, text: str, meta: dict[str, Any]) -> None:
+        widget.set_sources(list(meta.get("citations") or []))
+        widget.set_text(text)
+        widget.finish(meta.get("stats"), "stopped" if meta.get("stopped") else "")
+        versions = meta.get("versions") or []
+        widget.set_versions(int(meta.get("version", len(versions) - 1)), len(versions))
 
     def edit_last_question(self) -> None:
         """Take the last question back into the composer; sending it replaces it and its answer."""
@@ -272,7 +307,7 @@ class ChatPanel(QSplitter):
         handle.cancel()
         self._on_cancelled(handle, self.chat_id, widget, self._answer_meta)
 
-    def _start_answer(self) -> JobHandle:
+    def _start_answer(self, meta: dict[str, Any] | None = None) -> JobHandle:
         assert self.chat_id is not None
         chat = self.store.chat(self.chat_id)
         history = tuple(self.store.history(self.chat_id))
@@ -284,8 +319,11 @@ class ChatPanel(QSplitter):
         )
         widget = self.view.add_message("assistant")
         widget.set_streaming("loading the model…" if self.session.model is None else "thinking…")
+        earlier = (meta or {}).get("versions") or []
+        if earlier:
+            widget.set_versions(len(earlier), len(earlier) + 1)
         job = self.answer_job_factory(self.session, chat.collections, history, params)
-        return self._run_on_llm(job, widget, "answer")
+        return self._run_on_llm(job, widget, "answer", meta)
 
     def summarize(self, path: Path) -> JobHandle | None:
         """Summarize a PDF in a chat of its own, named after the file: streamed, with clickable pages."""
@@ -320,7 +358,7 @@ class ChatPanel(QSplitter):
         handle.tokens.connect(lambda text: self._on_tokens(widget, text))
         handle.event.connect(lambda ev: self._on_event(widget, ev))
         handle.succeeded.connect(lambda result: self._on_succeeded(handle, chat_id, widget, result, extra))
-        handle.failed.connect(lambda error: self._on_failed(handle, widget, error))
+        handle.failed.connect(lambda error: self._on_failed(handle, widget, error, chat_id, extra))
         handle.cancelled.connect(lambda: self._on_cancelled(handle, chat_id, widget, extra))
         self._answer, self._answer_widget, self._answer_meta = handle, widget, extra
         self.view.set_busy(True)
@@ -365,7 +403,7 @@ class ChatPanel(QSplitter):
             widget.set_sources(citations)  # the final list says which sources the answer used
         widget.set_text(text)
         widget.finish(stats)
-        self._save_answer(chat_id, text, meta)
+        self._save_answer(chat_id, text, with_versions(text, meta), widget)
         self._done("succeeded")
 
     def _on_cancelled(
@@ -375,15 +413,40 @@ class ChatPanel(QSplitter):
             return  # already settled by stop()
         if widget.text.strip():
             widget.finish(None, "stopped")
-            self._save_answer(chat_id, widget.text, {**extra, "stopped": True})
+            self._save_answer(
+                chat_id, widget.text, with_versions(widget.text, {**extra, "stopped": True}), widget
+            )
         else:
             widget.setProperty("removed", True)
             self.view.remove_message(widget)
+            self._restore_version(chat_id, extra)
         self._done("cancelled")
 
-    def _on_failed(self, handle: JobHandle, widget: MessageWidget, error: Any) -> None:
+    def _restore_version(self, chat_id: int, extra: dict[str, Any]) -> None:
+        """A regenerate that produced nothing (stopped at once, or failed): the answer it was to
+        replace comes back, so no version is lost."""
+        versions = extra.get("versions") or []
+        if not versions:
+            return
+        last = versions[-1]
+        meta = {**last.get("meta", {}), "versions": versions, "version": len(versions) - 1}
+        widget = self.view.add_message("assistant", page_links=bool(meta.get("kind") == "summary"))
+        self._wire(widget)
+        self._show_stored(widget, str(last.get("text", "")), meta)
+        self._save_answer(chat_id, str(last.get("text", "")), meta, widget)
+
+    def _on_failed(
+        self,
+        handle: JobHandle,
+        widget: MessageWidget,
+        error: Any,
+        chat_id: int | None = None,
+        extra: dict[str, Any] | None = None,
+    ) -> None:
         if handle is not self._answer:
             return
+        if chat_id is not None and extra:
+            self._restore_version(chat_id, extra)  # under the error: the answer it was to replace
         if isinstance(error, AppError):
             widget.show_error(error.user_message, error.hint)
         else:
@@ -393,9 +456,16 @@ class ChatPanel(QSplitter):
             messages.bug("An answer failed because of a bug.", getattr(error, "details", repr(error)))
         self._done("failed")
 
-    def _save_answer(self, chat_id: int, text: str, meta: dict[str, Any]) -> None:
+    def _save_answer(
+        self, chat_id: int, text: str, meta: dict[str, Any], widget: MessageWidget | None = None
+    ) -> None:
         try:
-            self.store.add_message(chat_id, "assistant", text, meta)
+            stored = self.store.add_message(chat_id, "assistant", text, meta)
+            if widget is not None:
+                widget.setProperty("message_id", stored.id)
+                versions = meta.get("versions") or []
+                if versions:
+                    widget.set_versions(int(meta.get("version", len(versions) - 1)), len(versions))
         except AppError as exc:
             messages.app_error(exc)
         except KeyError:
@@ -421,6 +491,7 @@ class ChatPanel(QSplitter):
 
     def _wire(self, widget: MessageWidget) -> None:
         widget.regenerate_requested.connect(self.regenerate)
+        widget.version_requested.connect(lambda index, w=widget: self.show_version(w, index))
         widget.edit_requested.connect(self.edit_last_question)
         widget.source_clicked.connect(lambda n, w=widget: self._open_citation(w, n))
         widget.link_activated.connect(lambda link, w=widget: self._open_link(w, link))
@@ -448,6 +519,20 @@ class ChatPanel(QSplitter):
 
     def bug_details(self, error: Any) -> str:
         return error.details if isinstance(error, JobBug) else repr(error)
+
+
+def answer_version(text: str, meta: dict[str, Any]) -> dict[str, Any]:
+    """One version of an answer, as kept in the answer's `versions` (without versions of its own)."""
+    return {"text": text, "meta": {k: v for k, v in meta.items() if k not in ("versions", "version")}}
+
+
+def with_versions(text: str, meta: dict[str, Any]) -> dict[str, Any]:
+    """`meta` for a new answer: a regenerated one lists every version, itself last and current."""
+    earlier = meta.get("versions") or []
+    if not earlier:
+        return meta
+    versions = [*earlier, answer_version(text, meta)]
+    return {**meta, "versions": versions, "version": len(versions) - 1}
 
 
 def progress_text(event: Progress) -> str:
