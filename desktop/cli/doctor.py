@@ -75,7 +75,18 @@ def _data_dir_report() -> dict[str, Any]:
         "private": private,
         "ok": not problem,
         "problem": problem,
+        "at_rest": _at_rest(path),
     }
+
+
+def _at_rest(path: Path) -> dict[str, Any]:
+    """How chats and documents are kept on disk (read from the record: nothing is unlocked)."""
+    from desktop.services import database
+
+    try:
+        return database.at_rest_status(path)
+    except Exception as exc:  # a damaged record or an unreadable folder: say it, go on
+        return {"summary": f"unknown ({exc})", "encrypted": False}
 
 
 def _bundled_report() -> dict[str, Any]:
@@ -408,6 +419,8 @@ def _print(data: dict[str, Any]) -> None:
     dd = data["data_dir"]
     print("\nData")
     print(f"  {dd['path']} (mode {dd.get('mode', '?')}){'' if dd['ok'] else ' — ' + dd['problem']}")
+    if dd.get("at_rest"):
+        print(f"  at rest: {dd['at_rest']['summary']} (vectors/ is not encrypted: hearth storage status)")
     b = data["bundled"]
     print(f"  bundled chat model: {'present' if b['chat_model']['present'] else 'MISSING'}")
     print(f"  bundled embedder: {'present' if b['embedder']['present'] else 'MISSING'}")

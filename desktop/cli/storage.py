@@ -55,7 +55,7 @@ def _status(args: argparse.Namespace) -> int:
         print("  a recovery passphrase is set")
     for name, form in status["stores"].items():
         print(f"  {name}: {form}")
-    print(f"  vectors/: not encrypted. {status['vectors']['note'].split('. ', 1)[1]}")
+    print(f"  {status['vectors']['note']}")
     return 0
 
 

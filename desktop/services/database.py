@@ -637,12 +637,14 @@ def _remember_salt(path: Path) -> None:
         return
     if len(salt) != 32:
         return
-    with _lock:
+    state = read_state(path.parent) or {}
+    if state.get("stores", {}).get(path.name, {}).get("salt") == salt or not state.get("method"):
+        return
+    with folder_lock(path.parent):
         state = read_state(path.parent) or {}
-        stores = state.setdefault("stores", {})
-        if stores.get(path.name, {}).get("salt") == salt or not state.get("method"):
+        if not state.get("method"):
             return
-        stores[path.name] = {"salt": salt}
+        state.setdefault("stores", {})[path.name] = {"salt": salt}
         with contextlib.suppress(StorageError):  # only a diagnosis aid: never fail an open for it
             _write_state(path.parent, state)
 
@@ -751,9 +753,9 @@ def at_rest_status(folder: Path | None = None) -> dict[str, Any]:
     if method == KEYRING:
         from desktop.services import secrets
 
-        where = f"the OS keyring ({secrets.backend_name()})"
+        where = f"in the OS keyring ({secrets.backend_name()})"
     elif method == PASSPHRASE:
-        where = "nowhere: derived from your passphrase at each start"
+        where = "nowhere on disk: it is derived from your passphrase at each start"
     else:
         where = ""
     kdf = state.get("kdf") if state else None
@@ -764,7 +766,7 @@ def at_rest_status(folder: Path | None = None) -> dict[str, Any]:
     elif method == "not set up":
         summary = "Nothing stored yet: chats and document text will be encrypted."
     elif encrypted and not converting:
-        summary = f"Chats and document text are encrypted; the key is kept in {where}."
+        summary = f"Chats and document text are encrypted; the key is {where}."
     else:
         pending = [n for n, f in stores.items() if f not in ("absent", "empty", want)]
         summary = f"Encrypting {', '.join(pending or converting)}: finishes on the next start."

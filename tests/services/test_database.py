@@ -229,7 +229,7 @@ def test_the_status_explains_vectors_and_never_unlocks(
     monkeypatch.delenv(database.PASSPHRASE_ENV)  # a prompt or a derivation now would fail the test
     status = database.at_rest_status(data_dir)
     assert status["unlocked"] is False and status["method"] == "passphrase"
-    assert status["key_location"].startswith("nowhere") and "scrypt" in status["kdf"]
+    assert status["key_location"].startswith("nowhere on disk") and "scrypt" in status["kdf"]
     assert status["vectors"]["encrypted"] is False
     assert "never the text" in status["vectors"]["note"] and "hint" in status["vectors"]["note"]
     json.dumps(status)  # plain data, for the privacy panel and `hearth storage status --json`
