@@ -558,7 +558,9 @@ def _catalog_path() -> Path:
 
 
 def _load_catalog() -> list[dict[str, Any]]:
-    path = _catalog_path()
+    path = paths.data_dir() / "models" / CATALOG_FILE  # reading creates no folder
+    if not path.parent.is_dir():
+        return []
     try:
         data = json.loads(path.read_text(encoding="utf-8"))
     except FileNotFoundError:

@@ -65,7 +65,8 @@ def test_privacy_panel_counts_refusals_and_deletes_all_data(qtbot: Any, make_win
     # the user's data is gone (what the still-running window writes afresh, caches and the reopened
     # empty chat store, may be there)
     left = {p.name for p in data_dir().iterdir()}
-    assert not {"library.sqlite", "settings.json", "window.ini", "models", "vectors"} & left, left
+    gone = {"library.sqlite", "settings.json", "window.ini", "models", "vectors"}
+    assert not gone & left, " ".join(sorted(left))
     with qtbot.waitSignal(window.chat.answer_finished, timeout=10_000):  # the app goes on working
         window.chat.ask("fresh start")
     assert len(window.chat.store.chats()) == 1
