@@ -353,9 +353,10 @@ def _llama_backends() -> tuple[str, tuple[Backend, ...]]:
 
 def _ask_llama_backends() -> tuple[str, tuple[Backend, ...]]:
     try:  # an engine built with runtime CPU/GPU dispatch names its backends once they are loaded
-        from desktop.services import engine
+        from desktop.services import engine, kernels
 
-        engine.load_cpu_backends()
+        with kernels.quiet_native_stderr():
+            engine.load_cpu_backends()
     except Exception as exc:
         log.info("engine backends not loaded: %s", exc)
     import llama_cpp

@@ -27,6 +27,7 @@ import os
 import platform
 import signal
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -82,6 +83,24 @@ WORDS = {
 # Measured by `python -m bench engine` (bench/engine.py) on a 2-core AVX-512 machine with the
 # bundled model: prompt reading without extra buffer types ÷ with them. Decode speed was the same.
 PORTABLE_PREFILL_COST = "prompts are read somewhat slower (about 0.8× here); answers are the same"
+
+
+@contextlib.contextmanager
+def quiet_native_stderr() -> Iterator[None]:
+    """Silence what native code prints on fd 2 for the duration (ggml announces every backend it
+    loads: "load_backend: loaded CPU backend from …", noise in a terminal chat)."""
+    try:
+        saved = os.dup(2)
+    except OSError:
+        yield
+        return
+    try:
+        with open(os.devnull, "wb") as null:
+            os.dup2(null.fileno(), 2)
+            yield
+    finally:
+        os.dup2(saved, 2)
+        os.close(saved)
 
 
 def next_rung(rung: str) -> str | None:

@@ -242,7 +242,8 @@ def _load_cpu_backends(baseline: bool) -> None:
         from desktop.services import engine
     except ImportError:
         return
-    engine.load_cpu_backends("baseline" if baseline else None)
+    with kernels.quiet_native_stderr():
+        engine.load_cpu_backends("baseline" if baseline else None)
 
 
 def _build_llama(llama_cpp: Any, kwargs: dict[str, Any], *, extra_bufts: bool) -> Any:
