@@ -798,6 +798,7 @@ def _record(item: AnswerItem, answer: Any, seconds: float, sha_of: dict[Path, st
         "answer_mode": getattr(answer, "mode", None),
         "answer_cut": getattr(answer, "cut", None),
         "timings": dict(getattr(answer, "timings", None) or {}),
+        "gate": dict(getattr(answer, "gate", None) or {}),
         "sentences": [
             {
                 "text": str(getattr(x, "text", "")),
@@ -856,7 +857,7 @@ _RECORD_KEYS = frozenset(
     (
         "id", "set", "question", "answerable", "gold", "gold_docs", "gold_doc_ids", "gold_page_ids",
         "answer", "answer_abstained", "answer_seconds", "sources", "source_texts", "stats",
-        "answer_mode", "answer_cut", "timings", "sentences",
+        "answer_mode", "answer_cut", "timings", "gate", "sentences",
     )
 )  # fmt: skip
 

@@ -19,7 +19,8 @@ What `hearth eval answers` measures per question, and how (docs/answers.md has t
   (`contains_gold` = None); `gold_word_recall` (the share of its content words that the question
   does not already use and the answer does) is reported for every answerable question instead.
 - **Unsupported numbers.** Figures of the answer text that no shown source supports. The answer's
-  `[n]` markers, page references (`p. 10`, `pages 20-21`) and list numbering are not figures;
+  `[n]` markers, page references (`p. 10`, `pages 20-21`), list numbering and the `(columns: …)`
+  label Hearth prints after a quoted table row (headings copied from the page) are not figures;
   the sources are the citations' titles and snippets (and any quoted evidence), plus the question
   (a year or a quarter the user asked about is not invented).
 """
@@ -62,6 +63,9 @@ _BEFORE = re.compile(r"(?P<paren>\()?\s*(?P<cur>\$|US\$|USD|€|£)?\s*(?P<sign>
 
 # Spans of an answer that are not claims: source markers and page references.
 _MARKERS = re.compile(r"\[\s*\d{1,3}(?:\s*[,–-]\s*\d{1,3})*\s*\]")
+# The label Hearth prints after a quoted table row: the row's column headings, copied from the page
+# (`[1] “Total net sales $ 81,797 …” — 2023 Q3 AAPL, p. 10 (columns: Three Months Ended July 1, 2023 …)`).
+_QUOTE_LABELS = re.compile(r"\(columns:[^)\n]*\)", re.IGNORECASE)
 _PAGE_REFS = re.compile(r"\b(?:pp?|pg|pages?)\.?\s*\d{1,4}(?:\s*(?:[-–]|to|and|,)\s*\d{1,4})*", re.IGNORECASE)
 
 _MONTHS = (
@@ -158,8 +162,12 @@ def _blank(text: str, pattern: re.Pattern[str]) -> str:
 
 
 def claim_figures(answer: str) -> list[Figure]:
-    """The figures an answer states: its numbers without `[n]` markers, page references, list numbering."""
-    return figures(_blank(_blank(_blank(answer, _MARKERS), _PAGE_REFS), _ENUMERATORS))
+    """The figures an answer states: its numbers without `[n]` markers, page references, list numbering
+    and the column headings Hearth prints after a quoted table row."""
+    text = answer
+    for pattern in (_MARKERS, _QUOTE_LABELS, _PAGE_REFS, _ENUMERATORS):
+        text = _blank(text, pattern)
+    return figures(text)
 
 
 _SCALE_READINGS = (1e3, 1e6, 1e9)

@@ -71,6 +71,10 @@ def test_markers_and_page_references_are_not_claims() -> None:
     assert [f.text for f in claim_figures("[3] 2023 Q1 AAPL, page 20-21")] == ["2023"]
     listed = "The changes are:\n\n1. A new framework.\n2. A new approach (3) here, 4) there; a loss of (12)"
     assert [f.raw for f in claim_figures(listed)] == [-12]  # numbering and footnote marks are not claims
+    quoted = (
+        "[3] “Present value of lease liabilities 58,330” — 2022 Q3 AMZN, p. 12 (columns: December 31, 2021)"
+    )
+    assert [f.text for f in claim_figures(quoted)] == ["58,330", "2022"]  # the row's column label is not
 
 
 # ----------------------------------------------------------------------------- same figure
