@@ -11,8 +11,11 @@ evaluations after it, no sampling) for three configurations, each in its own pro
     no-bufts   the portable build with use_extra_bufts=False    (the same python)
                (no AMX, no repacked weights: the kernel ladder's "portable" rung)
 
-All three processes load the model first; then one repetition of each runs in turn, so machine
-noise hits them alike; the median of the repetitions is reported (one warm-up is dropped).
+All three processes load the model first; then one repetition of each runs in turn (the order
+rotates), so machine noise hits them alike. A ratio is the median of the per-repetition ratios;
+the tok/s shown are medians (one warm-up repetition is dropped). Each row also gives the ratio
+of tokens per CPU-second of the worker (1 thread): on a busy machine wall time also counts the
+time other processes held the core, CPU time mostly does not.
 Rows: portable ÷ native for decode and prefill (goal >= 0.9) and no-bufts ÷ portable.
 
 Run it with two venvs, one per build (the repo is put on each worker's PYTHONPATH, so a venv
@@ -74,13 +77,14 @@ for line in sys.stdin:
     if line.strip() != "run":
         break
     llm.reset()
-    t0 = time.perf_counter()
+    t0, c0 = time.perf_counter(), time.process_time()
     llm.eval(tokens)
-    t1 = time.perf_counter()
+    t1, c1 = time.perf_counter(), time.process_time()
     for tok in follow:
         llm.eval([tok])
-    t2 = time.perf_counter()
-    print(json.dumps({"prefill": n_prompt / (t1 - t0), "decode": n_decode / (t2 - t1)}), flush=True)
+    t2, c2 = time.perf_counter(), time.process_time()
+    print(json.dumps({"prefill": n_prompt / (t1 - t0), "decode": n_decode / (t2 - t1),
+                      "prefill_cpu": n_prompt / (c1 - c0), "decode_cpu": n_decode / (c2 - c1)}), flush=True)
 """
 
 
@@ -103,6 +107,8 @@ class Worker:
         self.info: dict[str, Any] = json.loads(line[len("ready ") :])
         self.prefill: list[float] = []
         self.decode: list[float] = []
+        self.prefill_cpu: list[float] = []  # tokens per CPU-second of this (1-thread) process:
+        self.decode_cpu: list[float] = []  # steadier than wall time on a busy machine
 
     def _line(self) -> str:
         assert self.proc.stdout is not None
@@ -117,8 +123,8 @@ class Worker:
         self.proc.stdin.flush()
         r = json.loads(self._line())
         if keep:
-            self.prefill.append(r["prefill"])
-            self.decode.append(r["decode"])
+            for what in ("prefill", "decode", "prefill_cpu", "decode_cpu"):
+                getattr(self, what).append(r[what])
 
     def close(self) -> None:
         if self.proc.stdin:
@@ -132,10 +138,22 @@ class Worker:
     def med(self, what: str) -> float:
         return statistics.median(getattr(self, what))
 
+    def ratios(self, what: str, other: Worker) -> list[float]:
+        """Per-repetition ratios: each pair ran back to back, so slow drift cancels."""
+        return [a / b for a, b in zip(getattr(self, what), getattr(other, what), strict=True)]
+
     def kernels(self) -> str:
         flags = [f for f in self.info["system_info"].split("|") if f.strip().endswith("= 1")]
         simd = [f.split("=")[0].strip().removeprefix("CPU : ") for f in flags]
         return f"{self.info['loaded']}; " + " ".join(s for s in simd if s.startswith(("AVX", "AMX")))
+
+
+def _spread(ratios: list[float]) -> str:
+    """The middle half of the per-repetition ratios: how much to trust the median."""
+    if len(ratios) < 4:
+        return ""
+    q = statistics.quantiles(ratios, n=4)
+    return f"; per-rep ratios {q[0]:.2f}–{q[2]:.2f} (middle half)"
 
 
 def measure(native_py: str | None, portable_py: str, model: str, reps: int) -> list[dict[str, Any]]:
@@ -147,8 +165,9 @@ def measure(native_py: str | None, portable_py: str, model: str, reps: int) -> l
         workers.append(Worker("no-bufts", portable_py, model, False))
         for w in workers:
             w.once(keep=False)  # warm-up
-        for _ in range(reps):
-            for w in workers:
+        for r in range(reps):
+            k = r % len(workers)  # rotate the order, so none always runs first
+            for w in workers[k:] + workers[:k]:
                 w.once()
     finally:
         for w in workers:
@@ -159,7 +178,8 @@ def measure(native_py: str | None, portable_py: str, model: str, reps: int) -> l
     for what in ("decode", "prefill"):
         if "native" in by:
             nat = by["native"]
-            ratio = port.med(what) / nat.med(what)
+            each = port.ratios(what, nat)
+            ratio = statistics.median(each)
             rows.append(
                 {
                     "name": f"{what} tok/s: portable build ÷ native build",
@@ -167,7 +187,9 @@ def measure(native_py: str | None, portable_py: str, model: str, reps: int) -> l
                     "goal": ">= 0.9",
                     "ok": ratio >= 0.9,
                     "detail": f"portable {port.med(what):.1f}, native {nat.med(what):.1f} tok/s, 1 thread, "
-                    f"median of {reps}; portable [{port.kernels()}] native [{nat.kernels()}]",
+                    f"medians of {reps}{_spread(each)}; per CPU-second "
+                    f"{statistics.median(port.ratios(what + '_cpu', nat)):.3f}; "
+                    f"portable [{port.kernels()}] native [{nat.kernels()}]",
                 }
             )
         else:
@@ -181,14 +203,16 @@ def measure(native_py: str | None, portable_py: str, model: str, reps: int) -> l
                 }
             )
     for what in ("decode", "prefill"):
-        ratio = nob.med(what) / port.med(what)
+        each = nob.ratios(what, port)
+        ratio = statistics.median(each)
         rows.append(
             {
                 "name": f"{what} tok/s: portable without extra bufts ÷ portable default",
                 "ratio": ratio,
                 "goal": "(report)",
                 "ok": True,
-                "detail": f"no extra bufts {nob.med(what):.1f}, default {port.med(what):.1f} tok/s; "
+                "detail": f"no extra bufts {nob.med(what):.1f}, default {port.med(what):.1f} tok/s"
+                f"{_spread(each)}; per CPU-second {statistics.median(nob.ratios(what + '_cpu', port)):.3f}; "
                 "the app runs the default and drops extra bufts only after a kernel crash",
             }
         )
