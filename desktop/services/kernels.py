@@ -80,9 +80,13 @@ WORDS = {
     "portable": "its portable kernels (no AMX, no repacked weights)",
     "safe": "its safest settings (baseline kernels, one thread, small batches)",
 }
-# Measured by `python -m bench engine` (bench/engine.py) on a 2-core AVX-512 machine with the
-# bundled model: prompt reading without extra buffer types ÷ with them. Decode speed was the same.
-PORTABLE_PREFILL_COST = "prompts are read somewhat slower (about 0.8× here); answers are the same"
+# `python -m bench engine` on a 2-core AVX-512 machine (no AMX) with the bundled Q4_1 model: no
+# extra buffer types ÷ default = 1.05 prefill, 1.04 decode (noise: nothing to repack there). On a
+# CPU whose AMX kernels work, those speed up prompt reading, so the cost is stated as a bound.
+PORTABLE_PREFILL_COST = (
+    "answers are the same; reading long prompts may be slower than with the fast kernels "
+    "(no difference measured on CPUs without AMX)"
+)
 
 
 @contextlib.contextmanager
