@@ -57,6 +57,9 @@ effect effects role played play potentially potential might could would overall 
 way ways factors per via
 """
 _FRAMING = frozenset(_FRAMING_TEXT.split())
+# Function words the shared stop list lacks (the keyword index skips them too).
+_FUNCTION_TEXT = "during before down toward towards within without upon across among"
+_FUNCTION = frozenset(_FUNCTION_TEXT.split())
 _MONTH_TEXT = (
     "january february march april may june july august september october november december "
     "jan feb mar apr jun jul aug sep sept oct nov dec"
@@ -112,17 +115,24 @@ def terms_of(text: str) -> set[str]:
     return out
 
 
-def question_terms(question: str) -> list[str]:
-    """The question's evidence terms: content words, without words that only frame the question."""
-    seen: list[str] = []
+def question_words(question: str) -> list[tuple[str, str]]:
+    """(word, stem) of each evidence term of the question, first spelling kept: content words
+    without function words and words that only frame the question."""
+    seen: dict[str, str] = {}
     for m in _TOKEN.finditer(_FORM.sub(" ", question).replace(",", "")):
-        raw = m.group(0).lower()
+        raw = bare(m.group(0))
         w = stem(raw)
-        if raw in STOP or raw in _FRAMING or w in _FRAMING or (len(w) < 3 and not _SHORT_TERM.match(w)):
+        if raw in STOP or raw in _FUNCTION or raw in _FRAMING or w in _FRAMING:
             continue
-        if w not in seen:
-            seen.append(w)
-    return seen
+        if len(w) < 3 and not _SHORT_TERM.match(w):
+            continue
+        seen.setdefault(w, raw)
+    return [(raw, w) for w, raw in seen.items()]
+
+
+def question_terms(question: str) -> list[str]:
+    """The question's evidence terms (stems): content words, without words that frame the question."""
+    return [w for _, w in question_words(question)]
 
 
 def named_entities(question: str) -> list[str]:
@@ -414,6 +424,9 @@ class Evidence:
     terms_by_unit: dict[int, set[str]] = field(default_factory=dict)  # id(unit) -> its terms
     embedded: int = 0
     candidates: int = 0
+    # Share of the question's terms that no document of the collections holds at all ("apartment"
+    # in a library of 10-Q filings); set by rag.gather_evidence from the keyword index.
+    absent: float = 0.0
 
     def union_coverage(self, k: int = 3) -> float:
         have: set[str] = set()

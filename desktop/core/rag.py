@@ -43,6 +43,7 @@ from desktop.core.evidence import (
     is_date,
     named_entities,
     question_terms,
+    question_words,
     score_units,
     split_sentences,
     stem,
@@ -736,9 +737,23 @@ def gather_evidence(
             known[u.doc_id] = asked & terms_of(f"{u.title} {stem_of}")
             known[u.doc_id] |= {stem(n) for n in names if u.doc_id in held.get(n, ())}
     evidence = score_units(question, units, embed_fn, known=known)
+    held_terms = set().union(*(terms_of(u.full) for u in units))
+    evidence.absent = _absent_share(retriever, question, request.collections, held_terms)
     # "NVIDIA's revenue in fiscal year 2026": evidence about 2024 does not answer it, however close.
     year = _year_missing(question, evidence)
     return Gathered(records, evidence, names, year, missing_year=bool(year))
+
+
+def _absent_share(retriever: Any, question: str, collections: Sequence[str], held: set[str]) -> float:
+    """Share of the question's words that no passage of the collections holds: in none of the
+    evidence's units (`held`: their terms) and not found by the keyword index."""
+    words = question_words(question)
+    if not words:
+        return 0.0
+    absent = sum(
+        1 for w, term in words if term not in held and not retriever.keyword_search(w, collections, 1)
+    )
+    return absent / len(words)
 
 
 YEAR_EVIDENCE = 5  # the best units that must between them name each year the question asks about

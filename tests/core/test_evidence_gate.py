@@ -53,3 +53,16 @@ def test_no_evidence_is_no_answer() -> None:
     ev = score_units("What is the notice period?", [], None)
     verdict = judge(ev)
     assert not verdict.answerable and verdict.probability == 0.0
+
+
+def test_words_no_document_holds_count_against_answering() -> None:
+    ev = _evidence(
+        "What is the notice period in my apartment lease?",
+        ["Our lease obligations consist of operating leases, with lease periods expiring in 2035."],
+        [0.53],
+    )
+    known = judge(ev).probability
+    ev.absent = 0.25  # "apartment": in no document of the library
+    verdict = judge(ev)
+    assert verdict.probability < known and not verdict.answerable
+    assert verdict.features["absent"] == 0.25
