@@ -4,9 +4,14 @@ Run under Xvfb (the script re-runs itself under `xvfb-run` when there is no disp
 
     .venv/bin/python docs/make_screenshots.py
 
-Flows: empty start, a streaming chat, drop-to-summarize, the library with an error row, a cited
-answer with the viewer open, settings, privacy. Everything runs in a throwaway data dir; the
-documents are generated PDFs. Each picture is `QWidget.grab()` of the live window.
+Two sets, each `QWidget.grab()` of the live window (or dialog):
+
+- the README's pictures, 1440×900, light (dark for 08): 01-empty-start … 08-dark-theme;
+- the matrix the window is checked against: {1440x900, 800x600} × {light, dark} × {chat,
+  cited-answer, summary, library, settings}, named `<size>-<theme>-<scene>.png`.
+
+Everything runs in a throwaway data dir; the documents are generated PDFs (one of them a quarterly
+report with a table, so the cited answer shows its evidence row marked in the document pane).
 """
 
 from __future__ import annotations
@@ -20,9 +25,12 @@ import textwrap
 import time
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 REPO = Path(__file__).resolve().parents[1]
 OUT = REPO / "docs" / "screenshots"
+SIZES = ((1440, 900), (800, 600))
+THEMES = ("light", "dark")
 
 ENERGY = [
     "Solar panels on the community hall produced 42 megawatt hours in the first year. The village "
@@ -39,6 +47,7 @@ ORCHARD = [
     "Volunteers prune the trees every February and sell the cider at the autumn fair. The first "
     "harvest gave 300 litres.",
 ]
+QUESTION = "What were total net sales in the quarter ended July 1, 2023?"
 
 
 def write_pdf(path: Path, pages: list[str]) -> Path:
@@ -60,22 +69,75 @@ def write_pdf(path: Path, pages: list[str]) -> Path:
     return path
 
 
+def write_quarterly(path: Path) -> Path:
+    """A short 10-Q-like report: prose, then a table whose total row answers QUESTION."""
+    from reportlab.lib.pagesizes import letter
+    from reportlab.pdfgen import canvas
+
+    c = canvas.Canvas(str(path), pagesize=letter)
+    c.setTitle("Orchard Cooperative Quarterly Report")
+    c.setFont("Helvetica-Bold", 14)
+    c.drawString(60, 740, "Orchard Cooperative — Quarterly Report (Form 10-Q)")
+    c.setFont("Helvetica", 10.5)
+    y = 712
+    for line in textwrap.wrap(
+        "The cooperative sells fresh fruit, cider and juice to shops in the region, and services its "
+        "members' equipment. Demand for cider grew during the quarter while fresh fruit prices fell. "
+        "The figures below are unaudited and in thousands of euros.",
+        95,
+    ):
+        c.drawString(60, y, line)
+        y -= 15
+    c.showPage()
+    c.setFont("Helvetica-Bold", 13)
+    c.drawString(60, 740, "Condensed Statements of Operations (unaudited)")
+    c.setFont("Helvetica", 10)
+    c.drawString(60, 712, "Net sales for the quarters ended July 1, 2023 and June 25, 2022 were as follows:")
+    c.setFont("Helvetica-Bold", 10)
+    c.drawRightString(420, 688, "July 1, 2023")
+    c.drawRightString(520, 688, "June 25, 2022")
+    c.setFont("Helvetica", 10)
+    y = 668
+    for label, a, b in (
+        ("Fresh fruit", "$ 60,584", "$ 63,355"),
+        ("Cider and juice", "21,213", "19,604"),
+        ("Total net sales", "$ 81,797", "$ 82,959"),
+        ("Cost of sales", "45,384", "47,074"),
+        ("Gross margin", "36,413", "35,885"),
+    ):
+        # one text object per row, as filings are typeset: text extraction gives the row as a line
+        row = c.beginText(60, y)
+        row.textOut(label)
+        line_start = 60.0  # moveCursor is relative to the start of the current line
+        for cell, right in ((a, 420), (b, 520)):
+            start = right - c.stringWidth(cell, "Helvetica", 10)
+            row.moveCursor(start - line_start, 0)
+            line_start = start
+            row.textOut(cell)
+        c.drawText(row)
+        y -= 18
+    c.showPage()
+    c.save()
+    return path
+
+
 def main() -> int:
     if not os.environ.get("DISPLAY") and not os.environ.get("HEARTH_SCREENSHOTS_CHILD"):
         if shutil.which("xvfb-run") is None:
             print("Install Xvfb first: apt-get install -y xvfb", file=sys.stderr)
             return 2
         env = {**os.environ, "HEARTH_SCREENSHOTS_CHILD": "1"}
-        cmd = ["xvfb-run", "-a", "-s", "-screen 0 1400x900x24", sys.executable, __file__]
+        cmd = ["xvfb-run", "-a", "-s", "-screen 0 1700x1100x24", sys.executable, __file__]
         return subprocess.call(cmd, env=env)
 
     data = Path(tempfile.mkdtemp(prefix="hearth-shots-"))
     os.environ["HEARTH_DATA_DIR"] = str(data)
+    os.environ.setdefault("HEARTH_PASSPHRASE", "screenshots: a throwaway data folder")
     from desktop.services import privacy
 
     privacy.install()
-    from PySide6.QtCore import QEventLoop, Qt, QTimer
-    from PySide6.QtWidgets import QApplication
+    from PySide6.QtCore import QEventLoop, QTimer
+    from PySide6.QtWidgets import QApplication, QWidget
 
     from desktop.core.settings import SettingsStore
     from desktop.ui.main_window import MainWindow
@@ -87,6 +149,7 @@ def main() -> int:
     docs.mkdir()
     energy = write_pdf(docs / "village_energy.pdf", ENERGY)
     write_pdf(docs / "orchard_society.pdf", ORCHARD)
+    write_quarterly(docs / "orchard_cooperative_10q.pdf")
     sys.path.insert(0, str(REPO))
     from tests import pdfs
 
@@ -100,14 +163,14 @@ def main() -> int:
     apply_theme(app, "light")
     window = MainWindow(Session())
     window.dialogs_enabled = False
-    window.resize(1280, 800)
+    window.resize(1440, 900)
 
-    def wait_for(signal: object, timeout_s: float = 180) -> None:
+    def wait_for(signal: Any, timeout_s: float = 180) -> None:
         loop = QEventLoop()
-        signal.connect(loop.quit)  # type: ignore[attr-defined]
+        signal.connect(loop.quit)
         QTimer.singleShot(int(timeout_s * 1000), loop.quit)
         loop.exec()
-        signal.disconnect(loop.quit)  # type: ignore[attr-defined]
+        signal.disconnect(loop.quit)
 
     def settle(ms: int = 300) -> None:
         loop = QEventLoop()
@@ -119,10 +182,17 @@ def main() -> int:
         while not check() and time.monotonic() < end:
             settle(50)
 
-    def shot(name: str, widget: object = None) -> None:
-        settle(250)
-        (widget or window).grab().save(str(OUT / f"{name}.png"))  # type: ignore[attr-defined]
+    def shot(name: str, widget: QWidget | None = None) -> None:
+        settle(300)
+        if window.viewer is not None and window.side.showing(window.viewer):
+            wait_until(lambda: window.viewer.canvas.is_rendered(window.viewer.page() - 1), 10)
+            settle(100)
+        (widget or window).grab().save(str(OUT / f"{name}.png"))
         print(f"saved {name}.png", flush=True)
+
+    def close_side() -> None:
+        window.close_document()
+        window.hide_library()
 
     window.show()
     wait_for(window.session.model_ready)
@@ -134,43 +204,49 @@ def main() -> int:
     shot("02-streaming-chat")
     if window.chat.answering:
         wait_for(window.chat.answer_finished)
+    chat_id = window.chat.chat_id
 
-    # drop a PDF: the summary streams into a new chat
-    window.chat.new_chat()
+    # drop a PDF: the summary streams into a chat of its own, named after the file
     window.handle_drop([energy])
     wait_until(lambda: len(window.chat.view.messages()[-1].text) > 60 or not window.chat.answering, 300)
     shot("03-drop-to-summarize")
     if window.chat.answering:
         wait_for(window.chat.answer_finished, 300)
+    summary_id = window.chat.chat_id
     shot("03b-summary-done")
 
-    # the library: a folder with a damaged file
+    # the library: a folder with damaged files
     window.handle_drop([docs])
     shot("04a-library-offer")
     window.library.accept_offer()
-    wait_for(window.library.indexing_finished, 300)
+    wait_for(window.library.indexing_finished, 600)
     window.library.refresh()
     wait_for(window.library.files_changed)
-    window.resizeDocks([window.library_dock], [560], Qt.Orientation.Horizontal)
     window.library.select(["scanned_invoice.pdf"])  # its reason and hint in full, in the details pane
     shot("04-library-error-row")
 
-    # a cited answer with the viewer open
+    # a cited answer with the document open beside it, the evidence row marked
     window.chat.new_chat()
     window.library.set_asked(("default",))
     window.chat.set_collections(("default",))
-    window.chat.ask("How much energy did the solar panels produce in the first year?")
-    wait_for(window.chat.answer_finished)
-    answer = window.chat.view.messages()[-1]
-    if answer.citations:
-        answer.chips_layout.itemAt(0).widget().click()
-    window.library_dock.hide()
+    window.chat.ask(QUESTION)
+    wait_for(window.chat.answer_finished, 300)
+    cited_id = window.chat.chat_id
+
+    def open_first_used_source() -> None:
+        answer = window.chat.view.messages()[-1]
+        chips = answer.chip_buttons()
+        used = [c for c in chips if c.property("used")] or chips
+        if used:
+            used[0].click()
+
+    open_first_used_source()
     shot("05-cited-answer-viewer")
 
     from desktop.ui.privacy.panel import PrivacyDialog
     from desktop.ui.settings.dialog import SettingsDialog
 
-    settings = SettingsDialog(window.session.settings, window)
+    settings = SettingsDialog(window.session.settings, window, choices={"model": window.model_choices()})
     settings.show()
     shot("06-settings", settings)
     settings.close()
@@ -180,8 +256,35 @@ def main() -> int:
     privacy_dialog.close()
 
     apply_theme(app, "dark")
-    window.chat.open_chat(window.chat.chat_id or 1)
     shot("08-dark-theme")
+
+    # the matrix: every scene at both sizes in both themes
+    for theme in THEMES:
+        apply_theme(app, theme)
+        for width, height in SIZES:
+            window.resize(width, height)
+            settle(200)
+            prefix = f"{width}x{height}-{theme}"
+            close_side()
+            window.chat.open_chat(chat_id)
+            shot(f"{prefix}-chat")
+            window.chat.open_chat(cited_id)
+            open_first_used_source()
+            shot(f"{prefix}-cited-answer")
+            close_side()
+            window.chat.open_chat(summary_id)
+            shot(f"{prefix}-summary")
+            window.show_library()
+            window.library.select(["scanned_invoice.pdf"])
+            shot(f"{prefix}-library")
+            close_side()
+            settings = SettingsDialog(
+                window.session.settings, window, choices={"model": window.model_choices()}
+            )
+            settings.tabs.setCurrentIndex(1 if theme == "dark" else 0)  # both pages appear in the set
+            settings.show()
+            shot(f"{prefix}-settings", settings)
+            settings.close()
 
     window.close()
     shutil.rmtree(data, ignore_errors=True)

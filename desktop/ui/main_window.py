@@ -137,9 +137,9 @@ class MainWindow(QMainWindow):
         self.split.setHandleWidth(1)
         self.chat = ChatPanel(self.session)
         self.chat.setHandleWidth(1)
-        self.side = SidePane()
+        self._side: SidePane | None = None  # built when the library or a document is first shown
+        self._panes_state: QByteArray | None = None
         self.split.addWidget(self.chat)
-        self.split.addWidget(self.side)
         self.split.setChildrenCollapsible(False)
         self.split.setStretchFactor(0, 3)
         self.split.setStretchFactor(1, 2)
@@ -294,7 +294,6 @@ class MainWindow(QMainWindow):
         for a, b in itertools.pairwise(chain):
             QWidget.setTabOrder(a, b)
         self.chat.view.fix_tab_order()
-        QWidget.setTabOrder(self.chat.view.stop_button, self.side.tabBar())
 
     def _find(self) -> None:
         """Ctrl+F: find in the document when the focus is in it, else search the chats."""
@@ -629,6 +628,19 @@ class MainWindow(QMainWindow):
 
     # -- the side pane: library and document
 
+    @property
+    def side(self) -> SidePane:
+        """The side pane (library and document tabs), built on first use: a tab widget costs the
+        first frame ~15 ms it does not need."""
+        if self._side is None:
+            self._side = SidePane()
+            self.split.addWidget(self._side)
+            if self._panes_state is not None:
+                self.split.restoreState(self._panes_state)
+            self._side.setVisible(False)
+            QWidget.setTabOrder(self.chat.view.stop_button, self._side.tabBar())
+        return self._side
+
     def open_source(self, source: dict[str, Any]) -> None:
         """Open a cited (or summarized) PDF at its page beside the chat, the evidence highlighted."""
         path = Path(str(source.get("path", "")))
@@ -681,7 +693,7 @@ class MainWindow(QMainWindow):
             self._fit_panes()
 
     def library_visible(self) -> bool:
-        return self.side.showing(self._library)
+        return self._side is not None and self._side.showing(self._library)
 
     def toggle_chats(self) -> None:
         sidebar = self.chat.sidebar
@@ -694,14 +706,15 @@ class MainWindow(QMainWindow):
         """Keep the conversation readable: the chat list folds away while the side pane needs the
         room, and comes back when the window is wide again; a newly opened pane takes ~40 %."""
         sidebar = self.chat.sidebar
-        narrow = self.side.isVisible() and self.width() < ROOM_FOR_CHATS
+        side_open = self._side is not None and self._side.isVisible()
+        narrow = side_open and self.width() < ROOM_FOR_CHATS
         if narrow and sidebar.isVisible():
             sidebar.setVisible(False)
             self._chats_folded = True
         elif not narrow and self._chats_folded:
             sidebar.setVisible(True)
             self._chats_folded = False
-        if opening and self.side.isVisible():
+        if opening and side_open:
             total = max(1, self.split.width())
             side = max(SIDE_MIN, min(int(total * 0.42), total - self.chat.minimumSizeHint().width()))
             current = self.split.sizes()
@@ -775,8 +788,7 @@ class MainWindow(QMainWindow):
             self.chat.restoreState(state)
         panes = store.value("panes")
         if isinstance(panes, QByteArray):
-            self.split.restoreState(panes)
-        self.side.setVisible(False)  # opened again by what it showed (the library), after the first frame
+            self._panes_state = panes  # applied when the side pane is built
 
     def closeEvent(self, event: QCloseEvent) -> None:
         if not self._closed:
@@ -785,7 +797,8 @@ class MainWindow(QMainWindow):
             if self._chats_folded:
                 self.chat.sidebar.setVisible(True)  # saved unfolded: the next window may be wider
             store.setValue("splitter", self.chat.saveState())
-            store.setValue("panes", self.split.saveState())
+            if self._side is not None:
+                store.setValue("panes", self.split.saveState())
             store.setValue("library_open", self.library_visible())
             store.setValue("last_chat", self.chat.chat_id or 0)
             store.sync()

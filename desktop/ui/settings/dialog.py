@@ -87,13 +87,14 @@ class SettingsDialog(QDialog):
                 page = QWidget()
                 pages[page_title] = QFormLayout(page)
                 pages[page_title].setFieldGrowthPolicy(QFormLayout.FieldGrowthPolicy.AllNonFixedFieldsGrow)
-                self.tabs.addTab(page, page_title)
+                self.tabs.addTab(page, page_title.replace("&", "&&"))
             form = pages[page_title]
             if setting.section not in forms:
                 forms[setting.section] = form
                 heading = QLabel(setting.section)
                 heading.setObjectName("settingsHeading")
                 heading.setAccessibleName(f"{setting.section} settings")
+                heading.setVisible(setting.section != page_title)  # the tab already says it
                 if form.rowCount():
                     form.addRow(QLabel(""))
                 form.addRow(heading)

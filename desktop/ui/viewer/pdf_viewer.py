@@ -407,7 +407,7 @@ class PdfViewer(QWidget):
         self.page_box.setToolTip("Go to page: type its number and press Enter")
         self.page_box.setValidator(QIntValidator(1, 999_999, self.page_box))
         self.page_box.setAlignment(Qt.AlignmentFlag.AlignCenter)
-        self.page_box.setFixedWidth(56)
+        self.page_box.setFixedWidth(48)
         self.page_box.editingFinished.connect(self._on_page_typed)
         self.page_label = QLabel()
         self.page_label.setAccessibleName("Page")
@@ -429,8 +429,6 @@ class PdfViewer(QWidget):
         self.fit_button.clicked.connect(self.fit_width)
         for w in (self.zoom_out_button, self.zoom_label, self.zoom_in_button, self.fit_button):
             nav.addWidget(w)
-        nav.addSpacing(6)
-        nav.addWidget(self.close_button)
         bars.addLayout(nav)
 
         find = QHBoxLayout()
@@ -454,6 +452,8 @@ class PdfViewer(QWidget):
         self.find_next_button.clicked.connect(self.find_next)
         find.addWidget(self.find_prev_button)
         find.addWidget(self.find_next_button)
+        find.addSpacing(4)
+        find.addWidget(self.close_button)
         bars.addLayout(find)
         layout.addWidget(top)
 
