@@ -570,9 +570,13 @@ def distinct(ranked: Sequence[Scored], limit: int) -> list[Scored]:
     return out
 
 
-def choose_quotes(evidence: Evidence, limit: int, margin: float) -> list[Scored]:
+def choose_quotes(
+    evidence: Evidence, limit: int, margin: float, novel_margin: float | None = None
+) -> list[Scored]:
     """The evidence to quote: the best unit, and up to `limit - 1` more that score within `margin`
-    of it and whose own words (not their table's headings) cover the question about as well.
+    of it and whose own words (not their table's headings) cover the question about as well, or
+    that score within `novel_margin` and bring a question term the quotes so far lack ("gaming
+    and professional": the Professional Visualization sentence beside the Gaming one).
 
     A sibling row of the right table ("iPhone …" beside "Total net sales …") shares the headings
     that made it score, not the question's words, so it is left out.
@@ -581,6 +585,8 @@ def choose_quotes(evidence: Evidence, limit: int, margin: float) -> list[Scored]
     if not ranked:
         return []
     first = ranked[0]
+    asked = set(evidence.weights)
+    wide = margin if novel_margin is None else max(margin, novel_margin)
 
     def own(s: Scored) -> float:
         return coverage(evidence.weights, terms_of(s.unit.text))
@@ -588,12 +594,19 @@ def choose_quotes(evidence: Evidence, limit: int, margin: float) -> list[Scored]
     base = own(first)
     out = [first]
     kept = [terms_of(first.unit.text)]
+    covered = kept[0] & asked
     for s in ranked[1:]:
-        if len(out) >= limit or s.score < first.score - margin:
+        gap = first.score - s.score
+        if len(out) >= limit or gap > wide:
             break
         words = terms_of(s.unit.text)
-        if own(s) < 0.8 * base or any(_similar(words, k) for k in kept):
+        if any(_similar(words, k) for k in kept):
+            continue
+        close = gap <= margin and own(s) >= 0.8 * base
+        novel = bool((words & asked) - covered) and own(s) >= 0.5 * base
+        if not (close or novel):
             continue
         out.append(s)
         kept.append(words)
+        covered |= words & asked
     return out

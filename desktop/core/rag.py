@@ -359,7 +359,8 @@ CUT_NOTE = "⚠[cut off: the answer reached its length limit]"
 CUT_DROPPED = "(The model's sentence was cut off by its length limit, so it is left out.)"
 
 MAX_QUOTES = 3  # grounded: quotes shown, best first
-QUOTE_MARGIN = 0.06  # a further quote must score within this of the best one
+QUOTE_MARGIN = 0.06  # a further quote must score within this of the best one …
+NOVEL_MARGIN = 0.2  # … or within this, when it brings a question term the others lack
 GROUNDED_SENTENCES = 2  # model sentences kept at most
 GROUNDED_TOKENS = 72  # room for one or two sentences; the prompt asks for one
 GROUNDED_SUPPORT = 0.6  # share of a model sentence's content words that the quotes must hold
@@ -1105,7 +1106,7 @@ def _grounded(
     run: _Run,
     t0: float,
 ) -> Generator[Event, None, Answer]:
-    chosen = choose_quotes(evidence, MAX_QUOTES, QUOTE_MARGIN)
+    chosen = choose_quotes(evidence, MAX_QUOTES, QUOTE_MARGIN, NOVEL_MARGIN)
     quotes = [_citation(i + 1, s.unit, "", s.score, True) for i, s in enumerate(chosen)]
     contexts = {c.n: s.unit.context for c, s in zip(quotes, chosen, strict=True)}
     cites = quotes + _context_citations(quotes, records, evidence, request.max_sources)
@@ -1246,7 +1247,7 @@ def _checked(
     mode = "checked"
     if not any(s.by_model and support_words(s.text) for s in sentences):
         # The model wrote nothing usable ("[1] [2] [3]", an empty reply): the evidence answers.
-        quotes = given[: len(choose_quotes(evidence, MAX_QUOTES, QUOTE_MARGIN))]
+        quotes = given[: len(choose_quotes(evidence, MAX_QUOTES, QUOTE_MARGIN, NOVEL_MARGIN))]
         lines = [GROUNDED_LEAD, *(_render_quote(c, contexts[c.n]) for c in quotes)]
         text = "\n".join(lines)
         yield Token(("\n\n" if parts else "") + text)
