@@ -12,6 +12,7 @@ from PySide6.QtWidgets import (
     QListWidget,
     QPlainTextEdit,
     QTextBrowser,
+    QTreeWidget,
     QWidget,
 )
 
@@ -72,12 +73,19 @@ def test_privacy_panel_counts_refusals_and_deletes_all_data(qtbot: Any, make_win
     assert len(window.chat.store.chats()) == 1
 
 
-def test_every_control_has_an_accessible_name(qtbot: Any, make_window: Any) -> None:
+def test_every_control_has_an_accessible_name(qtbot: Any, make_window: Any, report_pdf: Path) -> None:
     window = make_window()
     with qtbot.waitSignal(window.chat.answer_finished, timeout=10_000):
         window.chat.ask("hello")
-    dialogs = [SettingsDialog(window.session.settings, window), PrivacyDialog(window.session, window)]
-    kinds = (QAbstractButton, QLineEdit, QPlainTextEdit, QComboBox, QListWidget, QTextBrowser)
+    window.show_library()
+    window.open_source({"path": str(report_pdf), "page": 2, "snippet": "Battery storage"})
+    window.open_pdf(report_pdf)  # the Summarize / Add to library choice
+    window.show_about()
+    dialogs = [
+        SettingsDialog(window.session.settings, window, choices={"model": window.model_choices()}),
+        PrivacyDialog(window.session, window),
+    ]
+    kinds = (QAbstractButton, QLineEdit, QPlainTextEdit, QComboBox, QListWidget, QTextBrowser, QTreeWidget)
     unnamed = []
     for root in [window, *dialogs]:
         for w in root.findChildren(QWidget):

@@ -203,3 +203,32 @@ def test_the_composer_says_what_answers_come_from(qtbot: Any, make_window: Any) 
     assert "model alone" in window.chat.view.source_label.text()
     window.chat.set_collections(("default",))
     assert "your documents" in window.chat.view.source_label.text()
+
+
+def test_a_pdf_named_on_the_command_line_is_offered_like_file_open(
+    qtbot: Any, make_window: Any, report_pdf: Path
+) -> None:
+    window = make_window(show=False)
+    window.open_on_start = [report_pdf]  # `hearth FILE.pdf`, "Open with Hearth"
+    window.show()
+    qtbot.waitUntil(lambda: window.open_choice is not None and window.open_choice.isVisible(), timeout=5000)
+    assert "village_energy.pdf" in window.open_choice.text()
+    window.open_choice.done(0)
+
+
+def test_a_summary_shows_a_progress_bar_while_it_reads(
+    qtbot: Any, make_window: Any, report_pdf: Path
+) -> None:
+    window = make_window()
+    window.chat.summary_ranker = None
+    shown: list[bool] = []
+
+    def on_event(event: Any) -> None:
+        if type(event).__name__ == "Progress":
+            shown.append(window.chat.view.messages()[-1].progress.isVisible())
+
+    window.chat.answer_started.connect(lambda handle: handle.event.connect(on_event))
+    with qtbot.waitSignal(window.chat.answer_finished, timeout=30_000):
+        window.summarize(report_pdf)
+    assert shown and all(shown), "a bar, not only grey text"
+    assert not window.chat.view.messages()[-1].progress.isVisible(), "gone when the summary is done"
