@@ -63,6 +63,9 @@ def _busy_core() -> subprocess.Popen[bytes]:
 
 def run(quick: bool = False) -> list[dict[str, Any]]:
     privacy.install()
+    from desktop.services.engine import load_cpu_backends
+
+    load_cpu_backends()  # the portable engine loads its CPU kernels at run time (the app does too)
     import llama_cpp
 
     model = str(default_model_path())

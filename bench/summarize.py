@@ -50,6 +50,9 @@ def _pages(n: int) -> tuple[list[Page], float, list[str]]:
 
 def _raw_speeds(model: str, text: str, prompt_tokens: int) -> tuple[float, float]:
     """Prefill and decode tokens/s of llama-cpp-python itself, on this machine, now."""
+    from desktop.services.engine import load_cpu_backends
+
+    load_cpu_backends()  # the portable engine loads its CPU kernels at run time (the app does too)
     import llama_cpp
 
     llm = llama_cpp.Llama(
