@@ -804,6 +804,12 @@ class MainWindow(QMainWindow):
             store.sync()
             self._closed = True
             messages.set_sink(None)
+            # Gone from the screen at once: stopping the model process and the library can take
+            # seconds, and a window that lingers after Quit feels broken.
+            self.hide()
+            app = QApplication.instance()
+            if app is not None:
+                app.processEvents()
             self.session.close()
         super().closeEvent(event)
 

@@ -232,3 +232,14 @@ def test_a_summary_shows_a_progress_bar_while_it_reads(
         window.summarize(report_pdf)
     assert shown and all(shown), "a bar, not only grey text"
     assert not window.chat.view.messages()[-1].progress.isVisible(), "gone when the summary is done"
+
+
+def test_quit_hides_the_window_before_the_services_stop(
+    qtbot: Any, make_window: Any, monkeypatch: Any
+) -> None:
+    window = make_window()
+    seen: list[bool] = []
+    close = window.session.close
+    monkeypatch.setattr(window.session, "close", lambda: (seen.append(window.isVisible()), close()))
+    window.quit_action.trigger()
+    assert seen == [False]
