@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import sys
+from pathlib import Path
 
 from desktop.services import privacy
 
@@ -11,7 +12,8 @@ from desktop.services import privacy
 def main(argv: list[str] | None = None) -> int:
     privacy.install()  # before anything that could import a networking library
     args = list(sys.argv[1:] if argv is None else argv)
-    if not args and _gui_possible():
+    pdfs = _pdf_arguments(args)  # "Open with Hearth": `hearth report.pdf …` from a file manager
+    if (not args or pdfs) and _gui_possible():
         try:
             from desktop.ui.main_window import run_gui
             from desktop.ui.unlock_dialog import unlock_at_start
@@ -22,10 +24,26 @@ def main(argv: list[str] | None = None) -> int:
             # before encryption converted with progress shown, before any store is opened.
             if not unlock_at_start():
                 return 1
-            return run_gui()
+            return run_gui(open_paths=pdfs or None)
     from desktop.cli import main as cli_main
 
+    if pdfs:  # no display: summarize in the terminal, and say how to keep them in the library
+        if len(pdfs) > 1:
+            names = " ".join(f'"{p}"' for p in pdfs)
+            hint = f"hearth: to ask questions of all {len(pdfs)} files: hearth library add {names}"
+            print(hint, file=sys.stderr)
+        return cli_main(["summarize", str(pdfs[0])])
     return cli_main(args or ["chat"])
+
+
+def _pdf_arguments(args: list[str]) -> list[Path]:
+    """The arguments, if every one names an existing PDF file (not a subcommand or an option)."""
+    if not args or any(a.startswith("-") for a in args):
+        return []
+    paths = [Path(a).expanduser() for a in args]
+    if all(p.suffix.lower() == ".pdf" and p.is_file() for p in paths):
+        return [p.resolve() for p in paths]
+    return []
 
 
 def _gui_possible() -> bool:
