@@ -161,7 +161,8 @@ def test_kill_minus_nine_during_encryption_at_random_points_loses_nothing(tmp_pa
                     fail_with(proc, f"phase {phase} never came")
                 time.sleep(0.002)
             if proc.poll() is not None:  # it finished before this phase: fine, but say so
-                assert proc.returncode == 0, describe_exit(proc.returncode)
+                _out, err = communicate_within(proc, timeout=30)
+                assert proc.returncode == 0, f"{describe_exit(proc.returncode)}: {err.decode()}"
                 kills.append((phase, 0.0, "finished first"))
                 break
             if phase in ("export", "chats"):
