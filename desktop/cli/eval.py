@@ -396,7 +396,10 @@ def _eval_root(keep: Path | None) -> Iterator[Path]:
 
 def _store_plain(root: Path) -> None:
     """An eval index holds the evaluation's own documents, not the user's: no key, no passphrase."""
-    from desktop.services import database
+    try:
+        from desktop.services import database
+    except ImportError:  # an older Hearth (a baseline worktree) has no encrypted store to set up
+        return
 
     if database.read_state(root) is None:
         database.set_up(root, database.PLAIN, reason="an evaluation index of the documents named for it")
