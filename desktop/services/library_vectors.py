@@ -94,7 +94,9 @@ class VectorIndex:
         if col is None:
             col = self._open().get_or_create_collection(
                 chroma_name(name),
-                metadata={"hnsw:space": "cosine", "library_name": name},
+                # No names in Chroma's files: they are not encrypted (the collection's own name is
+                # a hash, chroma_name); only the distance metric is stored.
+                metadata={"hnsw:space": "cosine"},
                 embedding_function=None,
             )
             self._collections[name] = col

@@ -228,6 +228,9 @@ class Session(QObject):
         if self._chats is not None:
             self._chats.close()
         root = data_dir()
+        from desktop.services import database
+
+        database.delete_key(root)  # the key leaves the OS keyring too; the next start sets up afresh
         removed = sum(1 for p in root.rglob("*") if p.is_file())
         try:
             for child in root.iterdir():
