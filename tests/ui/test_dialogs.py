@@ -149,3 +149,16 @@ def test_settings_read_as_words_and_offer_the_models_on_this_computer(qtbot: Any
     assert applied.args[0] == {"model": "qwen-coder"}
     threads_help = dialog.editors["threads"].accessibleDescription()
     assert "0 lets" not in threads_help and "Automatic" in threads_help
+
+
+def test_privacy_panel_says_how_data_is_kept_on_disk_and_what_vectors_reveal(
+    qtbot: Any, make_window: Any
+) -> None:
+    window = make_window()
+    with qtbot.waitSignal(window.chat.answer_finished, timeout=10_000):
+        window.chat.ask("remember me")  # creates the encrypted chat store
+    dialog = PrivacyDialog(window.session, window)
+    qtbot.addWidget(dialog)
+    text = dialog.at_rest.text()
+    assert "Chats and document text are encrypted" in text
+    assert "Not encrypted: the vector index" in text and "do not contain the text" in text

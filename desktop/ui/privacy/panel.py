@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from html import escape as _esc
 from pathlib import Path
 
 from PySide6.QtCore import Qt, Signal
@@ -93,6 +94,12 @@ class PrivacyDialog(QDialog):
         self.where.setAccessibleName("Where your data lives")
         layout.addWidget(self.where)
 
+        self.at_rest = QLabel(_at_rest_text(folder))
+        self.at_rest.setWordWrap(True)
+        self.at_rest.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        self.at_rest.setAccessibleName("How your data is kept on disk")
+        layout.addWidget(self.at_rest)
+
         self.delete_button = QPushButton("Delete all my data…")
         self.delete_button.setAccessibleName("Delete all my data")
         self.delete_button.setProperty("danger", True)
@@ -142,3 +149,24 @@ class PrivacyDialog(QDialog):
         self.status.setText(f"Deleted {removed} file(s). Hearth starts afresh.")
         self.where.setText(f"<h3>Where your data lives</h3><code>{data_dir()}</code> — now empty.")
         emit(self.data_deleted)
+
+
+def _at_rest_text(folder: Path) -> str:
+    """services.database.at_rest_status() in words: encrypted or not (a plain choice stands out),
+    where the key is, and what the unencrypted vector index can and cannot reveal."""
+    from desktop.services import database
+
+    try:
+        status = database.at_rest_status(folder)
+    except Exception as exc:  # never keep the panel from opening
+        return f"<b>On disk:</b> could not be checked ({_esc(str(exc))})."
+    summary = _esc(str(status["summary"]))
+    if status.get("chose_plain"):
+        summary = f"<b style='color:#b3261e'>{summary}</b>"
+    extra = ""
+    if status.get("kdf"):
+        extra += f" Passphrase key derivation: {_esc(str(status['kdf']))}."
+    if status.get("recovery_passphrase"):
+        extra += " A recovery passphrase is set."
+    note = _esc(str(status["vectors"]["note"]))
+    return f"<b>On disk:</b> {summary}{extra}<br><small>Not encrypted: the vector index. {note}</small>"
