@@ -161,4 +161,4 @@ def test_privacy_panel_says_how_data_is_kept_on_disk_and_what_vectors_reveal(
     qtbot.addWidget(dialog)
     text = dialog.at_rest.text()
     assert "Chats and document text are encrypted" in text
-    assert "Not encrypted: the vector index" in text and "do not contain the text" in text
+    assert "vector index (the vectors/ folder) is not encrypted" in text and "do not contain the text" in text

@@ -169,4 +169,4 @@ def _at_rest_text(folder: Path) -> str:
     if status.get("recovery_passphrase"):
         extra += " A recovery passphrase is set."
     note = _esc(str(status["vectors"]["note"]))
-    return f"<b>On disk:</b> {summary}{extra}<br><small>Not encrypted: the vector index. {note}</small>"
+    return f"<b>On disk:</b> {summary}{extra}<br><small>{note}</small>"
