@@ -20,7 +20,8 @@ What `hearth eval answers` measures per question, and how (docs/answers.md has t
   does not already use and the answer does) is reported for every answerable question instead.
 - **Unsupported numbers.** Figures of the answer text that no shown source supports. The answer's
   `[n]` markers, page references (`p. 10`, `pages 20-21`), list numbering and the `(columns: …)`
-  label Hearth prints after a quoted table row (headings copied from the page) are not figures;
+  label Hearth prints after a quoted table row (headings copied from the page) are not figures; a
+  checked answer's own marks (`⚠[not in sources: 42]`) are unwrapped, so 42 still counts;
   the sources are the citations' titles and snippets (and any quoted evidence), plus the question
   (a year or a quarter the user asked about is not invented).
 """
@@ -86,7 +87,13 @@ _PERIOD_LABELS = re.compile(
 _SOURCE_LINES = re.compile(r"\(?\s*SOURCE(?:\(S\)|S)?\s*:[^\n)]*\)?", re.IGNORECASE)
 # List numbering: "1. The ..." at a line start (after an optional bullet), "3)" anywhere, and
 # footnote marks like "(2)" (one digit: "(12)" in a table is a negative figure).
-_ENUMERATORS = re.compile(r"(?m)^[\s*•-]*\d{1,2}[.)](?=\s)|\(\d\)(?=\s)|(?<=\s)\d{1,2}\)(?=\s)")
+_ENUMERATORS = re.compile(
+    r"(?m)^[\s*•-]*\d{1,2}[.)](?=\s)|\(\d\)(?=\s)|(?<=\s)\d{1,2}\)(?=\s)|(?<=:\s)\d{1,2}\.(?=\s+[A-Z])"
+)
+# A checked answer marks what its sources lack in place: `⚠[not in sources: 42]`. The mark is
+# unwrapped before reading figures: a number inside it is still a claim (and unsupported), and a
+# mark inside a name (`10-⚠[not in sources: Q]`) must not turn the name into a figure.
+_CHECK_MARKS = re.compile(r"⚠\s*\[[^:\]]*:\s*([^\]]*)\]")
 
 
 @dataclass(frozen=True, slots=True)
@@ -164,7 +171,7 @@ def _blank(text: str, pattern: re.Pattern[str]) -> str:
 def claim_figures(answer: str) -> list[Figure]:
     """The figures an answer states: its numbers without `[n]` markers, page references, list numbering
     and the column headings Hearth prints after a quoted table row."""
-    text = answer
+    text = _CHECK_MARKS.sub(lambda m: m.group(1), answer)
     for pattern in (_MARKERS, _QUOTE_LABELS, _PAGE_REFS, _ENUMERATORS):
         text = _blank(text, pattern)
     return figures(text)

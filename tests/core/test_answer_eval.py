@@ -75,6 +75,8 @@ def test_markers_and_page_references_are_not_claims() -> None:
         "[3] “Present value of lease liabilities 58,330” — 2022 Q3 AMZN, p. 12 (columns: December 31, 2021)"
     )
     assert [f.text for f in claim_figures(quoted)] == ["58,330", "2022"]  # the row's column label is not
+    checked = "In the latest 10-⚠[not in sources: Q] sales were ⚠[not in sources: $42 million]; data: 1. The"
+    assert [f.text for f in claim_figures(checked)] == ["42"]  # marks unwrapped: the 42 still counts
 
 
 # ----------------------------------------------------------------------------- same figure
