@@ -236,3 +236,19 @@ def test_first_start_runs_the_selftest_and_shows_a_failure_with_its_remedy(
     saved = selftest.last_results()
     assert saved is not None and {r.name for r in saved} == {"embedder", "pdf", "stores", "privacy"}
     assert [r.name for r in saved if not r.ok] == ["embedder"]
+
+
+def test_an_answer_from_the_model_alone_says_so_when_documents_exist(qtbot: Any, make_window: Any) -> None:
+    from desktop.ui.chat.panel import MODEL_ALONE
+
+    window = make_window()
+    window.chat.has_library = True  # the user has documents, but this chat asks none of them
+    ask(qtbot, window, "What was Apple's revenue?")
+    answer = window.chat.view.messages()[-1]
+    assert answer.state.text() == MODEL_ALONE
+    stored = window.chat.store.messages(window.chat.chat_id)[-1]
+    assert stored.meta.get("source") == "model"
+
+    window.chat.has_library = False  # no documents at all: nothing to point out
+    ask(qtbot, window, "And in 2022?")
+    assert window.chat.view.messages()[-1].state.text() == ""

@@ -41,6 +41,9 @@ AnswerJobFactory = Callable[
 ]
 
 
+MODEL_ALONE = "From the model alone, not your documents (no collection is ticked for this chat)."
+
+
 def chat_answer_job(
     session: Session, collections: tuple[str, ...], history: tuple[ChatMessage, ...], params: GenerationParams
 ) -> Callable[[CancelToken], Generator[Event, None, Any]]:
@@ -402,7 +405,14 @@ class ChatPanel(QSplitter):
             meta["citations"] = citations
             widget.set_sources(citations)  # the final list says which sources the answer used
         widget.set_text(text)
-        widget.finish(stats)
+        from desktop.core.types import Completion
+
+        note = ""
+        if self.has_library and isinstance(result, Completion):
+            # A plain chat answer while documents exist: say so on the answer itself.
+            note = MODEL_ALONE
+            meta["source"] = "model"
+        widget.finish(stats, note)
         self._save_answer(chat_id, text, with_versions(text, meta), widget)
         self._done("succeeded")
 
