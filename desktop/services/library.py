@@ -33,7 +33,7 @@ import threading
 import time
 from collections.abc import Callable, Generator, Iterable, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -297,10 +297,18 @@ class Library:
         return self.store.collections()
 
     def files(self, collection: str | None = None) -> list[FileRow]:
-        return self.store.files(collection=collection)
+        """Files with their status; a document whose PDF names no title is shown by each file's own
+        name (copies of one PDF under several names no longer all carry the first one's)."""
+        return [
+            r if r.title else replace(r, title=Path(r.path).stem)
+            for r in self.store.files(collection=collection)
+        ]
 
     def chunks(self, ids: Sequence[str]) -> list[ChunkRecord]:
-        return self.store.chunk_records(ids)
+        return [
+            r if r.title or not r.path else replace(r, title=Path(r.path).stem)
+            for r in self.store.chunk_records(ids)
+        ]
 
     def keyword_search(self, query: str, collections: Sequence[str], k: int) -> list[tuple[str, float]]:
         return self.store.keyword_search(query, collections, k)
@@ -571,9 +579,9 @@ class Library:
                     if info.truncated:
                         yield Notice(f"{label}: {info.truncated}.", "warning", {"path": where["path"]})
                     chunks = chunk_pages(sha, pages)
-                    # Many PDFs carry an ID or a tool name as title; a file name reads better then.
-                    stem = src.stem if src else sha[:12]
-                    title = info.title if info.title and " " in info.title.strip() else stem
+                    # Many PDFs carry an ID or a tool name as title: then none is stored, and each
+                    # file is shown by its own name (Library.files, Library.chunks).
+                    title = info.title if info.title and " " in info.title.strip() else ""
                     self.store.save_text(sha, title, info.file_size, info.encrypted, pages, chunks)
                 prefetch(i + 1)
                 yield from self._embed(

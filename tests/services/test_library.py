@@ -365,3 +365,19 @@ def test_only_the_newest_quarantined_index_is_kept(tmp_path: Path) -> None:
         quarantine(path)
     (kept,) = quarantined(path)
     assert (kept / "x").read_text() == "2"
+
+
+def test_copies_of_an_untitled_pdf_are_each_shown_by_their_own_name(tmp_path: Path) -> None:
+    docs = tmp_path / "docs"
+    docs.mkdir()
+    text = ["A lease between a landlord and a tenant, signed in 2021."]
+    first = pdfs.normal(docs / "lease-2021.pdf", text, title="")
+    shutil.copy(first, docs / "lease-copy-for-bank.pdf")
+    root = tmp_path / "lib"
+    with _open(root) as lib:
+        _add(lib, docs)
+        titles = {Path(f.path).name: f.title for f in lib.files()}
+        assert titles == {"lease-2021.pdf": "lease-2021", "lease-copy-for-bank.pdf": "lease-copy-for-bank"}
+        first.unlink()
+        lib.prune()
+        assert [f.title for f in lib.files()] == ["lease-copy-for-bank"]
