@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import argparse
 import sys
-from pathlib import Path
 from typing import Any
 
 from desktop.cli.common import open_settings, print_json
@@ -47,20 +46,7 @@ def register(sub: Any) -> None:
 
 def resolve_document(lib: Any, name: str, collections: tuple[str, ...]) -> str:
     """The sha256 of the one ready document in `collections` matched by file name, path or title."""
-    wanted = name.lower()
-    rows = [r for c in collections for r in lib.files(c) if r.status == "ready"]
-    exact = [r for r in rows if Path(r.path).name.lower() == wanted]
-    matches = exact or [r for r in rows if wanted in r.path.lower() or wanted in r.title.lower()]
-    docs = {r.sha256: r for r in matches}
-    if not docs:
-        raise AppError(
-            f"No ready document in your library matches {name!r}.",
-            "`hearth library list` shows what is there.",
-        )
-    if len(docs) > 1:
-        names = ", ".join(sorted(Path(r.path).name for r in docs.values())[:6])
-        raise AppError(f"{name!r} matches several documents: {names}.", "Give more of the name.")
-    return next(iter(docs))
+    return str(lib.find_document(name, collections).sha256)
 
 
 def check_library(lib: Any, collections: tuple[str, ...]) -> None:

@@ -68,21 +68,8 @@ def library_pages(name: str) -> tuple[list[Page], str, str]:
     """Pages of a ready library document matched by file name, path or title (no PDF read again)."""
     from desktop.services.library import Library
 
-    wanted = name.lower()
     with Library(check_index=False) as lib:
-        rows = [r for r in lib.files() if r.status == "ready"]
-        exact = [r for r in rows if Path(r.path).name.lower() == wanted]
-        matches = exact or [r for r in rows if wanted in r.path.lower() or wanted in r.title.lower()]
-        docs = {r.sha256: r for r in matches}
-        if not docs:
-            raise AppError(
-                f"No ready document in your library matches {name!r}.",
-                "`hearth library list` shows what is there.",
-            )
-        if len(docs) > 1:
-            names = ", ".join(sorted(Path(r.path).name for r in docs.values())[:6])
-            raise AppError(f"{name!r} matches several documents: {names}.", "Give more of the name.")
-        row = next(iter(docs.values()))
+        row = lib.find_document(name)
         pages = lib.pages(row.sha256)
     return list(pages), row.title or Path(row.path).stem.replace("_", " "), Path(row.path).name
 

@@ -38,7 +38,7 @@ from pathlib import Path
 from typing import Any
 
 from desktop.core.chunking import chunk_pages
-from desktop.core.errors import Cancelled, DocumentError, StorageError
+from desktop.core.errors import AppError, Cancelled, DocumentError, StorageError
 from desktop.core.events import Event, Notice, Progress
 from desktop.core.jobs import CancelToken
 from desktop.core.types import Page
@@ -303,6 +303,29 @@ class Library:
             r if r.title else replace(r, title=Path(r.path).stem)
             for r in self.store.files(collection=collection)
         ]
+
+    def find_document(self, name: str, collections: Sequence[str] | None = None) -> FileRow:
+        """The one ready document matched by file name (exactly), else by part of its path or
+        title, in `collections` (default: all). A clear error for none or several."""
+        wanted = name.lower()
+        rows = [
+            r
+            for c in (collections if collections is not None else [None])
+            for r in self.files(c)
+            if r.status == "ready"
+        ]
+        exact = [r for r in rows if Path(r.path).name.lower() == wanted]
+        matches = exact or [r for r in rows if wanted in r.path.lower() or wanted in r.title.lower()]
+        docs = {r.sha256: r for r in matches}
+        if not docs:
+            raise AppError(
+                f"No ready document in your library matches {name!r}.",
+                "`hearth library list` shows what is there.",
+            )
+        if len(docs) > 1:
+            names = ", ".join(sorted(Path(r.path).name for r in docs.values())[:6])
+            raise AppError(f"{name!r} matches several documents: {names}.", "Give more of the name.")
+        return next(iter(docs.values()))
 
     def chunks(self, ids: Sequence[str]) -> list[ChunkRecord]:
         return [
