@@ -35,7 +35,9 @@ REPO = Path(__file__).resolve().parents[2]
 SEED = int(os.environ.get("HEARTH_KILL_SEED", "20261202"))
 CANARY = "Wexford plumbago ledger of the Saltmarrow cooperative"
 PAGES = 3000  # about 28 MB of library.sqlite: the copy takes a second or two to write here
-ROUNDS = [["export", "verify"], ["swap", "random"], ["chats", "random", "export"]]
+# A "random" kill comes last in its round: on a fast machine the conversion may finish before it
+# lands, which is fine and must not cost the aimed kills after it.
+ROUNDS = [["export", "verify"], ["swap", "random"], ["chats", "export", "random"]]
 
 
 def _plain_template(folder: Path) -> dict[str, tuple[int, ...]]:
@@ -122,7 +124,7 @@ def _spawn(data: Path) -> subprocess.Popen[bytes]:
 def _trigger(phase: str, data: Path, rng: random.Random):  # type: ignore[no-untyped-def]
     lib_tmp = data / ("library.sqlite" + migration.TEMP_SUFFIX)
     start = time.monotonic()
-    delay = rng.uniform(0.0, 3.0)
+    delay = rng.uniform(0.0, 1.5)
     sizes: list[int] = []
 
     def fired() -> bool:
@@ -190,5 +192,6 @@ def test_kill_minus_nine_during_encryption_at_random_points_loses_nothing(tmp_pa
                 assert CANARY.encode() not in path.read_bytes(), f"plain text left in {path.name}"
     print("kills:", kills)
     killed = [k for k in kills if k[2] != "finished first"]
-    assert len(killed) >= 5, kills
+    aimed = [k for k in killed if k[0] != "random"]
+    assert len(aimed) >= 5, kills
     assert {k[0] for k in killed} >= {"export", "verify", "swap"}, kills
