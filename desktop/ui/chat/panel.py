@@ -1,8 +1,9 @@
 """The chat panel: ties the sidebar and the view to the chat store and to answer jobs on the llm lane.
 
 One answer runs at a time (`replaces="answer"`): a new question, a regenerate or switching chats
-cancels the one still streaming. Each answer is stored when it ends; a stopped answer keeps what
-the user saw, so the next turn has the context they read.
+cancels the one still streaming. Each answer is kept on disk while it streams (`StreamingAnswer`:
+marked "interrupted" until it ends, so a kill or a power cut loses nothing shown); a stopped answer
+keeps what the user saw, so the next turn has the context they read.
 """
 
 from __future__ import annotations
@@ -28,7 +29,7 @@ from desktop.ui.session import Session
 if TYPE_CHECKING:  # imported on first use: the first frame needs none of them
     from desktop.core.chat import GenerationParams
     from desktop.core.types import ChatMessage
-    from desktop.services.chats import ChatStore
+    from desktop.services.chats import ChatStore, StreamingAnswer
     from desktop.ui.chat.message_view import MessageWidget
 
 log = logging.getLogger("desktop.ui.chat")
@@ -42,6 +43,7 @@ AnswerJobFactory = Callable[
 
 
 MODEL_ALONE = "From the model alone, not your documents (no collection is ticked for this chat)."
+INTERRUPTED = "interrupted: Hearth stopped before this answer was finished"
 
 
 def chat_answer_job(
@@ -158,7 +160,7 @@ class ChatPanel(QSplitter):
             if m.meta.get("citations"):
                 w.set_sources(m.meta["citations"])
             w.set_text(m.content)
-            w.finish(m.meta.get("stats"), "stopped" if m.meta.get("stopped") else "")
+            w.finish(m.meta.get("stats"), stored_note(m.meta))
             versions = m.meta.get("versions") or []
             if versions:
                 w.set_versions(int(m.meta.get("version", len(versions) - 1)), len(versions))
@@ -277,7 +279,7 @@ class ChatPanel(QSplitter):
     def _show_stored(self, widget: MessageWidget, text: str, meta: dict[str, Any]) -> None:
         widget.set_sources(list(meta.get("citations") or []))
         widget.set_text(text)
-        widget.finish(meta.get("stats"), "stopped" if meta.get("stopped") else "")
+        widget.finish(meta.get("stats"), stored_note(meta))
         versions = meta.get("versions") or []
         widget.set_versions(int(meta.get("version", len(versions) - 1)), len(versions))
 
@@ -358,6 +360,8 @@ class ChatPanel(QSplitter):
         handle = self.session.runner.create("llm", job, name=name, replaces="answer")
         chat_id = self.chat_id
         extra = dict(meta or {})
+        streaming = self._start_saving(chat_id, extra)
+        widget.setProperty("streaming", streaming)
         handle.tokens.connect(lambda text: self._on_tokens(widget, text))
         handle.event.connect(lambda ev: self._on_event(widget, ev))
         handle.succeeded.connect(lambda result: self._on_succeeded(handle, chat_id, widget, result, extra))
@@ -370,12 +374,26 @@ class ChatPanel(QSplitter):
         emit(self.answer_started, handle)
         return handle
 
+    def _start_saving(self, chat_id: int, meta: dict[str, Any]) -> StreamingAnswer | None:
+        """The answer's row, written now and kept current while it streams (None: it could not be
+        written, e.g. a full disk; the answer still streams, and is saved whole when it ends)."""
+        from desktop.services.chats import StreamingAnswer
+
+        try:
+            return StreamingAnswer(self.store, chat_id, meta)
+        except AppError as exc:
+            log.warning("the answer cannot be saved while it streams: %s", exc)
+            return None
+
     # -- answer events (GUI thread)
 
     def _on_tokens(self, widget: MessageWidget, text: str) -> None:
         if widget.state.text():
             widget.set_streaming("")
         widget.append(text)
+        streaming = _streaming(widget)
+        if streaming is not None:
+            streaming.add(text)
 
     def _on_event(self, widget: MessageWidget, event: Any) -> None:
         if isinstance(event, Sources):
@@ -427,6 +445,7 @@ class ChatPanel(QSplitter):
                 chat_id, widget.text, with_versions(widget.text, {**extra, "stopped": True}), widget
             )
         else:
+            self._discard_saving(widget)
             widget.setProperty("removed", True)
             self.view.remove_message(widget)
             self._restore_version(chat_id, extra)
@@ -455,6 +474,7 @@ class ChatPanel(QSplitter):
     ) -> None:
         if handle is not self._answer:
             return
+        self._discard_saving(widget)  # no answer to keep: the error stands in its place
         if chat_id is not None and extra:
             self._restore_version(chat_id, extra)  # under the error: the answer it was to replace
         if isinstance(error, AppError):
@@ -469,8 +489,14 @@ class ChatPanel(QSplitter):
     def _save_answer(
         self, chat_id: int, text: str, meta: dict[str, Any], widget: MessageWidget | None = None
     ) -> None:
+        """Store the answer whole: into the row it streamed into, or a new row."""
+        streaming = _streaming(widget) if widget is not None else None
         try:
-            stored = self.store.add_message(chat_id, "assistant", text, meta)
+            if streaming is not None:
+                widget.setProperty("streaming", None)  # type: ignore[union-attr]
+                stored = streaming.finish(text, meta)
+            else:
+                stored = self.store.add_message(chat_id, "assistant", text, meta)
             if widget is not None:
                 widget.setProperty("message_id", stored.id)
                 versions = meta.get("versions") or []
@@ -480,6 +506,16 @@ class ChatPanel(QSplitter):
             messages.app_error(exc)
         except KeyError:
             pass  # the chat was deleted while it answered
+
+    def _discard_saving(self, widget: MessageWidget) -> None:
+        streaming = _streaming(widget)
+        if streaming is None:
+            return
+        widget.setProperty("streaming", None)
+        try:
+            streaming.discard()
+        except (AppError, KeyError) as exc:
+            log.warning("could not remove an empty answer: %s", exc)
 
     def _done(self, outcome: str) -> None:
         self.view.set_busy(False)
@@ -529,6 +565,23 @@ class ChatPanel(QSplitter):
 
     def bug_details(self, error: Any) -> str:
         return error.details if isinstance(error, JobBug) else repr(error)
+
+
+def _streaming(widget: MessageWidget) -> StreamingAnswer | None:
+    value = widget.property("streaming")
+    return value if value is not None else None
+
+
+def stored_note(meta: dict[str, Any]) -> str:
+    """The line under a stored answer: stopped by the user, cut off by a crash, or from the model
+    alone while the user had documents."""
+    if meta.get("interrupted"):
+        return INTERRUPTED
+    if meta.get("stopped"):
+        return "stopped"
+    if meta.get("source") == "model":
+        return MODEL_ALONE
+    return ""
 
 
 def answer_version(text: str, meta: dict[str, Any]) -> dict[str, Any]:
