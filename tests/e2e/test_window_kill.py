@@ -29,7 +29,7 @@ from desktop.ui.main_window import MainWindow
 window = MainWindow()
 window.dialogs_enabled = False
 session = window.session
-session.settings["max_answer_tokens"] = 2000
+session.settings.set("max_answer_tokens", 2000)
 started = []
 def ask():
     window.chat.view._submit("Write a very long story about a ship, chapter by chapter.")
@@ -88,12 +88,15 @@ def test_kill_9_mid_answer_in_the_window_keeps_what_was_shown_marked_interrupted
         cwd=REPO,
         start_new_session=True,
     )
-    seen = read_until(proc, lambda s: b"SHOWN " in s, timeout=120)
-    line = seen.split(b"SHOWN ", 1)[1].split(b"\n", 1)[0]
-    shown = json.loads(line)
-    time.sleep(0.8)  # more than one save interval after that
-    os.killpg(proc.pid, signal.SIGKILL)
-    communicate_within(proc, timeout=10)
+    try:
+        seen = read_until(proc, lambda s: b"SHOWN " in s, timeout=120)
+        line = seen.split(b"SHOWN ", 1)[1].split(b"\n", 1)[0]
+        shown = json.loads(line)
+        time.sleep(0.8)  # more than one save interval after that
+    finally:
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGKILL)
+        communicate_within(proc, timeout=10)
 
     from desktop.services.chats import ChatStore
 
