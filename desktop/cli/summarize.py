@@ -1,4 +1,5 @@
-"""`hearth summarize FILE`: summarize a PDF or text file with page references, streamed, as Markdown or JSON.
+"""`hearth summarize FILE`: summarize a document (any type services/readers reads) with page references,
+streamed, as Markdown or JSON.
 
 Ctrl-C stops the summary. `--out` is written atomically (a temporary file renamed into place), so an
 error or a stop never leaves a half-written summary behind.
@@ -16,7 +17,7 @@ from typing import Any
 
 from desktop.cli.common import ProgressLine, open_settings, print_json
 from desktop.core.errors import AppError, DocumentError
-from desktop.core.events import Event, Progress, Token
+from desktop.core.events import Event, Notice, Progress, Token
 from desktop.core.jobs import CancelToken, run_job
 from desktop.core.summarize import (
     MODES,
@@ -28,20 +29,18 @@ from desktop.core.summarize import (
 )
 from desktop.core.types import Page, Summary
 
-TEXT_SUFFIXES = {".txt", ".md", ".text"}
-
 
 def register(sub: Any) -> None:
     p = sub.add_parser(
         "summarize",
-        help="summarize a PDF (or text file), with page references",
+        help="summarize a document (PDF, Word, text, Markdown, HTML), with page references",
         description="Summarize a document of any length. Each point says which pages it comes from.",
     )
     p.add_argument(
         "file",
         metavar="FILE",
         nargs="?",
-        help="a PDF, a .txt/.md file, or - for text on standard input",
+        help="a PDF, .docx, .txt, .md or .html file, or - for text on standard input",
     )
     p.add_argument(
         "--document",
@@ -65,7 +64,8 @@ def register(sub: Any) -> None:
 
 
 def library_pages(name: str) -> tuple[list[Page], str, str]:
-    """Pages of a ready library document matched by file name, path or title (no PDF read again)."""
+    """Pages of a ready library document matched by file name, path or title, as stored in
+    library.sqlite (the file is not read again)."""
     from desktop.services.library import Library
 
     with Library(check_index=False) as lib:
@@ -82,25 +82,23 @@ def read_pages(path_arg: str, cancel: CancelToken, on_event: Any) -> tuple[list[
     if not path.exists():
         raise DocumentError(f"There is no file {path}.", "Check the name and the folder.", reason="missing")
     if path.is_dir():
-        raise DocumentError(f"{path} is a folder, not a document.", "Give one PDF file.", reason="not_a_file")
-    title = path.stem.replace("_", " ")
-    if path.suffix.lower() in TEXT_SUFFIXES:
-        try:
-            text = path.read_text(encoding="utf-8", errors="replace")
-        except OSError as exc:
-            raise DocumentError(f"{path.name} could not be read.", str(exc), reason="unreadable") from exc
-        return list(pages_from_text(text)), title
-    from desktop.services.pdf import extract_pages
+        raise DocumentError(f"{path} is a folder, not a document.", "Give one file.", reason="not_a_file")
+    from desktop.services import readers
+
+    reader = readers.reader_for(path)  # by suffix, else by content; a clear refusal for others
+    unit = "sections" if reader.kind in ("markdown", "html") else "pages"
 
     def progress(done: int, total: int) -> None:
-        on_event(Progress(done, total, f"Reading {path.name}", "pages"))
-
-    from desktop.services.pdf import close_workers
+        on_event(Progress(done, total, f"Reading {path.name}", unit))
 
     try:
-        return extract_pages(path, cancel=cancel, on_progress=progress), title
+        info, pages = reader.extract(path, cancel, progress)
     finally:
-        close_workers()  # a one-shot command keeps no PDF worker around
+        readers.close_workers()  # a one-shot command keeps no PDF worker around
+    for notice in (info.truncated, *info.notices):
+        if notice:
+            on_event(Notice(f"{path.name}: {notice}.", "warning"))
+    return pages, info.title if " " in info.title.strip() else path.stem.replace("_", " ")
 
 
 def to_markdown(summary: Summary, source: str) -> str:
@@ -117,8 +115,8 @@ def to_markdown(summary: Summary, source: str) -> str:
         how = "one pass" if summary.levels == 1 else f"map–reduce, {summary.levels} levels"
     lines += [
         "",
-        f"_{summary.page_count} pages of {source}, {how}. Page numbers are the PDF's own, "
-        "taken from the passages each point was written from._",
+        f"_{summary.page_count} pages of {source}, {how}. Page numbers are the document's own "
+        "(sections, for notes and web pages), taken from the passages each point was written from._",
         "",
     ]
     return "\n".join(lines)

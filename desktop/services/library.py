@@ -1,11 +1,13 @@
-"""The document library: add PDFs to named collections, index them (text + FTS5 + vectors), search.
+"""The document library: add documents (PDF, Word, text, Markdown, HTML) to named collections, index
+them (text + FTS5 + vectors), search.
 
 Identity is the content sha256: re-adding an unchanged file costs a stat, a changed one is
 replaced, a moved or renamed one is recognised by its hash. A document is `ready` only after its
 text (library.sqlite) and its vectors (Chroma, chunk id `{sha256}:{n}`, upserted so a replay
 makes no duplicates) are both committed; anything else resumes on the next add or `resume_job`.
-While one document's vectors are computed, the next one's PDF is already being parsed in its
-worker process, so extraction and embedding overlap.
+While one document's vectors are computed, the next one is already being read (a PDF in its
+worker process), so extraction and embedding overlap. Files are read by services/readers, which
+picks the reader by file type; a file no reader takes gets its reason row like any bad file.
 
 API for the window (every job runs on the index lane; see DESIGN.md):
 - `add_job(paths, collection)`: add files/folders, then index everything pending.
@@ -42,7 +44,7 @@ from desktop.core.errors import AppError, Cancelled, DocumentError, StorageError
 from desktop.core.events import Event, Notice, Progress
 from desktop.core.jobs import CancelToken
 from desktop.core.types import Page
-from desktop.services import pdf
+from desktop.services import readers
 from desktop.services.embeddings import LEGACY_PRECISION, Embedder
 from desktop.services.files import NotRegularFile, check_regular
 from desktop.services.library_store import ChunkRecord, FileRow, LibraryStore
@@ -54,7 +56,7 @@ log = logging.getLogger("desktop.library")
 DEFAULT_COLLECTION = "default"
 EMBED_BATCH = 32
 EMBEDDER_KEY = "embedder"  # library.sqlite meta: the Embedder.identity that made the vectors
-PDF_SUFFIXES = (".pdf",)
+DOCUMENT_SUFFIXES = readers.SUFFIXES  # what a folder is searched for
 
 
 @dataclass(frozen=True, slots=True)
@@ -106,7 +108,8 @@ def file_sha256(path: Path) -> str:
 
 
 def expand_paths(paths: Iterable[str | Path]) -> list[Path]:
-    """Files as given (whatever their name: a bad one gets its reason), folders searched for PDFs."""
+    """Files as given (whatever their name: a bad one gets its reason), folders searched for the
+    documents Hearth reads (by suffix: a folder's pictures and spreadsheets are not refused one by one)."""
     out: list[Path] = []
     for raw in paths:
         given = Path(raw).expanduser().absolute()
@@ -115,7 +118,9 @@ def expand_paths(paths: Iterable[str | Path]) -> list[Path]:
             p = given
         if p.is_dir():
             # Not only regular files: a pipe or a device link named *.pdf gets its reason row too.
-            out.extend(sorted(f for f in p.rglob("*") if f.suffix.lower() in PDF_SUFFIXES and not f.is_dir()))
+            out.extend(
+                sorted(f for f in p.rglob("*") if f.suffix.lower() in DOCUMENT_SUFFIXES and not f.is_dir())
+            )
         else:
             out.append(p)
     seen: set[Path] = set()
@@ -208,7 +213,7 @@ class Library:
             self.notices.append(
                 Notice(
                     "The document index was damaged; Hearth set it aside and is rebuilding it from "
-                    f"your library ({n} document(s) to re-index, no PDF needs reading again).",
+                    f"your library ({n} document(s) to re-index, no document needs reading again).",
                     "warning",
                     {"quarantined": str(moved), "detail": detail},
                 )
@@ -283,7 +288,7 @@ class Library:
         self.notices.append(
             Notice(
                 "Hearth's embedding model changed, so the document index is being rebuilt from your "
-                f"library ({n} document(s) to re-index, no PDF needs reading again).",
+                f"library ({n} document(s) to re-index, no document needs reading again).",
                 "info",
                 {"was": stored or "(not recorded)", "now": identity},
             )
@@ -357,6 +362,23 @@ class Library:
     def pages(self, sha256: str, first: int | None = None, last: int | None = None) -> list[Page]:
         """Stored page texts of a document (all, or `first`..`last`); rag cites pages with them."""
         return self.store.pages_of(sha256, first, last)
+
+    def stored_pages(self, path: str | Path) -> list[Page] | None:
+        """The stored pages of the ready document at `path`, if the file is unchanged since it was
+        read (same size and modification time); None otherwise. A summary of a library document
+        uses them, so the file is not read again and its pages are the ones citations name."""
+        key = str(Path(path).expanduser().absolute().resolve())
+        rows = [r for r in self.store.files() if r.path == key and r.status == "ready"]
+        if not rows:
+            return None
+        try:
+            st = check_regular(Path(key))
+        except OSError:
+            return None
+        row = rows[0]
+        if (row.size, row.mtime_ns) != (st.st_size, st.st_mtime_ns):
+            return None
+        return self.pages(row.sha256) or None
 
     # -- changing
 
@@ -511,7 +533,7 @@ class Library:
     ) -> None:
         """A file that cannot be read at all (no content, so no sha256) still gets its row and its
         reason in the library, under a stand-in identity per path, until it can be read."""
-        error = pdf.document_error(reason, detail)
+        error = readers.refusal(reason, detail)
         message, hint = error.user_message, error.hint
         result.failed.append((key, reason, f"{message} ({detail})"))
         stand_in = REFUSED_PREFIX + hashlib.sha256(key.encode()).hexdigest()
@@ -553,13 +575,13 @@ class Library:
             else:
                 src = self._source_path("", sha)
                 try:
-                    sizes[sha] = pdf.inspect_pdf(src).page_count if src else 0
+                    sizes[sha] = readers.inspect(src).page_count if src else 0
                 except DocumentError:
                     sizes[sha] = 0
         total = max(1, sum(sizes[sha] for _, sha in work))
         progress = _ProgressMeter(total)
         extracting: dict[str, Future[tuple[Any, list[Page]] | DocumentError]] = {}
-        pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="pdf-prefetch")
+        pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="document-prefetch")
 
         def prefetch(index: int) -> None:
             # Parse the next document (in its worker process) while this one is embedded.
@@ -599,8 +621,11 @@ class Library:
                         prefetch(i + 1)
                         continue
                     info, pages = outcome
+                    sizes[sha] = len(pages)  # inspect's count is an estimate for text types
                     if info.truncated:
                         yield Notice(f"{label}: {info.truncated}.", "warning", {"path": where["path"]})
+                    for notice in info.notices:
+                        yield Notice(f"{label}: {notice}.", "warning", {"path": where["path"]})
                     chunks = chunk_pages(sha, pages)
                     # Many PDFs carry an ID or a tool name as title: then none is stored, and each
                     # file is shown by its own name (Library.files, Library.chunks).
@@ -638,9 +663,9 @@ class Library:
         self, src: Path | None, sha: str, cancel: CancelToken, progress: _ProgressMeter
     ) -> tuple[Any, list[Page]] | DocumentError:
         if src is None:
-            return pdf.document_error("not_found", sha)
+            return readers.refusal("not_found", sha)
         try:
-            return pdf.extract(src, cancel, lambda done, total: progress.extracted(1))
+            return readers.extract(src, cancel, lambda done, total: progress.extracted(1))
         except DocumentError as exc:
             return exc
 
