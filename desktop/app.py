@@ -37,11 +37,14 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _pdf_arguments(args: list[str]) -> list[Path]:
-    """The arguments, if every one names an existing PDF file (not a subcommand or an option)."""
+    """The arguments, if every one names an existing document Hearth reads (PDF, Word, text,
+    Markdown, HTML; not a subcommand or an option)."""
     if not args or any(a.startswith("-") for a in args):
         return []
+    from desktop.services.readers import is_supported
+
     paths = [Path(a).expanduser() for a in args]
-    if all(p.suffix.lower() == ".pdf" and p.is_file() for p in paths):
+    if all(is_supported(p) and p.is_file() for p in paths):
         return [p.resolve() for p in paths]
     return []
 

@@ -46,6 +46,7 @@ from desktop.ui.theme import apply_theme
 if TYPE_CHECKING:
     from desktop.ui.library.panel import LibraryPanel
     from desktop.ui.viewer.pdf_viewer import PdfViewer
+    from desktop.ui.viewer.text_viewer import TextViewer
 
 log = logging.getLogger("desktop.ui")
 
@@ -172,7 +173,8 @@ class MainWindow(QMainWindow):
         # first frame); the side pane shows them as tabs.
         self._library: LibraryPanel | None = None
         self._library_read = False
-        self.viewer: PdfViewer | None = None
+        self.viewer: PdfViewer | None = None  # PDFs (QtPdf)
+        self.text_viewer: TextViewer | None = None  # every other type (services/readers)
 
         self._fix_tab_order()
         self._bridge = _MessageBridge(self)
@@ -184,7 +186,9 @@ class MainWindow(QMainWindow):
 
     def _build_actions(self) -> None:
         self.open_action = self._make_action("Open…", QKeySequence.StandardKey.Open, self.open_file, "open")
-        self.open_action.setStatusTip("Open a PDF to summarize it or add it to the library")
+        self.open_action.setStatusTip(
+            "Open a document (PDF, Word, text, Markdown, HTML) to summarize it or add it to the library"
+        )
         self.new_chat_action = self._make_action("New chat", "Ctrl+N", self.chat.new_chat, "new_chat")
         self.quit_action = self._make_action("Quit", QKeySequence.StandardKey.Quit, self.close)
         self.quit_action.setMenuRole(QAction.MenuRole.QuitRole)
@@ -298,10 +302,11 @@ class MainWindow(QMainWindow):
     def _find(self) -> None:
         """Ctrl+F: find in the document when the focus is in it, else search the chats."""
         focus = QApplication.focusWidget()
-        if self.viewer is not None and focus is not None and self.viewer.isAncestorOf(focus):
-            self.viewer.find_box.setFocus()
-            self.viewer.find_box.selectAll()
-            return
+        for viewer in (self.viewer, self.text_viewer):
+            if viewer is not None and focus is not None and viewer.isAncestorOf(focus):
+                viewer.find_box.setFocus()
+                viewer.find_box.selectAll()
+                return
         if self.chat.sidebar.isHidden():
             self.toggle_chats()
         self.chat.sidebar.search.setFocus()
@@ -338,7 +343,7 @@ class MainWindow(QMainWindow):
             self.show_library()  # restored open
         self.chat.view.composer.setFocus()
         for path in self.open_on_start:
-            self.open_pdf(path)
+            self.open_document(path)
 
     def _selftest_done(self, results: list[Any]) -> None:
         """A failed first-start check stays on screen as a banner with its remedy."""
@@ -555,7 +560,7 @@ class MainWindow(QMainWindow):
                 ("Enter / Shift+Enter", "send / new line"),
                 ("Esc", "stop the answer"),
                 ("Ctrl+N", "new chat"),
-                ("Ctrl+O", "open a PDF"),
+                ("Ctrl+O", "open a document"),
                 ("Ctrl+Shift+L", "library"),
                 ("Ctrl+Shift+H", "show or hide the chat list"),
                 ("Ctrl+F", "search chats, or find in the document"),
@@ -573,23 +578,26 @@ class MainWindow(QMainWindow):
         box.addButton(QMessageBox.StandardButton.Close).setAccessibleName("Close")
         box.open()
 
-    # -- opening a PDF (File → Open…, `hearth FILE.pdf`)
+    # -- opening a document (File → Open…, `hearth FILE.pdf`)
 
     def open_file(self) -> None:
         from PySide6.QtWidgets import QFileDialog
 
-        path, _ = QFileDialog.getOpenFileName(self, "Open a PDF", "", "PDF documents (*.pdf)")
-        if path:
-            self.open_pdf(Path(path))
+        from desktop.services import readers
 
-    def open_pdf(self, path: Path, action: str | None = None) -> None:
+        path, _ = QFileDialog.getOpenFileName(self, "Open a document", "", readers.file_dialog_filters())
+        if path:
+            self.open_document(Path(path))
+
+    def open_document(self, path: Path, action: str | None = None) -> None:
         """Summarize `path` now (in a chat of its own) or add it to the library; asks which when
         `action` is None. The Summarize button is the default: Enter never changes the library."""
         if not path.is_file():
             messages.error(f"{path.name} could not be found.", "It may have been moved or deleted.")
             return
-        if path.suffix.lower() != ".pdf":
-            messages.error(f"Hearth cannot read {path.name}.", "Open a PDF document.")
+        refusal = _unreadable(path)
+        if refusal is not None:
+            messages.error(*refusal)
             return
         if action == "summarize":
             self.summarize(path)
@@ -618,13 +626,15 @@ class MainWindow(QMainWindow):
 
         def chosen(button: Any) -> None:
             if button is summarize:
-                self.open_pdf(path, "summarize")
+                self.open_document(path, "summarize")
             elif button is add:
-                self.open_pdf(path, "library")
+                self.open_document(path, "library")
 
         box.buttonClicked.connect(chosen)
         self.open_choice = box
         box.open()
+
+    open_pdf = open_document  # the name callers used when Hearth read only PDFs
 
     # -- the side pane: library and document
 
@@ -642,7 +652,8 @@ class MainWindow(QMainWindow):
         return self._side
 
     def open_source(self, source: dict[str, Any]) -> None:
-        """Open a cited (or summarized) PDF at its page beside the chat, the evidence highlighted."""
+        """Open a cited (or summarized) document at its page beside the chat, the evidence
+        highlighted: a PDF in the QtPdf view, any other type in the text view."""
         path = Path(str(source.get("path", "")))
         if not path.is_file():
             messages.error(
@@ -650,7 +661,17 @@ class MainWindow(QMainWindow):
                 "It may have been moved or deleted; re-add it to the library.",
             )
             return
-        viewer = self.ensure_viewer()
+        from desktop.services import readers
+
+        viewer: PdfViewer | TextViewer
+        if readers.kind_of(path) in ("pdf", ""):
+            viewer = self.ensure_viewer()
+            other: QWidget | None = self.text_viewer
+        else:
+            viewer = self.ensure_text_viewer()
+            other = self.viewer
+        if other is not None:
+            self.side.hide_page(other)  # one document tab at a time
         self.side.show_page(viewer, _tab_title(path.name), "document")
         self._fit_panes(opening=True)
         viewer.show_source(
@@ -668,9 +689,19 @@ class MainWindow(QMainWindow):
             self.viewer.close_requested.connect(self.close_document)
         return self.viewer
 
+    def ensure_text_viewer(self) -> TextViewer:
+        if self.text_viewer is None:
+            from desktop.ui.viewer.text_viewer import TextViewer
+
+            self.text_viewer = TextViewer()
+            self.text_viewer.close_requested.connect(self.close_document)
+        return self.text_viewer
+
     def close_document(self) -> None:
-        if self.viewer is not None:
-            self.side.hide_page(self.viewer)
+        shown = [v for v in (self.viewer, self.text_viewer) if v is not None]
+        for viewer in shown:
+            self.side.hide_page(viewer)
+        if shown:
             self._fit_panes()
 
     def toggle_library(self) -> None:
@@ -750,17 +781,16 @@ class MainWindow(QMainWindow):
             self.handle_drop(paths)
 
     def handle_drop(self, paths: list[Path]) -> None:
-        """One PDF → summarize (in its own chat); one GGUF → import; several files or a folder →
-        offer the library."""
+        """One document (PDF, Word, text, Markdown, HTML) → summarize (in its own chat); one GGUF →
+        import; several files or a folder → offer the library."""
         if len(paths) == 1 and paths[0].suffix.lower() == ".gguf":
             self.import_model(str(paths[0]))
-        elif len(paths) == 1 and paths[0].is_file() and paths[0].suffix.lower() == ".pdf":
-            self.summarize(paths[0])
         elif len(paths) == 1 and paths[0].is_file():
-            messages.error(
-                f"Hearth cannot read {paths[0].name}.",
-                "Drop a PDF to summarize it, or a .gguf model to import it.",
-            )
+            refusal = _unreadable(paths[0])
+            if refusal is None:
+                self.summarize(paths[0])
+            else:
+                messages.error(*refusal)
         else:
             self.offer_library(paths)
 
@@ -815,11 +845,30 @@ class MainWindow(QMainWindow):
 
 
 def drop_hint(paths: list[Path]) -> str:
-    if len(paths) == 1 and paths[0].suffix.lower() == ".pdf":
+    from desktop.services import readers
+
+    if len(paths) == 1 and readers.is_supported(paths[0]):
         return f"Drop to summarize {paths[0].name}"
     if len(paths) == 1 and paths[0].suffix.lower() == ".gguf":
         return f"Drop to import the model {paths[0].name}"
     return "Drop to add these to your library"
+
+
+def _unreadable(path: Path) -> tuple[str, str] | None:
+    """(message, hint) when no reader takes `path` (by its suffix, else its content); None when one does.
+    Whether the content is good is the reader's to say, with its reason, when it reads the file."""
+    from desktop.core.errors import DocumentError
+    from desktop.services import readers
+
+    try:
+        readers.reader_for(path)
+    except DocumentError:
+        return (
+            f"Hearth cannot read {path.name}.",
+            "Drop or open a PDF, Word (.docx), text, Markdown or HTML document to summarize it, "
+            "or a .gguf model to import it.",
+        )
+    return None
 
 
 def _local_paths(mime: Any) -> list[Path]:

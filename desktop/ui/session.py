@@ -299,6 +299,11 @@ class LaneRetriever:
         """Page texts, so a passage spanning pages is cited at the page that holds the match."""
         return self._call(lambda lib: lib.pages(sha256, first, last))
 
+    def stored_pages(self, path: str) -> list[Any] | None:
+        """The stored pages of the library's ready document at `path` (None when it has none, or the
+        file changed since): a summary of a library document is made from them."""
+        return self._call(lambda lib: lib.stored_pages(path))
+
 
 def open_planned_runtime(settings: SettingsStore, model: str) -> tuple[Any, dict[str, Any]]:
     """The runtime for `model`, planned for this machine, and what to show of it. Runs on the llm lane."""

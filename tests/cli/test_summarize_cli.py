@@ -201,3 +201,28 @@ def test_a_library_document_is_summarized_from_its_stored_pages(
     assert main(["summarize", "--document", "no-such-report"]) == 1
     assert "No ready document" in capsys.readouterr().err
     assert main(["summarize"]) == 1
+
+
+def test_any_document_type_is_read_by_its_reader_and_others_are_refused(tmp_path: Path) -> None:
+    from desktop.cli.summarize import read_pages
+    from desktop.core.errors import DocumentError
+    from desktop.core.events import Notice
+    from desktop.core.jobs import CancelToken
+    from tests import documents
+
+    events: list[object] = []
+    pages, title = read_pages(
+        str(documents.contract_docx(tmp_path / "msa.docx")), CancelToken(), events.append
+    )
+    assert [p.number for p in pages] == [1, 2, 3] and title == "Master Services Agreement"
+    pages, title = read_pages(str(documents.garden_md(tmp_path / "garden.md")), CancelToken(), events.append)
+    assert len(pages) == 4 and title == "Garden notes"
+    old = tmp_path / "menu.txt"
+    old.write_bytes("Crème brûlée at the café costs seven euros every day.".encode("cp1252"))
+    read_pages(str(old), CancelToken(), events.append)
+    assert any(isinstance(e, Notice) and "Windows-1252" in e.message for e in events)
+    photo = tmp_path / "photo.jpg"
+    photo.write_bytes(b"\xff\xd8\xff\xe0" + bytes(range(256)))
+    with pytest.raises(DocumentError) as err:
+        read_pages(str(photo), CancelToken(), events.append)
+    assert err.value.reason == "unsupported_type"

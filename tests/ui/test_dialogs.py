@@ -110,10 +110,10 @@ def test_drop_routes_pdf_gguf_and_folders(qtbot: Any, make_window: Any, tmp_path
     assert drop_hint([tmp_path / "m.gguf"]) == "Drop to import the model m.gguf"
     assert drop_hint([tmp_path]) == "Drop to add these to your library"
     window = make_window()
-    notes = tmp_path / "notes.txt"
-    notes.write_text("hi")
-    window.handle_drop([notes])
-    qtbot.waitUntil(lambda: "cannot read notes.txt" in window.banner.text(), timeout=3000)
+    photo = tmp_path / "photo.png"
+    photo.write_bytes(b"\x89PNG\r\n\x1a\n" + bytes(64))
+    window.handle_drop([photo])
+    qtbot.waitUntil(lambda: "cannot read photo.png" in window.banner.text(), timeout=3000)
 
 
 def test_importing_a_file_that_is_not_a_model_explains_why(

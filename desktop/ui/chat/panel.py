@@ -623,16 +623,25 @@ def default_ranker() -> Any:
 def summary_job(
     session: Session, path: Path, style: str, ranker: RankerFactory | None
 ) -> Callable[[CancelToken], Generator[Event, None, Any]]:
-    """Read the PDF (its pages parsed in pdf.py's worker process), then summarize it on the model."""
+    """The document's pages (a library document's stored ones, else read by services/readers, which
+    picks the reader by type; a PDF's pages are parsed in pdf.py's worker process), then summarize
+    them on the model."""
 
     def job(cancel: CancelToken) -> Generator[Event, None, Any]:
         from desktop.core.summarize import SummaryRequest, summarize_job
-        from desktop.services.pdf import extract_pages
+        from desktop.services import readers
 
-        label = f"Reading {path.name}"
-        pages = extract_pages(
-            path, cancel=cancel, on_progress=lambda done, total: report(Progress(done, total, label, "pages"))
-        )
+        pages = None
+        if session.library is not None:  # a document already in the library: its stored pages
+            pages = session.retriever(cancel).stored_pages(str(path))
+        if pages is None:
+            label = f"Reading {path.name}"
+            info, pages = readers.extract(
+                path, cancel, lambda done, total: report(Progress(done, total, label, "pages"))
+            )
+            for notice in (info.truncated, *info.notices):
+                if notice:
+                    yield Notice(f"{path.name}: {notice}.", "warning")
         runtime = session.require_runtime()
         split = None
         if ranker is not None:

@@ -142,8 +142,10 @@ class LibraryPanel(QWidget):
         button_row = QWidget()
         button_row.setSizePolicy(flow_size_policy())
         buttons = FlowLayout(button_row)  # wraps in a narrow pane instead of widening it
-        self.add_files_button = self._button("Add files…", "Add PDF files", self.add_files)
-        self.add_folder_button = self._button("Add folder…", "Add a folder of PDFs", self.add_folder)
+        self.add_files_button = self._button(
+            "Add files…", "Add documents (PDF, Word, text, Markdown, HTML)", self.add_files
+        )
+        self.add_folder_button = self._button("Add folder…", "Add a folder of documents", self.add_folder)
         self.remove_button = self._button("Remove", "Remove the selected files from the library", self.remove)
         self.reindex_button = self._button("Re-index", "Read the selected files again", self.reindex)
         self.summarize_button = self._button(
@@ -260,7 +262,7 @@ class LibraryPanel(QWidget):
     def count_text(self, collection: str | None = None) -> str:
         counts = self.counts(collection)
         if not counts:
-            return "No documents yet: add PDF files or a folder."
+            return "No documents yet: add files (PDF, Word, text, Markdown, HTML) or a folder."
         ready = counts.get("ready", 0)
         parts = [f"{ready} document{'s' if ready != 1 else ''} ready"]
         waiting = counts.get("queued", 0) + counts.get("indexing", 0)
@@ -352,12 +354,14 @@ class LibraryPanel(QWidget):
     # -- changing
 
     def add_files(self) -> None:
-        paths, _ = QFileDialog.getOpenFileNames(self, "Add PDF files", "", "PDF files (*.pdf)")
+        from desktop.services import readers
+
+        paths, _ = QFileDialog.getOpenFileNames(self, "Add documents", "", readers.file_dialog_filters())
         if paths:
             self.add([Path(p) for p in paths])
 
     def add_folder(self) -> None:
-        folder = QFileDialog.getExistingDirectory(self, "Add a folder of PDFs")
+        folder = QFileDialog.getExistingDirectory(self, "Add a folder of documents")
         if folder:
             self.add([Path(folder)])
 
