@@ -66,7 +66,9 @@ def collect(data_dir: Path, questions: Sequence[tuple[str, bool]], pdfs: Path) -
         for question, answerable in questions:
             found = gather_evidence(lib, question, AskRequest(question, collections), embed=lib.embed_texts)
             row: dict[str, object] = {"question": question, "answerable": answerable}
-            if found.missing_year:
+            if found.unsaid:
+                row["refused"] = f"name not in the evidence: {found.missing}"
+            elif found.missing_year:
                 row["refused"] = f"year not in the evidence: {found.missing}"
             elif found.missing:
                 row["refused"] = f"name not found: {found.missing}"

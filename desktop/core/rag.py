@@ -649,6 +649,11 @@ def ask_job(
             lead = f"{NOT_IN_DOCUMENTS} The closest passages are not about {found.missing}."
             reason = f"year not in the evidence: {found.missing}"
             return (yield from _abstain(lead, found.evidence, None, run, t0, reason))
+        if found.unsaid:
+            name = display_name(found.missing, question)
+            lead = f"{NOT_IN_DOCUMENTS} The passages closest to it do not mention “{name}”."
+            reason = f"name not in the evidence: {found.missing}"
+            return (yield from _abstain(lead, found.evidence, None, run, t0, reason))
         if found.missing:
             lead = f"I could not find “{display_name(found.missing, question)}” in your documents."
             reason = f"name not found: {found.missing}"
@@ -688,6 +693,7 @@ class Gathered:
     names: tuple[str, ...] = ()
     missing: str = ""
     missing_year: bool = False
+    unsaid: bool = False  # `missing` is a name the documents hold, but the best evidence does not say
 
 
 def gather_evidence(
@@ -736,13 +742,58 @@ def gather_evidence(
         if u.doc_id not in known:
             stem_of = PurePath(u.path).stem if u.path else ""
             known[u.doc_id] = asked & terms_of(f"{u.title} {stem_of}")
-            known[u.doc_id] |= {stem(n) for n in names if u.doc_id in held.get(n, ())}
+            known[u.doc_id] |= _subject_names(retriever, u.doc_id, names, held)
     evidence = score_units(question, units, embed_fn, known=known)
     held_terms = set().union(*(terms_of(u.full) for u in units))
     evidence.absent = _absent_share(retriever, question, request.collections, held_terms)
     # "NVIDIA's revenue in fiscal year 2026": evidence about 2024 does not answer it, however close.
     year = _year_missing(question, evidence)
-    return Gathered(records, evidence, names, year, missing_year=bool(year))
+    if year:
+        return Gathered(records, evidence, names, year, missing_year=True)
+    # "Oracle's cloud revenue" from NVIDIA's filing, which names Oracle once as a partner: the best
+    # evidence must say the name, or be from a document about it.
+    unsaid = _name_unsaid(question, evidence, records)
+    return Gathered(records, evidence, names, unsaid, unsaid=bool(unsaid))
+
+
+def _name_unsaid(question: str, evidence: Evidence, records: Sequence[Any]) -> str:
+    """A name the question gives that neither the best units (in their text, their table's
+    headings, or as their document's subject, see _subject_names) nor the passages retrieved for it
+    say; "" when every name is there. Names in parentheses restate the one before them ("AWS
+    (Amazon Web Services)") and are not asked for again."""
+    names = named_entities(_PARENTHESES.sub(" ", question))
+    if not evidence.ranked or not names:
+        return ""
+    have: set[str] = set()
+    for s in evidence.ranked[:NAME_EVIDENCE]:
+        have |= evidence.terms_by_unit.get(id(s.unit), set())
+    for r in records:
+        have |= terms_of(r.text)
+    return next((n for n in names if not is_date(n) and stem(n) not in have), "")
+
+
+SUBJECT_PAGES = 1  # a document's opening pages: where it says whom and what it is about
+
+
+def _subject_names(retriever: Any, doc: str, names: Sequence[str], held: dict[str, set[str]]) -> set[str]:
+    """The question's names that `doc` is about, credited to all of its evidence units (its
+    sentences say "the Company", not "Apple"): names its opening page gives, as a filing's cover
+    gives the company and the period, or a contract's first page its parties. A name the document
+    holds only somewhere inside ("Oracle" as a partner in NVIDIA's filing, "Germany" in Amazon's)
+    is not what it is about: a unit counts it only where the unit itself says it."""
+    holding = [n for n in names if doc in held.get(n, ())]
+    if not holding:
+        return set()
+    pages = _fetch_pages(retriever, doc, 1, SUBJECT_PAGES)
+    opening = " ".join(" ".join(p.text.lower().split()) for p in pages)
+    if not opening:  # no stored pages to tell by: as before, every name the document holds
+        return {stem(n) for n in holding}
+    have = terms_of(opening)
+    out = set()
+    for n in holding:
+        if date_in(n, opening) if is_date(n) else all(stem(p) in have for p in re.findall(r"[a-z0-9]+", n)):
+            out.add(stem(n))
+    return out
 
 
 def _absent_share(retriever: Any, question: str, collections: Sequence[str], held: set[str]) -> float:
@@ -758,6 +809,8 @@ def _absent_share(retriever: Any, question: str, collections: Sequence[str], hel
 
 
 YEAR_EVIDENCE = 5  # the best units that must between them name each year the question asks about
+NAME_EVIDENCE = 5  # … and each name it gives (or the retrieved passages must)
+_PARENTHESES = re.compile(r"\([^()]*\)")
 
 
 def _year_missing(question: str, evidence: Evidence) -> str:

@@ -612,3 +612,53 @@ def test_checked_mode_falls_back_to_the_quotes_when_the_model_writes_nothing_usa
     assert answer.mode == "grounded" and answer.text.startswith(GROUNDED_LEAD)
     assert "81,797" in answer.text and not any(s.by_model for s in answer.sentences)
     assert answer.citations[0].used
+
+
+NVDA = {
+    "nvda": (
+        "2023 Q3 NVDA",
+        [
+            "NVIDIA Corporation. Quarterly report for the quarter ended October 29, 2023.",
+            "Data Center revenue for fiscal 2023 was $15.0 billion, driven by cloud computing demand.",
+            "Cloud service providers made up about half of Data Center revenue in fiscal 2023.",
+            "Revenue from cloud customers grew in fiscal 2023 as hyperscale demand rose.",
+            "Our partners include Oracle and other system makers.",
+            "Gaming revenue for fiscal 2023 was $9.07 billion, down 27% from a year ago.",
+        ],
+    )
+}
+
+
+def test_a_name_the_document_holds_only_in_passing_is_not_answered_from_its_other_pages() -> None:
+    """NVIDIA's filing names Oracle once, as a partner: "Oracle's cloud revenue" is not answered
+    from NVIDIA's cloud revenue, however close those passages are."""
+    engine = ScriptedEngine("Oracle reported $15.0 billion.")
+    answer, _, order = _ask(
+        engine, DocLibrary(NVDA), "How much cloud revenue did Oracle report in fiscal 2023?", max_sources=3
+    )
+    assert answer.abstained and answer.text.startswith(NOT_IN_DOCUMENTS)
+    assert "do not mention “Oracle”" in answer.text.splitlines()[0]
+    assert "15.0" not in answer.text.split(CLOSEST_LEAD)[0]
+    assert engine.prompts == [] and "model" not in order
+    assert answer.gate is None or not answer.gate.get("answerable", False)
+
+
+def test_the_documents_own_subject_counts_for_its_pages_that_do_not_name_it() -> None:
+    """NVIDIA is named on the filing's opening page only; its pages say "Data Center revenue"."""
+    engine = ScriptedEngine("ok")
+    answer, _, _ = _ask(
+        engine, DocLibrary(NVDA), "What was NVIDIA's Data Center revenue in fiscal 2023?", max_sources=3
+    )
+    assert answer.found and not answer.abstained
+    assert "Data Center revenue" in answer.text and answer.gate and answer.gate["answerable"]
+
+
+def test_a_name_in_parentheses_restates_the_one_before_it() -> None:
+    engine = ScriptedEngine("ok")
+    answer, _, _ = _ask(
+        engine,
+        DocLibrary(NVDA),
+        "What was NVIDIA's DC (Data Center Compute Platform) revenue in fiscal 2023?",
+        max_sources=3,
+    )
+    assert "do not mention" not in answer.text

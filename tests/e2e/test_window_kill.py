@@ -10,6 +10,7 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+
 import pytest
 
 from tests.procs import communicate_within, read_until
