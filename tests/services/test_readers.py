@@ -111,6 +111,17 @@ def test_markdown_sections_start_at_headings_outside_code(tmp_path: Path) -> Non
     assert "# not a heading" in pages[1].text  # a comment in a code block stays in its section
 
 
+def test_markdown_paragraph_lines_are_joined_as_markdown_renders_them() -> None:
+    note = (
+        "A paragraph wrapped\nat eighty columns.  \nAfter a hard break.\n- a list item\n- another\n\n"
+        "```\nx = 1\n  y\n```\n"
+    )
+    assert [b.text for b in text_reader.markdown_blocks(note)] == [
+        "A paragraph wrapped at eighty columns.\nAfter a hard break.\n- a list item\n- another",
+        "```\nx = 1\n  y\n```",
+    ]
+
+
 def test_html_gives_only_visible_text_in_sections(tmp_path: Path) -> None:
     info, pages = readers.extract(documents.lisbon_html(tmp_path / "lisbon.html"))
     assert (info.kind, info.unit, info.title) == ("html", "section", "Lisbon travel guide & tips")

@@ -5,8 +5,9 @@ into pages (see desktop/core/paging.py).
   form feed (as pdftotext writes between pages) always starts a new page.
 - Markdown: a "section" starts at each heading of level 1 to 3 (`#`, `##`, `###`, or a line
   underlined with `===`/`---`) outside code blocks; a section longer than about 3,000 characters
-  continues on the next number. The text is kept as written (Markdown marks included), so the
-  text view shows the note as the user wrote it.
+  continues on the next number. The text is kept as written (Markdown marks included), but the
+  lines of a paragraph are joined, as Markdown renders them (a list item, quote or table row, and
+  a line ending in a hard break, keep their own line; code blocks are kept as they are).
 """
 
 from __future__ import annotations
@@ -31,6 +32,7 @@ MAX_TEXT_BYTES = 32 * 1024 * 1024  # four times the document text cap: room for 
 _ATX = re.compile(r"^ {0,3}(#{1,6})(?:[ \t]+(.*?))?[ \t#]*$")
 _SETEXT = re.compile(r"^ {0,3}(=+|-+)[ \t]*$")
 _FENCE = re.compile(r"^ {0,3}(```+|~~~+)")
+_OWN_LINE = re.compile(r"^\s*(?:[-*+]\s|\d{1,9}[.)]\s|>|\|)")  # list item, quote, table row
 SECTION_LEVELS = 3  # headings of this level or above start a section
 
 
@@ -56,9 +58,9 @@ def markdown_blocks(text: str) -> Iterator[Block]:
     para: list[str] = []
     fence = ""
 
-    def paragraph() -> Iterator[Block]:
+    def paragraph(code: bool = False) -> Iterator[Block]:
         if para:
-            yield Block("\n".join(para))
+            yield Block("\n".join(para) if code else _joined(para))
             para.clear()
 
     for line in lines:
@@ -66,7 +68,7 @@ def markdown_blocks(text: str) -> Iterator[Block]:
             para.append(line)
             if line.strip().startswith(fence):
                 fence = ""
-                yield from paragraph()
+                yield from paragraph(code=True)
             continue
         if m := _FENCE.match(line):
             yield from paragraph()
@@ -94,6 +96,19 @@ def markdown_blocks(text: str) -> Iterator[Block]:
             continue
         para.append(line)
     yield from paragraph()
+
+
+def _joined(lines: list[str]) -> str:
+    """A paragraph's lines joined with spaces where Markdown would (see the module's docstring)."""
+    out = [lines[0].rstrip(" ") if not lines[0].endswith("  ") else lines[0]]
+    for line in lines[1:]:
+        hard = out[-1].endswith(("  ", "\\"))
+        if hard or _OWN_LINE.match(line):
+            out[-1] = out[-1].rstrip(" \\") if hard else out[-1]
+            out.append(line)
+        else:
+            out[-1] = f"{out[-1].rstrip()} {line.lstrip()}"
+    return "\n".join(out)
 
 
 def markdown_title(text: str) -> str:

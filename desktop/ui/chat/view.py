@@ -48,7 +48,7 @@ class Composer(QPlainTextEdit):
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.setObjectName("composer")
-        self.setPlaceholderText("Ask anything, or open a PDF to summarize it…")
+        self.setPlaceholderText("Ask anything, or open a document to summarize it…")
         self.setAccessibleName("Message")
         self.setAccessibleDescription("Type a question; Enter sends it, Shift+Enter adds a new line")
         self.setTabChangesFocus(True)
