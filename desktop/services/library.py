@@ -363,19 +363,22 @@ class Library:
         """Stored page texts of a document (all, or `first`..`last`); rag cites pages with them."""
         return self.store.pages_of(sha256, first, last)
 
+    def ready_file(self, path: str | Path) -> FileRow | None:
+        """The library's ready row for the file at `path` (in any collection), or None."""
+        key = str(Path(path).expanduser().absolute().resolve())
+        return next((r for r in self.store.files() if r.path == key and r.status == "ready"), None)
+
     def stored_pages(self, path: str | Path) -> list[Page] | None:
         """The stored pages of the ready document at `path`, if the file is unchanged since it was
         read (same size and modification time); None otherwise. A summary of a library document
         uses them, so the file is not read again and its pages are the ones citations name."""
-        key = str(Path(path).expanduser().absolute().resolve())
-        rows = [r for r in self.store.files() if r.path == key and r.status == "ready"]
-        if not rows:
+        row = self.ready_file(path)
+        if row is None:
             return None
         try:
-            st = check_regular(Path(key))
+            st = check_regular(Path(row.path))
         except OSError:
             return None
-        row = rows[0]
         if (row.size, row.mtime_ns) != (st.st_size, st.st_mtime_ns):
             return None
         return self.pages(row.sha256) or None

@@ -11,6 +11,7 @@ import sys
 import threading
 from collections.abc import Callable, Generator, Sequence
 from concurrent.futures import TimeoutError as FutureTimeout
+from pathlib import Path
 from typing import TYPE_CHECKING, Any, NamedTuple
 
 from PySide6.QtCore import QObject, Signal
@@ -298,6 +299,32 @@ class LaneRetriever:
     def pages(self, sha256: str, first: int | None = None, last: int | None = None) -> list[Any]:
         """Page texts, so a passage spanning pages is cited at the page that holds the match."""
         return self._call(lambda lib: lib.pages(sha256, first, last))
+
+    def embed_texts(self, texts: Sequence[str]) -> list[list[float]]:
+        """The library's embedder (one per process, on the index lane) scores the evidence."""
+        return self._call(lambda lib: lib.embed_texts(texts))
+
+    def document(self, path: str, collection: str) -> Any:
+        """The ready library row of the file at `path`; a file not in the library yet is added to
+        `collection` and indexed first (on the index lane, as any add). AppError when it cannot be
+        read, with its reason."""
+
+        def find_or_add(lib: Any) -> Any:
+            row = lib.ready_file(path)
+            if row is None:
+                from desktop.core.jobs import run_job
+
+                run_job(lib.add_job([path], collection))
+                row = lib.ready_file(path)
+            if row is None:
+                key = str(Path(path).expanduser().absolute().resolve())
+                failed = next((r for r in lib.files(collection) if r.path == key), None)
+                reason = failed.message if failed is not None and failed.message else "it could not be read"
+                hint = failed.hint if failed is not None and failed.hint else ""
+                raise AppError(f"{Path(path).name} cannot be asked: {reason}.", hint)
+            return row
+
+        return self._call(find_or_add)
 
     def stored_pages(self, path: str) -> list[Any] | None:
         """The stored pages of the library's ready document at `path` (None when it has none, or the

@@ -89,3 +89,46 @@ def test_stop_cancels_a_summary(qtbot: Any, make_window: Any, fake_runtime: Any,
         qtbot.keyClick(window.chat.view.composer, Qt.Key.Key_Escape)
     assert done.args == ["cancelled"]
     assert not window.chat.answering
+
+
+@pytest.mark.slow
+def test_a_question_after_a_dropped_pdf_is_answered_from_that_pdf(
+    qtbot: Any, make_window: Any, report_pdf: Path, tmp_path: Path
+) -> None:
+    """Drop a PDF, get its summary, then ask about it: the answer comes from that PDF's pages (it is
+    added to the library's "Opened files" on the first question, and the user is told), not from
+    the model alone, and not from another document of the library."""
+    from desktop.ui import messages
+    from desktop.ui.chat.panel import OPENED_COLLECTION
+    from tests.ui.conftest import write_pdf
+
+    other = write_pdf(
+        tmp_path / "other.pdf",
+        ["The harbour battery bank stores four megawatt hours for the fish market in winter."],
+    )
+    window = make_window()  # the scripted model: the evidence, not the model, answers here
+    window.chat.summary_ranker = None
+    handle = window.library.add([other])  # a library that holds another battery document
+    qtbot.waitUntil(lambda: handle.done, timeout=120_000)
+    with qtbot.waitSignal(window.chat.answer_finished, timeout=30_000):
+        window.handle_drop([report_pdf])
+    assert "Answers from village_energy.pdf" in window.chat.view.source_label.text()
+    posted: list[str] = []
+    messages.set_sink(lambda m: posted.append(m.text))
+    with qtbot.waitSignal(window.chat.answer_finished, timeout=120_000) as done:
+        window.chat.ask("What does the battery storage do?")
+    assert done.args == ["succeeded"]
+    answer = window.chat.view.messages()[-1]
+    assert "Battery storage" in answer.text and "village_energy, p. 2" in answer.text, answer.text
+    assert "harbour" not in answer.text
+    assert answer.citations and {c["path"] for c in answer.citations} == {str(report_pdf)}
+    assert "model alone" not in answer.state.text()
+    assert any(OPENED_COLLECTION in text for text in posted), posted
+    rows = window.session.library_on_lane().files(OPENED_COLLECTION)
+    assert [r.path for r in rows] == [str(report_pdf.resolve())] and rows[0].status == "ready"
+    # Asked again, it is found at once: not added twice.
+    with qtbot.waitSignal(window.chat.answer_finished, timeout=120_000):
+        window.chat.ask("Who paid for the solar panels?")
+    again = window.chat.view.messages()[-1]
+    assert again.citations and {c["path"] for c in again.citations} == {str(report_pdf)}
+    assert len(window.session.library_on_lane().files(OPENED_COLLECTION)) == 1

@@ -34,48 +34,69 @@ if TYPE_CHECKING:  # imported on first use: the first frame needs none of them
 
 log = logging.getLogger("desktop.ui.chat")
 
-# (session, chat collections, history ending with the question, params) -> a job on the llm lane.
-# The library engineer's ask job plugs in here; plain chat is the default.
-AnswerJobFactory = Callable[
-    [Session, tuple[str, ...], tuple["ChatMessage", ...], "GenerationParams"],
-    Callable[[CancelToken], Generator[Event, None, Any]],
-]
+# (session, chat collections, history ending with the question, params[, document=path]) -> a job
+# on the llm lane (`document` only in the chat of an opened document). chat_answer_job is the one.
+AnswerJobFactory = Callable[..., Callable[[CancelToken], Generator[Event, None, Any]]]
 
 
 MODEL_ALONE = "From the model alone, not your documents (no collection is ticked for this chat)."
+# A document opened or dropped to summarize is added here when a question is first asked about it.
+OPENED_COLLECTION = "Opened files"
 INTERRUPTED = "interrupted: Hearth stopped before this answer was finished"
 
 
 def chat_answer_job(
-    session: Session, collections: tuple[str, ...], history: tuple[ChatMessage, ...], params: GenerationParams
+    session: Session,
+    collections: tuple[str, ...],
+    history: tuple[ChatMessage, ...],
+    params: GenerationParams,
+    document: str | None = None,
 ) -> Callable[[CancelToken], Generator[Event, None, Any]]:
-    """Plain chat, or, when the chat asks collections, a cited answer from them (rag.ask_job)."""
+    """Plain chat; when the chat asks collections, a cited answer from them (rag.ask_job); in the
+    chat of an opened document (`document`: its path), a cited answer from that document alone."""
 
     def job(cancel: CancelToken) -> Generator[Event, None, Any]:
         from desktop.core.chat import ChatRequest, chat_job
 
         runtime = session.require_runtime()  # on the llm lane, after the load job queued before it
-        if not collections:
+        if not collections and document is None:
             return (yield from chat_job(runtime, ChatRequest(history, params))(cancel))
         from desktop.core.rag import AskRequest, ask_job
 
+        retriever = session.retriever(cancel)
+        asked, sha = collections, None
+        if document is not None:
+            name = Path(document).name
+            yield Progress(0, 0, f"Reading {name} to answer from it")
+            row = retriever.document(document, OPENED_COLLECTION)
+            if row.collection == OPENED_COLLECTION and row.collection not in collections:
+                yield Notice(
+                    f"{name} is now in your library (collection “{OPENED_COLLECTION}”), so questions "
+                    "about it are answered from its pages. Remove it there when you no longer need it."
+                )
+            asked, sha = (row.collection,), row.sha256
         request = AskRequest(
             history[-1].content,
-            collections,
+            asked,
             n_ctx=runtime.n_ctx,
             params=params,
             max_sources=int(session.settings["sources_per_answer"]),
             history=tuple(history[:-1]),
+            document=sha,
         )
-        retriever = session.retriever(cancel)
         # The evidence is scored with the library's embedder, which lives on the index lane.
-        embed = getattr(retriever, "embed_texts", None) or (
-            lambda texts: retriever._call(lambda lib: lib.embed_texts(texts))
-        )
-        job = ask_job(runtime, retriever, request, runtime.count_tokens, embed=embed)
+        job = ask_job(runtime, retriever, request, runtime.count_tokens, embed=retriever.embed_texts)
         return (yield from job(cancel))
 
     return job
+
+
+def document_of(messages: list[Any]) -> str | None:
+    """The document a chat is about: the one its summary was made of (None for other chats)."""
+    for m in messages:
+        if m.role == "assistant" and m.meta.get("kind") == "summary" and m.meta.get("source"):
+            return str(m.meta["source"])
+    return None
 
 
 class ChatPanel(QSplitter):
@@ -168,7 +189,7 @@ class ChatPanel(QSplitter):
         self.view.scroll_to_bottom()
         self.sidebar.refresh(select=chat_id)
         collections = tuple(self.store.chat(chat_id).collections)
-        self._show_answer_source(collections)
+        self._show_answer_source(collections, document_of(self.store.messages(chat_id)))
         emit(self.chat_changed, collections)
 
     def _on_deleted(self, chat_id: int) -> None:
@@ -201,8 +222,10 @@ class ChatPanel(QSplitter):
             except AppError as exc:
                 messages.app_error(exc)
 
-    def _show_answer_source(self, collections: tuple[str, ...]) -> None:
-        if collections:
+    def _show_answer_source(self, collections: tuple[str, ...], document: str | None = None) -> None:
+        if document is not None:
+            self.view.set_answer_source(f"Answers from {Path(document).name}, with the pages cited.")
+        elif collections:
             names = ", ".join(f"“{c}”" for c in collections)
             self.view.set_answer_source(f"Answers from your documents in {names}, with the pages cited.")
         elif self.has_library:
@@ -327,7 +350,11 @@ class ChatPanel(QSplitter):
         earlier = (meta or {}).get("versions") or []
         if earlier:
             widget.set_versions(len(earlier), len(earlier) + 1)
-        job = self.answer_job_factory(self.session, chat.collections, history, params)
+        document = document_of(self.store.messages(self.chat_id))
+        if document is not None:
+            job = self.answer_job_factory(self.session, chat.collections, history, params, document=document)
+        else:
+            job = self.answer_job_factory(self.session, chat.collections, history, params)
         return self._run_on_llm(job, widget, "answer", meta)
 
     def summarize(self, path: Path) -> JobHandle | None:
@@ -343,6 +370,7 @@ class ChatPanel(QSplitter):
         widget = self.view.add_message("assistant", page_links=True)
         widget.setProperty("source_path", str(path))
         widget.set_streaming(f"reading {path.name}…")
+        self._show_answer_source((), str(path))
         style = str(self.session.settings["summary_style"])
         job = summary_job(self.session, path, style, self.summary_ranker)
         return self._run_on_llm(job, widget, "summary", {"kind": "summary", "source": str(path)})
@@ -599,6 +627,8 @@ def with_versions(text: str, meta: dict[str, Any]) -> dict[str, Any]:
 
 
 def progress_text(event: Progress) -> str:
+    if event.total <= 0:  # a step of unknown length
+        return f"{event.label}…"
     unit = f" {event.unit}" if event.unit else ""
     eta = ""
     if event.eta_s:
