@@ -6,10 +6,14 @@ multiprocessing spawn that would re-import the caller's `__main__`) with RLIMIT_
 parent kills it when a step takes too long. Workers are reused between documents (starting one
 costs ~0.3 s), so ingestion pays that once, not per file.
 
+Word files are parsed in the same workers (`read_in_worker`): python-docx hands their XML to lxml,
+native code reading an untrusted file, so a crash or a runaway parse ends the worker, not Hearth.
+
 Protocol (tuples over a socketpair wrapped in `multiprocessing.connection.Connection`):
-    parent → worker  ("extract", path, max_pages) | ("inspect", path) | ("quit",) | ("stall", s) (tests)
-    worker → parent  ("info", {pages, title, encrypted}) then, for extract, ("page", n, text, error)…
-                     ("done",) | ("error", reason, detail)
+    parent → worker  ("extract", path, max_pages) | ("inspect", path) | ("read", path, kind)
+                     | ("quit",) | ("stall", s) (tests)
+    worker → parent  ("info", {pages, title, encrypted, …}) then, for extract and read,
+                     ("page", n, text, error)… ("done",) | ("error", reason, detail[, message, hint])
 
 Every failure reaches the caller as `DocumentError(user_message, hint, reason=…)`.
 """
@@ -244,6 +248,9 @@ def _serve(conn: Connection) -> None:
         if op == "stall":  # tests: behave like a file that makes the parser hang
             time.sleep(float(msg[1]))
             continue
+        if op == "read":
+            _serve_read(conn, msg[1], msg[2])
+            continue
         reader = None
         try:
             reader, info = _worker_open(msg[1])
@@ -278,6 +285,47 @@ def _serve(conn: Connection) -> None:
                 return
         finally:
             del reader
+
+
+def _serve_read(conn: Connection, path: str, kind: str) -> None:
+    """A document of another type (services/readers), read here by its reader's `extract_here`."""
+    try:
+        from desktop.services import readers
+
+        reader: Any = next(r for r in readers.READERS if r.kind == kind)
+        info, pages = reader.extract_here(Path(path))
+        conn.send(
+            (
+                "info",
+                {
+                    "pages": len(pages),
+                    "title": info.title,
+                    "encrypted": info.encrypted,
+                    "file_size": info.file_size,
+                    "truncated": info.truncated,
+                    "unit": info.unit,
+                    "notices": list(info.notices),
+                },
+            )
+        )
+        for page in pages:
+            conn.send(("page", page.number, page.text, ""))
+        conn.send(("done",))
+    except BaseException as exc:
+        if isinstance(exc, KeyboardInterrupt | SystemExit):
+            raise
+        if isinstance(exc, DocumentError):
+            reply: tuple[Any, ...] = ("error", exc.reason, exc.detail, exc.user_message, exc.hint)
+        elif isinstance(exc, MemoryError):
+            reply = ("error", "too_large", "out of memory (worker limit)")
+        elif isinstance(exc, RecursionError):
+            reply = ("error", "parser_limit", f"{type(exc).__name__}: {exc}"[:500])
+        else:
+            reply = ("error", "corrupt", f"{type(exc).__name__}: {exc}"[:500])
+        try:
+            conn.send(reply)
+        except OSError:
+            return
 
 
 def _worker_main(fd: int, memory_limit: int) -> None:
@@ -439,7 +487,12 @@ def _request(
     worker = _pool.acquire(memory_limit)
     done = False
     try:
-        worker.conn.send((op, str(path), max_pages) if op == "extract" else (op, str(path)))
+        if op == "extract":
+            worker.conn.send((op, str(path), max_pages))
+        elif op.startswith("read:"):
+            worker.conn.send(("read", str(path), op.partition(":")[2]))
+        else:
+            worker.conn.send((op, str(path)))
         info: dict[str, Any] = {}
         deadline = time.monotonic() + TOTAL_TIMEOUT_S
         timeout = OPEN_TIMEOUT_S
@@ -464,12 +517,43 @@ def _request(
                 return info
             elif kind == "error":
                 done = True
+                if len(msg) > 3:  # a reader's own refusal, in its own words
+                    raise DocumentError(msg[3], msg[4], reason=msg[1], detail=msg[2])
                 raise document_error(msg[1], msg[2])
     finally:
         if done:
             _pool.release(worker)
         else:  # timed out, cancelled mid-file or crashed: the worker's state is unknown
             worker.kill()
+
+
+def read_in_worker(
+    path: str | Path,
+    kind: str,
+    cancel: CancelToken | None = None,
+    on_progress: Callable[[int, int], None] | None = None,
+    *,
+    memory_limit: int = MEMORY_LIMIT_BYTES,
+) -> tuple[dict[str, Any], list[Page]]:
+    """(info, pages) of a document read by the services/readers reader of `kind` (its
+    `extract_here`) in a worker process, with the PDF's time and memory limits. Raises the
+    reader's DocumentError, or one for a timeout or a worker that died."""
+    pages: list[Page] = []
+
+    def on_page(n: int, text: str, error: str, total: int) -> None:
+        pages.append(Page(n, text))
+        if on_progress is not None:
+            on_progress(n, total)
+
+    info = _request(
+        Path(path),
+        f"read:{kind}",
+        max_pages=MAX_PAGES,
+        memory_limit=memory_limit,
+        cancel=cancel,
+        on_page=on_page,
+    )
+    return info, pages
 
 
 def inspect_pdf(

@@ -233,14 +233,26 @@ def test_bad_input_is_refused_with_its_reason(
 def test_the_zip_is_checked_before_anything_is_inflated(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """A bomb is refused from the archive's table of sizes: python-docx is never asked to open it."""
-    import docx
+    """A bomb is refused from the archive's table of sizes, in Hearth's own process: no worker is
+    asked to unpack it, and python-docx never sees it."""
+    from desktop.services import pdf
 
-    opened: list[object] = []
-    monkeypatch.setattr(docx, "Document", lambda *a, **k: opened.append(a))
+    asked: list[object] = []
+    monkeypatch.setattr(pdf, "read_in_worker", lambda *a, **k: asked.append(a))
     with pytest.raises(DocumentError) as err:
         readers.extract(documents.docx_bomb(tmp_path / "bomb.docx"))
-    assert err.value.reason == "compression_bomb" and "limits" in err.value.detail and not opened
+    assert err.value.reason == "compression_bomb" and "limits" in err.value.detail and not asked
+
+
+def test_word_files_are_parsed_in_the_worker_process(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """python-docx hands the XML to lxml (native code): it runs in the PDF reader's worker, with its
+    limits, and never in Hearth's own process."""
+    import docx
+
+    contract = documents.contract_docx(tmp_path / "contract.docx")
+    monkeypatch.setattr(docx, "Document", lambda *a, **k: pytest.fail("parsed in Hearth's process"))
+    info, pages = readers.extract(contract)
+    assert (info.title, len(pages), info.unit) == ("Master Services Agreement", 3, "page")
 
 
 def test_a_member_whose_size_lies_fails_its_check_instead_of_filling_memory(tmp_path: Path) -> None:

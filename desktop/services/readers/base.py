@@ -7,10 +7,11 @@ import codecs
 import logging
 import os
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Protocol
+from typing import BinaryIO, Protocol
 
 from desktop.core.chunking import clean_text
 from desktop.core.errors import DocumentError
@@ -94,6 +95,14 @@ MESSAGES: dict[str, tuple[str, str]] = {
         "This document is damaged and could not be read.",
         "Open it in the program that made it and save it again, then add the new copy.",
     ),
+    "timeout": (
+        "Reading this document took too long, so Hearth stopped.",
+        "It may be unusually complex or crafted to stall readers. Open it and save a fresh copy.",
+    ),
+    "parser_limit": (
+        "This document is built in a way that exceeds the reader's safety limits.",
+        "Open it in the program that made it and save a fresh copy, then add that.",
+    ),
     "no_text_document": (
         "This document holds no text.",
         "If it holds only pictures, export it as PDF and run OCR on it (for example `ocrmypdf`).",
@@ -118,18 +127,13 @@ def too_large(what: str, size: int, limit: int) -> DocumentError:
     )
 
 
-def read_whole(path: Path, max_bytes: int, what: str) -> bytes:
-    """The bytes of a regular file of at most `max_bytes`, or the refusal for why not."""
+@contextmanager
+def opened(path: Path, max_bytes: int, what: str) -> Iterator[tuple[BinaryIO, int]]:
+    """(file, size) of a regular, non-empty file of at most `max_bytes`, or the refusal for why not."""
     from desktop.services.files import NotRegularFile, open_regular
 
     try:
-        with open_regular(path) as fh:
-            size = os.fstat(fh.fileno()).st_size
-            if size == 0:
-                raise refusal("empty_file")
-            if size > max_bytes:
-                raise too_large(what, size, max_bytes)
-            data = fh.read(max_bytes + 1)
+        fh = open_regular(path)
     except NotRegularFile as exc:
         if exc.kind == "a folder":
             raise refusal("not_found", str(path)) from exc
@@ -138,6 +142,22 @@ def read_whole(path: Path, max_bytes: int, what: str) -> bytes:
         raise refusal("not_found", str(path)) from exc
     except OSError as exc:
         raise refusal("unreadable_file", str(exc)) from exc
+    with fh:
+        size = os.fstat(fh.fileno()).st_size
+        if size == 0:
+            raise refusal("empty_file")
+        if size > max_bytes:
+            raise too_large(what, size, max_bytes)
+        yield fh, size
+
+
+def read_whole(path: Path, max_bytes: int, what: str) -> bytes:
+    """The bytes of a regular file of at most `max_bytes`, or the refusal for why not."""
+    with opened(path, max_bytes, what) as (fh, _size):
+        try:
+            data = fh.read(max_bytes + 1)
+        except OSError as exc:
+            raise refusal("unreadable_file", str(exc)) from exc
     if len(data) > max_bytes:  # grew while being read
         raise too_large(what, len(data), max_bytes)
     if not data:

@@ -10,7 +10,9 @@ DocumentInfo.unit says which ("page" or "section"). Body text and tables are rea
 table row becomes one line, its cells joined by " | "); headers, footers, comments and
 footnotes are not.
 
-A .docx is a zip. Before python-docx reads it, the archive's own table of sizes is checked:
+It is read in a worker process (services/pdf.py's, with its time and memory limits), since
+python-docx hands the XML to lxml, native code reading an untrusted file. A .docx is a zip.
+Before python-docx reads it, the archive's own table of sizes is checked:
 at most MAX_ENTRIES members, MAX_UNPACKED_BYTES in all, MAX_XML_BYTES of body XML, and a
 compression ratio under MAX_RATIO once it holds more than a few MB. Python's zipfile never
 inflates a member past the size it declares, so a member that lies about its size fails its
@@ -25,8 +27,9 @@ import logging
 import zipfile
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
+from desktop.core.errors import DocumentError
 from desktop.core.jobs import CancelToken
 from desktop.core.paging import PAGE_CHARS, Block, paginate
 from desktop.core.types import Page
@@ -34,6 +37,7 @@ from desktop.services.readers.base import (
     DocumentInfo,
     ProgressCallback,
     finish,
+    opened,
     read_whole,
     refusal,
     too_large,
@@ -53,8 +57,15 @@ _W = "{http://schemas.openxmlformats.org/wordprocessingml/2006/main}"
 _OLE = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"  # old .doc files, and password-protected .docx files
 
 
-def check_package(data: bytes) -> None:
-    """Refuse what is not a .docx, or would unpack to too much, before anything is inflated."""
+def check_package(source: bytes | BinaryIO) -> None:
+    """Refuse what is not a .docx, or would unpack to too much, before anything is inflated.
+    `source`: the file's bytes, or the open file (only its zip directory is read)."""
+    archive_source: BinaryIO
+    if isinstance(source, bytes):
+        data, archive_source = source[:8], io.BytesIO(source)
+    else:
+        data, archive_source = source.read(8), source
+        source.seek(0)
     if data.startswith(_OLE):
         raise refusal(
             "not_docx",
@@ -64,7 +75,7 @@ def check_package(data: bytes) -> None:
     if not data.startswith(b"PK"):
         raise refusal("not_docx", f"starts with {data[:8]!r}")
     try:
-        archive = zipfile.ZipFile(io.BytesIO(data))
+        archive = zipfile.ZipFile(archive_source)
     except (zipfile.BadZipFile, ValueError, OSError) as exc:
         raise refusal("not_docx", f"not a zip archive: {exc}") from exc
     with archive:
@@ -197,20 +208,52 @@ class WordReader:
             raise refusal("damaged", f"{type(exc).__name__}: {exc}"[:500]) from exc
 
     def inspect(self, path: Path) -> DocumentInfo:
-        data = read_whole(path, MAX_FILE_BYTES, "Word document")
-        check_package(data)
-        with zipfile.ZipFile(io.BytesIO(data)) as archive:
-            body = archive.getinfo(BODY).file_size
+        with opened(path, MAX_FILE_BYTES, "Word document") as (fh, size):
+            check_package(fh)
+            with zipfile.ZipFile(fh) as archive:
+                body = archive.getinfo(BODY).file_size
         # Body XML runs ~4-8 bytes per character of text: an estimate for progress bars.
         estimate = max(1, body // (6 * PAGE_CHARS))
-        return DocumentInfo(str(path), self.kind, estimate, "", False, len(data), "", "page")
+        return DocumentInfo(str(path), self.kind, estimate, "", False, size, "", "page")
 
     def extract(
         self, path: Path, cancel: CancelToken | None = None, on_progress: ProgressCallback | None = None
     ) -> tuple[DocumentInfo, list[Page]]:
+        """Read in a worker process (services/pdf.py's, with its time and memory limits): lxml is
+        native code, and this file is untrusted."""
+        from desktop.services import pdf
+
+        with opened(path, MAX_FILE_BYTES, "Word document") as (fh, _size):
+            check_package(fh)  # a bomb or a stranger is refused here, before any worker sees it
+        try:
+            raw, pages = pdf.read_in_worker(path, self.kind, cancel, on_progress)
+        except DocumentError as exc:
+            if exc.reason in ("timeout", "parser_limit"):
+                raise refusal(exc.reason, exc.detail) from exc
+            if exc.reason == "too_large" and "out of memory" in exc.detail:
+                raise refusal(
+                    "too_large",
+                    exc.detail,
+                    f"This Word document needs more memory than Hearth allows a reader "
+                    f"({pdf.MEMORY_LIMIT_BYTES / 2**30:.1f} GB).",
+                ) from exc
+            raise
+        info = DocumentInfo(
+            str(path),
+            self.kind,
+            len(pages),
+            str(raw.get("title", "")),
+            False,
+            int(raw.get("file_size", 0)),
+            str(raw.get("truncated", "")),
+            str(raw.get("unit", "page")),
+            tuple(raw.get("notices", ())),
+        )
+        return info, pages
+
+    def extract_here(self, path: Path) -> tuple[DocumentInfo, list[Page]]:
+        """Read in this process (the worker calls it)."""
         document, size = self._open(path)
-        if cancel is not None:
-            cancel.raise_if_cancelled()
         body = document.element.body
         if body.find(f".//{_W}lastRenderedPageBreak") is not None:
             marker, unit = "rendered", "page"
@@ -238,16 +281,7 @@ class WordReader:
                 (p.text for p in document.paragraphs[:20] if p.style is not None and p.style.name == "Title"),
                 "",
             )
-        return finish(
-            path,
-            self.kind,
-            pages,
-            title=title,
-            size=size,
-            unit=unit,
-            cancel=cancel,
-            on_progress=on_progress,
-        )
+        return finish(path, self.kind, pages, title=title, size=size, unit=unit)
 
 
 def _with_blank_pages(blocks: Iterator[Block]) -> list[Page]:
