@@ -175,6 +175,7 @@ class MainWindow(QMainWindow):
         self._library_read = False
         self.viewer: PdfViewer | None = None  # PDFs (QtPdf)
         self.text_viewer: TextViewer | None = None  # every other type (services/readers)
+        self._text_request: object | None = None  # the document read for the text view now
 
         self._fix_tab_order()
         self._bridge = _MessageBridge(self)
@@ -674,11 +675,40 @@ class MainWindow(QMainWindow):
             self.side.hide_page(other)  # one document tab at a time
         self.side.show_page(viewer, _tab_title(path.name), "document")
         self._fit_panes(opening=True)
-        viewer.show_source(
-            path,
+        where = (
             int(source.get("page") or 1),
             str(source.get("snippet") or ""),
             str(source.get("quote") or ""),
+        )
+        if viewer is self.viewer or self.text_viewer is None or self.text_viewer.is_current(path):
+            if viewer is self.viewer:
+                self._text_request = None  # a text document still being read is no longer wanted
+            viewer.show_source(path, *where)
+            return
+        # Another type: read by its reader off the GUI thread (a Word file is parsed in a worker
+        # process), then shown at the cited page. A newer citation replaces one still being read.
+        from desktop.ui.viewer.text_viewer import read_document
+
+        text_viewer = self.text_viewer
+        text_viewer.set_loading(path)
+        self._text_request = request = object()
+
+        def loaded(result: Any) -> None:
+            if self._text_request is request:
+                stamp, info, pages = result
+                text_viewer.load(path, pages, info.unit, stamp)
+                text_viewer.show_source(path, *where)
+
+        def failed(error: Any) -> None:
+            if self._text_request is not request:
+                return
+            if isinstance(error, AppError):
+                text_viewer.show_error(path, error.user_message)
+            else:
+                self._job_failed(error)
+
+        self.session.runner.call(
+            "io", lambda: read_document(path), replaces="document_view", on_succeeded=loaded, on_failed=failed
         )
 
     def ensure_viewer(self) -> PdfViewer:

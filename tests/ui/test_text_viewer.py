@@ -27,7 +27,10 @@ def test_a_citation_into_a_markdown_note_opens_the_text_view_with_the_passage_ma
     assert viewer is not None and window.side.showing(viewer)
     assert window.viewer is None  # the QtPdf view is for PDFs only
     assert window.side.tabText(window.side.indexOf(viewer)) == "garden.md"
-    assert viewer.unit == "section" and viewer.page_count() == 4
+    # The note is read off the GUI thread (io lane), then shown at the cited section.
+    assert viewer.text.placeholderText() == "Reading garden.md…"
+    qtbot.waitUntil(lambda: viewer.page_count() == 4, timeout=10_000)
+    assert viewer.unit == "section"
     qtbot.waitUntil(lambda: viewer.page() == 3, timeout=3000)
     assert viewer.page_label.text() == "Section 3 of 4"
     # The exact sentence is marked black on the evidence yellow, and it is on screen.
@@ -49,6 +52,24 @@ def test_a_citation_into_a_markdown_note_opens_the_text_view_with_the_passage_ma
     assert viewer.found == "The beehive by the shed holds"
     viewer.close_button.click()
     assert not window.side.showing(viewer)
+
+
+def test_a_citation_into_a_word_file_opens_at_its_page_and_a_vanished_one_says_why(
+    qtbot: Any, make_window: Any, tmp_path: Path
+) -> None:
+    contract = documents.contract_docx(tmp_path / "contract.docx")
+    window = make_window()
+    quote = "Either party may terminate this agreement by giving ninety (90) days' written notice"
+    window.open_source({"path": str(contract), "page": 2, "snippet": "", "quote": quote})
+    viewer = window.text_viewer
+    qtbot.waitUntil(lambda: viewer.found == quote, timeout=20_000)  # parsed in a worker process
+    assert viewer.page() == 2 and viewer.page_label.text() == "Page 2 of 3"
+    # The file turns into junk after it was indexed: the pane says why instead of showing nothing.
+    contract.write_text("no longer a Word file")
+    window.open_source({"path": str(contract), "page": 2, "snippet": "", "quote": quote})
+    qtbot.waitUntil(viewer.title.isVisible, timeout=20_000)
+    assert "Cannot open contract.docx" in viewer.title.text() and "not a Word document" in viewer.title.text()
+    assert viewer.page_count() == 0
 
 
 def test_a_dropped_note_is_summarized_and_a_photo_is_refused(

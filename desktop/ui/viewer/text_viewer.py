@@ -163,32 +163,43 @@ class TextViewer(QWidget):
 
     # -- opening
 
-    def open(self, path: Path) -> bool:
-        """Read `path` with its reader and show it; False (and the reason in the pane) when it cannot be."""
-        try:
-            st = path.stat()
-            stamp = (st.st_size, st.st_mtime_ns)
-        except OSError:
-            stamp = None
-        if self.path == path and stamp is not None and stamp == self._stamp:
-            return True
-        from desktop.services import readers
+    def is_current(self, path: Path) -> bool:
+        """Whether `path` is the document shown, unchanged on disk since it was read."""
+        return self.path == path and self._stamp is not None and self._stamp == _stamp(path)
 
-        try:
-            # Text types read in milliseconds (a long Word file in well under a second), so this
-            # stays on the GUI thread; PDFs go to the QtPdf view, never here.
-            info, pages = readers.extract(path)
-        except DocumentError as exc:
-            log.info("text view could not open %s: %s", path.name, exc.reason)
-            self.title.setText(f"Cannot open {path.name}: {exc.user_message}")
-            self.title.setVisible(True)
-            self.path, self._stamp = None, None
-            self._show([], "page")
-            return False
+    def set_loading(self, path: Path) -> None:
+        """Say the document is being read (the window reads it off the GUI thread, then `load`s it)."""
+        self.path, self._stamp = None, None
+        self.title.setVisible(False)
+        self._show([], "page")
+        self.text.setPlaceholderText(f"Reading {path.name}…")
+
+    def load(self, path: Path, pages: list[Any], unit: str, stamp: tuple[int, int] | None) -> None:
+        """Show `pages` of `path`, as its reader gave them (`stamp`: its (size, mtime_ns) when read)."""
         self.path, self._stamp = path, stamp
         self.title.setToolTip(str(path))
         self.title.setVisible(False)
-        self._show(pages, info.unit)
+        self._show(pages, unit)
+
+    def show_error(self, path: Path, message: str) -> None:
+        """The document could not be read: say why in the pane."""
+        self.path, self._stamp = None, None
+        self.title.setText(f"Cannot open {path.name}: {message}")
+        self.title.setVisible(True)
+        self._show([], "page")
+
+    def open(self, path: Path) -> bool:
+        """Read `path` with its reader (on this thread) and show it; False, and the reason in the pane,
+        when it cannot be read. The window reads off the GUI thread instead (`read_document`)."""
+        if self.is_current(path):
+            return True
+        try:
+            stamp, info, pages = read_document(path)
+        except DocumentError as exc:
+            log.info("text view could not open %s: %s", path.name, exc.reason)
+            self.show_error(path, exc.user_message)
+            return False
+        self.load(path, pages, info.unit, stamp)
         return True
 
     def _show(self, pages: list[Any], unit: str) -> None:
@@ -218,6 +229,7 @@ class TextViewer(QWidget):
         self._evidence = None
         self._hits, self._current_hit = [], -1
         self.found = ""
+        self.text.setPlaceholderText("")
         self.text.setPlainText("".join(parts).rstrip("\n"))
         # Page headings: small, bold and muted, so they guide without reading as document text.
         fmt = QTextCharFormat()
@@ -420,3 +432,22 @@ class TextViewer(QWidget):
             return False
         rect = self.text.cursorRect(self._evidence.cursor)
         return self.text.viewport().rect().intersects(rect)
+
+
+def _stamp(path: Path) -> tuple[int, int] | None:
+    try:
+        st = path.stat()
+    except OSError:
+        return None
+    return st.st_size, st.st_mtime_ns
+
+
+def read_document(path: Path) -> tuple[tuple[int, int] | None, Any, list[Any]]:
+    """(stamp, DocumentInfo, pages) of a non-PDF document, read by its reader (services/readers).
+    Takes milliseconds for text, a fraction of a second for a long Word file (parsed in a worker
+    process): the window calls it on the io lane. Raises DocumentError."""
+    from desktop.services import readers
+
+    stamp = _stamp(path)
+    info, pages = readers.extract(path)
+    return stamp, info, pages
