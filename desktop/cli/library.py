@@ -13,7 +13,11 @@ from desktop.core.terminal import inline
 def register(sub: Any) -> None:
     p = sub.add_parser("library", help="add, list and remove documents in your library")
     lsub = p.add_subparsers(dest="library_command", metavar="ACTION", required=True)
-    add = lsub.add_parser("add", help="add PDF files or folders (incremental; resumes unfinished work)")
+    add = lsub.add_parser(
+        "add",
+        help="add documents (PDF, Word .docx, .txt, .md, .html) or folders of them "
+        "(incremental; resumes unfinished work)",
+    )
     add.add_argument(
         "paths",
         nargs="*",
@@ -81,7 +85,7 @@ def _list(args: argparse.Namespace) -> int:
         )  # fmt: skip
         return 0
     if not rows:
-        print("The library is empty. Add PDFs with `hearth library add PATH`.")
+        print("The library is empty. Add documents with `hearth library add PATH`.")
     for r in rows:
         detail = f"{r.page_count} pages" if r.status == "ready" else r.status
         if r.status == "error":

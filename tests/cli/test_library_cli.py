@@ -190,6 +190,20 @@ def test_all_bad_files_exit_with_an_error(capsys: pytest.CaptureFixture[str], tm
     assert code == 1 and "[not_found]" in out
 
 
+def test_other_document_types_are_added_and_bad_ones_say_why(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    from tests import documents
+
+    documents.garden_md(tmp_path / "garden.md")
+    documents.binary_junk(tmp_path / "junk.txt")
+    (tmp_path / "letter.docx").write_text("a letter renamed to .docx")
+    code, out, _ = _run(capsys, "library", "add", str(tmp_path))
+    assert code == 0  # one file was read; the others say why
+    assert "junk.txt: This file is not text" in out and "[not_text]" in out
+    assert "letter.docx: This file is not a Word document" in out and "[not_docx]" in out
+
+
 @pytest.mark.skipif(not (EVAL / "scisumm").is_dir(), reason="shared eval set absent")
 def test_real_problem_pdfs_from_the_eval_set(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
     """docinfo.json names real PDFs whose text comes out as glyph codes: the library says so."""
