@@ -35,6 +35,7 @@ from desktop.core.evidence import (
     Passage,
     Scored,
     Unit,
+    bare,
     choose_quotes,
     cut_units,
     date_in,
@@ -651,8 +652,12 @@ def ask_job(
             return (yield from _abstain(lead, found.evidence, None, run, t0, reason))
         if found.unsaid:
             name = display_name(found.missing, question)
-            lead = f"{NOT_IN_DOCUMENTS} The passages closest to it do not mention “{name}”."
-            reason = f"name not in the evidence: {found.missing}"
+            if found.owner:
+                lead = f"{NOT_IN_DOCUMENTS} Your documents mention “{name}”, but none of them is about it."
+                reason = f"not the subject of any document: {found.missing}"
+            else:
+                lead = f"{NOT_IN_DOCUMENTS} The passages closest to it do not mention “{name}”."
+                reason = f"name not in the evidence: {found.missing}"
             return (yield from _abstain(lead, found.evidence, None, run, t0, reason))
         if found.missing:
             lead = f"I could not find “{display_name(found.missing, question)}” in your documents."
@@ -694,6 +699,7 @@ class Gathered:
     missing: str = ""
     missing_year: bool = False
     unsaid: bool = False  # `missing` is a name the documents hold, but the best evidence does not say
+    owner: bool = False  # … or one asked about as an owner ("Anthropic's revenue") no document is about
 
 
 def gather_evidence(
@@ -738,11 +744,12 @@ def gather_evidence(
         return Gathered(records, None, names)
     asked = set(question_terms(question))
     known: dict[str, set[str]] = {}
+    subjects: dict[str, set[str]] = {}
     for u in units:
         if u.doc_id not in known:
             stem_of = PurePath(u.path).stem if u.path else ""
-            known[u.doc_id] = asked & terms_of(f"{u.title} {stem_of}")
-            known[u.doc_id] |= _subject_names(retriever, u.doc_id, names, held)
+            subjects[u.doc_id] = _subject_names(retriever, u.doc_id, names, held)
+            known[u.doc_id] = asked & terms_of(f"{u.title} {stem_of}") | subjects[u.doc_id]
     evidence = score_units(question, units, embed_fn, known=known)
     held_terms = set().union(*(terms_of(u.full) for u in units))
     evidence.absent = _absent_share(retriever, question, request.collections, held_terms)
@@ -753,7 +760,22 @@ def gather_evidence(
     # "Oracle's cloud revenue" from NVIDIA's filing, which names Oracle once as a partner: the best
     # evidence must say the name, or be from a document about it.
     unsaid = _name_unsaid(question, evidence, records)
-    return Gathered(records, evidence, names, unsaid, unsaid=bool(unsaid))
+    if unsaid:
+        return Gathered(records, evidence, names, unsaid, unsaid=True)
+    owner = _owner_not_subject(question, names, subjects)
+    return Gathered(records, evidence, names, owner, unsaid=bool(owner), owner=bool(owner))
+
+
+_POSSESSIVE = re.compile(r"([A-Za-z0-9][A-Za-z0-9&.-]*)['’]s\b")
+
+
+def _owner_not_subject(question: str, names: Sequence[str], subjects: dict[str, set[str]]) -> str:
+    """A name the question asks about as an owner ("Anthropic's revenue") that no evidence
+    document is about: Amazon's filing reports its investment in Anthropic, not Anthropic's
+    revenue. "" when every owner is the subject of one of them."""
+    owners = [bare(m.group(1)) for m in _POSSESSIVE.finditer(question)]
+    about = set().union(*subjects.values()) if subjects else set()
+    return next((o for o in owners if o in names and stem(o) not in about), "")
 
 
 def _name_unsaid(question: str, evidence: Evidence, records: Sequence[Any]) -> str:

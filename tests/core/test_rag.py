@@ -662,3 +662,29 @@ def test_a_name_in_parentheses_restates_the_one_before_it() -> None:
         max_sources=3,
     )
     assert "do not mention" not in answer.text
+
+
+AMZN_INVEST = {
+    "amzn": (
+        "2023 Q3 AMZN",
+        [
+            "Amazon.com, Inc. Quarterly report for the quarter ended September 30, 2023.",
+            "In September 2023 we invested $1.25 billion in a note from Anthropic, PBC, convertible "
+            "to equity.",
+            "Net sales increased 13% to $143.1 billion in the third quarter of 2023.",
+        ],
+    )
+}
+
+
+def test_another_companys_own_figures_are_not_answered_from_a_filing_that_names_it() -> None:
+    """Amazon's filing names Anthropic (its investment), but "Anthropic's revenue" is Anthropic's own
+    figure, and no document here is about Anthropic."""
+    engine = ScriptedEngine("Anthropic's revenue was $1.25 billion.")
+    answer, _, order = _ask(engine, DocLibrary(AMZN_INVEST), "What was Anthropic's revenue in 2023?")
+    assert answer.abstained and answer.text.startswith(NOT_IN_DOCUMENTS)
+    assert "mention “Anthropic”, but none of them is about it" in answer.text.splitlines()[0]
+    assert engine.prompts == [] and "model" not in order
+    asked = "What were Amazon's net sales in 2023?"
+    answer, _, _ = _ask(ScriptedEngine("ok"), DocLibrary(AMZN_INVEST), asked)
+    assert answer.found and not answer.abstained and "143.1" in answer.text
