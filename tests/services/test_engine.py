@@ -31,7 +31,11 @@ again = load_cpu_backends()
 out = {"loaded": first, "again": again}
 import llama_cpp
 if sys.argv[1]:
-    llm = llama_cpp.Llama(model_path=sys.argv[1], n_ctx=256, n_threads=1, n_threads_batch=1, verbose=False)
+    # Without extra buffer types (AMX, repacked weights), as Hearth's portable rung runs: on a
+    # virtualized AMX Xeon the default ones fault (SIGILL) in any process, Hearth's or not.
+    from desktop.services.llm import _build_llama
+    kwargs = dict(model_path=sys.argv[1], n_ctx=256, n_threads=1, n_threads_batch=1, verbose=False)
+    llm = _build_llama(llama_cpp, kwargs, extra_bufts=False)
     done = llm.create_completion("The capital of France is", max_tokens=8, temperature=0.0)
     out["text"] = done["choices"][0]["text"]
 out["system_info"] = llama_cpp.llama_print_system_info().decode()

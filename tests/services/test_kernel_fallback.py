@@ -66,9 +66,35 @@ def test_crash_at_load_falls_back_to_portable_kernels_and_remembers(
     assert time.perf_counter() - t0 < 30
 
 
+@pytest.fixture(scope="session")
+def default_rung_works(tmp_path_factory: pytest.TempPathFactory, model_path) -> bool:  # type: ignore[no-untyped-def]
+    """Whether this CPU runs the default kernels at all. On some (a virtualized AMX Xeon measured
+    here, where raw llama-cpp-python dies with SIGILL on a batched prompt) it faults for real, and
+    Hearth starts on the portable rung after one crash; there, no fault can be injected on it."""
+    import os
+    import subprocess
+    import sys
+
+    probe = (
+        "import sys\nfrom desktop.services.llm import LlamaRuntime\n"
+        "from desktop.core.types import RuntimePlan\n"
+        "plan = RuntimePlan('cpu', 0, 1, 1, 512, 64, 'fits', 'probe')\n"
+        "rt = LlamaRuntime(sys.argv[1], plan, load_timeout_s=60)\n"
+        "print('RUNG', rt.start().kernels); rt.close()\n"
+    )
+    env = {**os.environ, "HEARTH_DATA_DIR": str(tmp_path_factory.mktemp("probe"))}
+    env.pop("HEARTH_FAULT_KERNEL_CRASH", None)
+    out = subprocess.run(
+        [sys.executable, "-c", probe, str(model_path)], capture_output=True, text=True, env=env, timeout=120
+    )
+    return "RUNG default" in out.stdout
+
+
 def test_crash_reading_the_first_prompt_retries_the_request_once(
-    model_path, cpu_plan, data_dir: Path, monkeypatch: pytest.MonkeyPatch
+    model_path, cpu_plan, data_dir: Path, monkeypatch: pytest.MonkeyPatch, default_rung_works: bool
 ) -> None:  # type: ignore[no-untyped-def]
+    if not default_rung_works:
+        pytest.skip("this CPU faults on the default kernels for real: nothing to inject there")
     monkeypatch.setenv("HEARTH_FAULT_KERNEL_CRASH", "request")  # the load-time check passes
     with LlamaRuntime(model_path, cpu_plan, load_timeout_s=60) as rt:
         assert rt.start().kernels == "default"
@@ -108,7 +134,7 @@ def test_a_crash_after_the_answer_started_is_not_blamed_on_the_kernels(
     from desktop.core.events import Token
 
     with LlamaRuntime(model_path, cpu_plan, load_timeout_s=60) as rt:
-        rt.start()
+        first = rt.start().kernels  # "default", or below it on a CPU whose kernels fault
         pid = rt.pid
         assert pid is not None
 
@@ -123,7 +149,7 @@ def test_a_crash_after_the_answer_started_is_not_blamed_on_the_kernels(
             )
         assert stopped.value.user_message == "The model stopped unexpectedly."
         assert "SIGSEGV" in stopped.value.detail
-        assert rt.start().kernels == "default"
+        assert rt.start().kernels == first  # not moved down a rung by this crash
 
 
 def test_rungs_and_signal_names() -> None:
