@@ -261,13 +261,12 @@ class ChatStore:
                 lines += ["*(interrupted: Hearth stopped before this answer was finished)*", ""]
             elif m.meta.get("stopped"):
                 lines += ["*(stopped)*", ""]
-            for c in m.meta.get("citations", []):
-                lines.append(f"- [{c.get('n')}] {c.get('title')}, p. {c.get('page')}")
-            if m.meta.get("citations"):
-                lines.append("")
+            lines += source_lines(m.meta.get("citations") or [])
         return "\n".join(lines).rstrip() + "\n"
 
     def export_json(self, chat_id: int) -> dict[str, Any]:
+        """The chat as data; an answer keeps its meta, so `citations` is each source structured:
+        n, title, path, page, page_end, quote (the evidence), snippet, used."""
         chat = self.chat(chat_id)
         return {
             "title": chat.title,
@@ -330,6 +329,35 @@ class StreamingAnswer:
     def discard(self) -> None:
         """Nothing was said (an error before the first token): no empty answer is kept."""
         self.store.delete_messages_from(self.message.chat_id, self.message.id)
+
+
+def source_lines(citations: Sequence[dict[str, Any]]) -> list[str]:
+    """An answer's sources in Markdown: `- [n] Title (file.pdf), p. N — “quoted evidence”`, one
+    line each, then a blank line. Sources shown only for context say so when others were used."""
+    if not citations:
+        return []
+    any_used = any(c.get("used") for c in citations)
+    lines = ["Sources:", ""]
+    for c in citations:
+        path = str(c.get("path") or "")
+        name = path.replace("\\", "/").rsplit("/", 1)[-1]
+        title = _one_line(str(c.get("title") or "")) or name or "Document"
+        if name and name != title:
+            title = f"{title} ({name})"
+        page, end = c.get("page"), c.get("page_end")
+        where = f", pp. {page}–{end}" if end and end != page else (f", p. {page}" if page else "")
+        evidence = _one_line(str(c.get("quote") or "")) or _one_line(str(c.get("snippet") or ""))[:300]
+        line = f"- [{c.get('n')}] {title}{where}"
+        if evidence:
+            line += f" — “{evidence}”"
+        if any_used and not c.get("used"):
+            line += " *(shown for context; not used in the answer)*"
+        lines.append(line)
+    return [*lines, ""]
+
+
+def _one_line(text: str) -> str:
+    return " ".join(text.split())
 
 
 def _escape_like(text: str) -> str:

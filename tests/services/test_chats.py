@@ -87,6 +87,46 @@ def test_export_markdown_and_json_carry_citations() -> None:
     assert data["messages"][1]["citations"] == cites
 
 
+CITED = [
+    {"n": 1, "doc_id": "ab" * 32, "title": "Annual Report 2024", "path": "/docs/annual.pdf", "page": 4,
+     "page_end": 5, "snippet": "Revenue grew 12% to $3.1M in the year…",
+     "quote": "Revenue grew 12%\n to $3.1M in the year.", "used": True, "score": 0.9},
+    {"n": 2, "doc_id": "cd" * 32, "title": "", "path": "/docs/notes.txt", "page": 1, "page_end": None,
+     "snippet": "Costs were flat.", "quote": "", "used": False, "score": 0.2},
+]  # fmt: skip
+
+
+def test_export_keeps_each_answers_sources_with_page_and_quoted_evidence(data_dir: Path) -> None:
+    store = open_store()
+    chat = store.create_chat("Report")
+    store.add_message(chat.id, "user", "What grew?")
+    store.add_message(chat.id, "assistant", "Revenue grew [1].", {"citations": CITED, "mode": "grounded"})
+    store.add_message(chat.id, "user", "Thanks")
+    store.close()
+
+    again = ChatStore(data_dir / "chats.sqlite")  # what is on disk, not what is in memory
+    md = again.export_markdown(chat.id)
+    answer, sources = md.split("## Hearth\n\n", 1)[1].split("Sources:\n\n", 1)
+    assert answer.strip() == "Revenue grew [1]."
+    assert sources.splitlines()[:2] == [
+        "- [1] Annual Report 2024 (annual.pdf), pp. 4–5 — “Revenue grew 12% to $3.1M in the year.”",
+        "- [2] notes.txt, p. 1 — “Costs were flat.” *(shown for context; not used in the answer)*",
+    ]
+    assert md.index("Sources:") < md.index("## You\n\nThanks")  # each answer's own sources
+
+    data = again.export_json(chat.id)
+    (cited,) = [m for m in data["messages"] if m.get("citations")]
+    assert cited["content"] == "Revenue grew [1]." and cited["mode"] == "grounded"
+    first = cited["citations"][0]
+    assert (first["title"], first["path"], first["page"], first["used"]) == (
+        "Annual Report 2024",
+        "/docs/annual.pdf",
+        4,
+        True,
+    )
+    assert first["quote"] == CITED[0]["quote"]
+
+
 def test_unreadable_file_is_a_storage_error_with_a_hint(tmp_path: Path) -> None:
     bad = tmp_path / "chats.sqlite"
     bad.write_bytes(b"this is not a database" * 100)
