@@ -153,15 +153,6 @@ SETTINGS: tuple[Setting, ...] = (
         "Appearance",
         choices=("system", "light", "dark"),
     ),
-    Setting(
-        "allow_remote",
-        bool,
-        False,
-        "Allow remote servers",
-        "Off: Hearth refuses every connection to another machine. Turn on only to name a server you trust.",
-        "Privacy",
-        restart=True,
-    ),
 )
 
 BY_KEY: dict[str, Setting] = {s.key: s for s in SETTINGS}
@@ -172,7 +163,10 @@ def defaults() -> dict[str, Any]:
 
 
 class SettingsStore:
-    """Settings read from and written to one JSON file; unknown or invalid values fall back to defaults."""
+    """Settings read from and written to one JSON file; invalid values fall back to defaults.
+
+    Keys no longer declared (a setting that was removed, such as `allow_remote`) are ignored when
+    read and dropped at the next save: an older settings.json always loads, without a complaint."""
 
     def __init__(self, path: Path) -> None:
         self.path = path

@@ -1,8 +1,8 @@
-"""Secrets (tokens for a team server the user names, keys) live in the OS keyring, never in a file.
+"""The OS keyring: where the key of Hearth's encrypted stores lives (services/database.py), never in a file.
 
-With no keyring backend (a headless box, a minimal desktop) Hearth says so plainly and keeps
-working without the secret; it never falls back to a plain-text store such as keyrings.alt
-(base64 in a file is not protection).
+With no keyring backend (a headless box, a minimal desktop) Hearth says so plainly and the data
+is protected by a passphrase instead; it never falls back to a plain-text store such as
+keyrings.alt (base64 in a file is not protection).
 """
 
 from __future__ import annotations

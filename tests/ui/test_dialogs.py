@@ -162,3 +162,8 @@ def test_privacy_panel_says_how_data_is_kept_on_disk_and_what_vectors_reveal(
     text = dialog.at_rest.text()
     assert "Chats and document text are encrypted" in text
     assert "vector index (the vectors/ folder) is not encrypted" in text and "do not contain the text" in text
+    # No line claims what the code does not do (issue 10: a "remote servers" setting did nothing).
+    from PySide6.QtWidgets import QLabel
+
+    shown = " ".join(label.text() for label in dialog.findChildren(QLabel))
+    assert "Remote servers:" not in shown and "you named a server" not in shown

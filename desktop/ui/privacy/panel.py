@@ -70,13 +70,9 @@ class PrivacyDialog(QDialog):
         self.attempts.setVisible(count > 0)
         layout.addWidget(self.attempts)
 
-        remote = "allowed (you named a server)" if session.settings["allow_remote"] else "off"
-        self.remote = QLabel(f"Remote servers: <b>{remote}</b>")
-        self.remote.setAccessibleName(f"Remote servers: {remote}")
-        layout.addWidget(self.remote)
         self.guard = QLabel(
             "Offline switches set for Hugging Face, transformers, Chroma and ONNX Runtime telemetry. "
-            "Secrets, if you give any, go only to your system keyring, never to a file."
+            "There is no setting for remote servers: Hearth connects to none."
         )
         self.guard.setWordWrap(True)
         self.guard.setAccessibleName("Offline switches and secrets")

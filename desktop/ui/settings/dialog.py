@@ -35,7 +35,7 @@ AUTOMATIC = "Automatic"
 PAGES: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("Model", ("Model",)),
     ("Answers", ("Answers", "Library", "Summaries")),
-    ("Appearance & privacy", ("Appearance", "Privacy")),
+    ("Appearance", ("Appearance",)),
 )
 # (label, value) pairs offered for a setting whose declaration has no fixed choices
 Choices = dict[str, list[tuple[str, Any]]]
