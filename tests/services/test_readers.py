@@ -132,6 +132,16 @@ def test_html_gives_only_visible_text_in_sections(tmp_path: Path) -> None:
     assert "Bacalhau | 14 euros" in pages[2].text and "pastel de nata" in pages[2].text
 
 
+def test_html_tables_and_lists_keep_their_rows_and_items_whole() -> None:
+    from desktop.services.readers.html import page_text
+
+    blocks, _ = page_text(
+        "<ul><li><p>First point</p></li><li>Second</li></ul>"
+        "<table><tr><td><p>Cell A</p><p>more</p></td><td>B</td><tr><td>C<td>D</table><p>After</p>"
+    )
+    assert [b.text for b in blocks] == ["• First point", "• Second", "Cell A more | B", "C | D", "After"]
+
+
 def test_plain_text_pages_are_about_3000_characters_cut_between_paragraphs(tmp_path: Path) -> None:
     path = documents.logbook_txt(tmp_path / "logbook.txt")
     info, pages = readers.extract(path)

@@ -59,7 +59,12 @@ class _PageText(HTMLParser):
     # -- element boundaries
 
     def _end_block(self) -> None:
+        if self._cells is not None:  # a paragraph inside a table cell: the row stays one line
+            self._text.append(" ")
+            return
         text = " ".join("".join(self._text).split())
+        if text == "•":  # a list item whose text sits in a paragraph of its own: keep the bullet
+            return
         if text:
             self.blocks.append(Block(text, self._kind))
         self._text = []
@@ -88,6 +93,8 @@ class _PageText(HTMLParser):
             self._end_block()
             self._kind = "heading" if _HEADINGS[tag] <= 3 else "text"
         elif tag == "tr":
+            if self._cells is not None:  # the previous row's </tr> was left out, as HTML allows
+                self.handle_endtag("tr")
             self._end_block()
             self._cells = []
         elif tag in ("td", "th"):
@@ -106,6 +113,8 @@ class _PageText(HTMLParser):
                 while self._skip and self._skip.pop() != tag:
                     pass
             return
+        if tag in ("table", "tbody", "thead", "tfoot") and self._cells is not None:
+            self.handle_endtag("tr")  # a last row left open, as HTML allows
         if tag == "title":
             self._in_title = False
         elif tag == "tr" and self._cells is not None:
