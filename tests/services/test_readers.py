@@ -140,6 +140,8 @@ def test_html_tables_and_lists_keep_their_rows_and_items_whole() -> None:
         "<table><tr><td><p>Cell A</p><p>more</p></td><td>B</td><tr><td>C<td>D</table><p>After</p>"
     )
     assert [b.text for b in blocks] == ["• First point", "• Second", "Cell A more | B", "C | D", "After"]
+    blocks, _ = page_text("<pre><code>fn main() {\n    let x = 5;\n}</code></pre><p>After   text</p>")
+    assert [b.text for b in blocks] == ["fn main() {\nlet x = 5;\n}", "After text"]  # code keeps its lines
 
 
 def test_plain_text_pages_are_about_3000_characters_cut_between_paragraphs(tmp_path: Path) -> None:

@@ -5,9 +5,10 @@ Only what a reader of the page sees becomes text: the contents of <script>, <sty
 <template>, <svg>, <head> (but its <title>), and of elements marked `hidden`, `aria-hidden="true"`
 or `display:none` are left out (hidden text is also a way to slip instructions to a model), and
 so are navigation menus (<nav>), which repeat on every page of a site.
-Block elements end paragraphs, list items keep a bullet, a table row becomes one line with its
-cells joined by " | ". A "section" starts at each <h1>-<h3> (desktop/core/paging.py), and a
-section longer than about 3,000 characters continues on the next number.
+Block elements end paragraphs (<pre> keeps its line breaks), list items keep a bullet, a table
+row becomes one line with its cells joined by " | ". A "section" starts at each <h1>-<h3>
+(desktop/core/paging.py), and a section longer than about 3,000 characters continues on the
+next number.
 
 Encoding: a byte-order mark, else the page's own <meta charset> (Latin-1 read as Windows-1252, as
 browsers do), else UTF-8, else Windows-1252 with a notice (services/readers/base.py).
@@ -55,6 +56,7 @@ class _PageText(HTMLParser):
         self._skip: list[str] = []  # open elements whose content is not shown (innermost last)
         self._in_title = False
         self._cells: list[str] | None = None  # the current table row's cells
+        self._pre = 0  # inside <pre>: line breaks are kept
 
     # -- element boundaries
 
@@ -62,7 +64,11 @@ class _PageText(HTMLParser):
         if self._cells is not None:  # a paragraph inside a table cell: the row stays one line
             self._text.append(" ")
             return
-        text = " ".join("".join(self._text).split())
+        raw = "".join(self._text)
+        if self._pre:
+            text = "\n".join(" ".join(line.split()) for line in raw.strip("\n").split("\n"))
+        else:
+            text = " ".join(raw.split())
         if text == "•":  # a list item whose text sits in a paragraph of its own: keep the bullet
             return
         if text:
@@ -103,6 +109,8 @@ class _PageText(HTMLParser):
                 self._text = []
         elif tag in _BLOCK:
             self._end_block()
+            if tag == "pre":
+                self._pre += 1
             if tag == "li":
                 self._text.append("• ")
 
@@ -127,6 +135,8 @@ class _PageText(HTMLParser):
                 self.blocks.append(Block(line))
         elif tag in _HEADINGS or tag in _BLOCK:
             self._end_block()
+            if tag == "pre":
+                self._pre = max(0, self._pre - 1)
 
     def handle_startendtag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
         if tag == "br" and not self._skip:
