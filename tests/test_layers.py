@@ -17,6 +17,8 @@ BLOCKED = (
     "torch",
     "transformers",
     "pypdf",
+    "docx",
+    "lxml",
     "numpy",
     "gguf",
     "keyring",
