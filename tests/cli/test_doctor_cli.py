@@ -70,4 +70,7 @@ def test_doctor_load_starts_the_real_runtime(capsys: pytest.CaptureFixture[str])
     assert main(["doctor", "--load", "--json"]) == 0
     load = json.loads(capsys.readouterr().out)["load"]
     assert load["ok"] and load["backend"] == load["planned_backend"] == "cpu"
-    assert load["n_ctx"] > 0 and load["load_s"] > 0 and load["notices"] == []
+    assert load["n_ctx"] > 0 and load["load_s"] > 0
+    # Nothing to say, except, on a CPU whose fastest kernels really fault (a virtualized AMX Xeon
+    # here), the first start's fallback to safer ones: said once, with the reason.
+    assert all("kernels" in n and "crashed" in n for n in load["notices"]), load["notices"]
