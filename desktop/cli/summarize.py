@@ -98,7 +98,7 @@ def read_pages(path_arg: str, cancel: CancelToken, on_event: Any) -> tuple[list[
     for notice in (info.truncated, *info.notices):
         if notice:
             on_event(Notice(f"{path.name}: {notice}.", "warning"))
-    return pages, info.title if " " in info.title.strip() else path.stem.replace("_", " ")
+    return pages, path.stem.replace("_", " ")  # named after the file, as the window names it
 
 
 def to_markdown(summary: Summary, source: str) -> str:
