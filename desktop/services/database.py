@@ -152,6 +152,16 @@ def forget_keys() -> None:
         _keys.clear()
 
 
+def folder_moved(old: Path, new: Path) -> None:
+    """A data folder was renamed (a restore swapped one in): the key this process holds for it
+    goes with it, and whatever it held for the folder it replaced is dropped."""
+    old, new = _folder(old), _folder(new)
+    with _lock:
+        _keys.pop(new, None)
+        if old in _keys:
+            _keys[new] = _keys.pop(old)
+
+
 def delete_key(folder: Path | None = None) -> None:
     """Before deleting all of a folder's data: its key leaves the keyring and this process."""
     folder = _folder(folder)
