@@ -6,6 +6,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+import pytest
 from PySide6.QtGui import QColor
 
 from desktop.ui import theme
@@ -89,3 +90,25 @@ def test_a_dropped_note_is_summarized_and_a_photo_is_refused(
     assert done.args == ["succeeded"]
     answer = window.chat.view.messages()[-1]
     assert answer.property("source_path") == str(note)
+
+
+@pytest.mark.slow
+def test_a_library_document_is_summarized_from_its_stored_pages(
+    qtbot: Any, make_window: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from desktop.services import readers
+    from tests.ui.test_library import index
+
+    note = documents.garden_md(tmp_path / "garden.md")
+    window = make_window()
+    index(qtbot, window, [note])
+    assert window.library.status_of("garden.md") == "ready"
+
+    def no_reading(*_: Any, **__: Any) -> Any:
+        raise AssertionError("the file was read again")
+
+    monkeypatch.setattr(readers, "extract", no_reading)
+    window.library.select(["garden.md"])
+    with qtbot.waitSignal(window.chat.answer_finished, timeout=60_000) as done:
+        assert window.library.summarize_selected()
+    assert done.args == ["succeeded"]
