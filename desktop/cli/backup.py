@@ -188,6 +188,8 @@ def _restore(args: argparse.Namespace) -> int:
             f"Restored {_counts(result.counts)} into {result.folder} from a backup made {made} "
             f"by Hearth {manifest.get('hearth_version', '?')}, in {result.seconds:.1f}s."
         )
+        for note in result.notes:
+            print(f"  Also: {note}.")
         if result.moved_aside is not None:
             print(f"  Your previous data was moved to {result.moved_aside} (nothing was deleted).")
         if result.kept:

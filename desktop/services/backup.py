@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import contextlib
 import ctypes
+import dataclasses
 import errno
 import hashlib
 import hmac
@@ -57,7 +58,9 @@ FILES_DB = "files.sqlite"
 SIDE_FILES = ("settings.json", "kernels.json")
 PASSPHRASE_ENV = "HEARTH_BACKUP_PASSPHRASE"  # scripts: the backup passphrase itself
 MIN_PASSPHRASE = database.MIN_PASSPHRASE
-KEPT_ON_RESTORE = ("models",)  # this machine's imported models stay with the data dir
+KEPT_ON_RESTORE = ("models",)
+STAGING = ".restoring-"  # `.Hearth.restoring-XXXX` beside the data dir, while a restore builds it
+INCOMPLETE = ".restore-incomplete"  # this machine's imported models stay with the data dir
 _CHECK_LABEL = b"hearth backup key check v1"
 CHOOSE_ANOTHER = "Choose a file made by `hearth backup create`. Nothing was changed."
 _MB = 1024 * 1024
@@ -519,10 +522,12 @@ def restore(
         prior = database.read_state(folder) if folder.is_dir() else None
     except StorageError:  # a damaged record: the restore replaces it (the old one goes aside)
         prior = None
-    staging = Path(tempfile.mkdtemp(prefix=f".{folder.name}.restoring-", dir=parent))
+    notes = _tidy(folder)
+    staging = Path(tempfile.mkdtemp(prefix=f".{folder.name}{STAGING}", dir=parent))
     swapped = False
     try:
         os.chmod(staging, 0o700)
+        (staging / INCOMPLETE).touch()  # until the swap: this folder holds only an unfinished restore
         unpacked = staging / ".unpacked"
         unpacked.mkdir(mode=0o700)
         _unpack(path, manifest, unpacked)
@@ -553,6 +558,8 @@ def restore(
             if p.is_file():
                 os.chmod(p, 0o600)
         database.fsync_dir(staging)
+        (staging / INCOMPLETE).unlink()
+        database.fsync_dir(staging)
         with _no_other_hearth(folder):
             aside, kept = _swap_in(staging, folder)
             swapped = True
@@ -565,7 +572,7 @@ def restore(
         raise
     database.folder_moved(staging, folder)  # the restored data's key, held by path, moves with it
     counts = _summary(tables)
-    result = RestoreResult(folder, time.perf_counter() - started, counts, manifest, aside, kept)
+    result = RestoreResult(folder, time.perf_counter() - started, counts, manifest, aside, kept, notes=notes)
     return _count_reindex(result)
 
 
@@ -635,11 +642,7 @@ def _swap_in(staging: Path, folder: Path) -> tuple[Path | None, tuple[str, ...]]
         os.rename(staging, folder)
         database.fsync_dir(folder.parent)
         return None, ()
-    aside = folder.with_name(f"{folder.name}.before-restore-{time.strftime('%Y%m%d-%H%M%S')}")
-    n = 1
-    while aside.exists():
-        n += 1
-        aside = aside.with_name(f"{folder.name}.before-restore-{time.strftime('%Y%m%d-%H%M%S')}-{n}")
+    aside = _aside_name(folder)
     if _exchange(staging, folder):
         os.rename(staging, aside)  # staging now holds the old data: give it its name
     else:
@@ -652,6 +655,33 @@ def _swap_in(staging: Path, folder: Path) -> tuple[Path | None, tuple[str, ...]]
             os.rename(aside / name, folder / name)
             kept.append(name)
     return aside, tuple(kept)
+
+
+def _aside_name(folder: Path) -> Path:
+    stamp = time.strftime("%Y%m%d-%H%M%S")
+    aside, n = folder.with_name(f"{folder.name}.before-restore-{stamp}"), 1
+    while aside.exists():
+        n += 1
+        aside = folder.with_name(f"{folder.name}.before-restore-{stamp}-{n}")
+    return aside
+
+
+def _tidy(folder: Path) -> list[str]:
+    """What a killed restore left beside `folder`: an unfinished one (marked) is deleted; one killed
+    between the exchange and the rename holds the previous data, which gets its aside name."""
+    notes: list[str] = []
+    for p in sorted(folder.parent.glob(f".{folder.name}{STAGING}*")):
+        if not p.is_dir():
+            continue
+        if (p / INCOMPLETE).exists():
+            _drop_staging_key(p)
+            shutil.rmtree(p, ignore_errors=True)
+            notes.append(f"removed {p.name}, left by a restore that did not finish")
+        else:
+            aside = _aside_name(folder)
+            os.rename(p, aside)
+            notes.append(f"data moved aside by an interrupted restore is now {aside}")
+    return notes
 
 
 def _exchange(a: Path, b: Path) -> bool:
@@ -683,9 +713,7 @@ def _count_reindex(result: RestoreResult) -> RestoreResult:
         n = int(conn.execute("SELECT count(DISTINCT sha256) FROM files WHERE status='ready'").fetchone()[0])
     finally:
         conn.close()
-    return RestoreResult(
-        result.folder, result.seconds, result.counts, result.manifest, result.moved_aside, result.kept, n
-    )
+    return dataclasses.replace(result, to_reindex=n)
 
 
 def rebuild_index(folder: Path, embedder: Any = None, on_event: Callable[[Any], None] | None = None) -> Any:

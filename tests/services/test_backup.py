@@ -348,3 +348,65 @@ def test_backup_checks_free_space_first_and_refuses_short_passphrases(
     with pytest.raises(backup.BackupError, match="Not enough free disk space"):
         backup.create(tmp_path / "b.backup", PASS)
     assert os.listdir(tmp_path) == []
+
+
+def test_a_restore_killed_at_any_moment_leaves_the_old_data_or_the_whole_new(
+    data_dir: Path, tmp_path: Path
+) -> None:
+    import random
+    import signal
+    import subprocess
+    import sys
+
+    store = ChatStore(data_dir / "chats.sqlite")
+    chat = store.create_chat("From the backup")
+    for i in range(3000):
+        store.add_message(chat.id, "user", f"{i} " + "y" * 2000)
+    store.close()
+    out = backup.create(tmp_path / "b.backup", PASS).path
+    store = ChatStore(data_dir / "chats.sqlite")
+    store.create_chat("Made after the backup")
+    store.close()
+    pristine = tmp_path / "pristine"
+    shutil.copytree(data_dir, pristine)
+    before = tree(pristine)
+    parent = data_dir.parent
+    env = {**os.environ, "HEARTH_BACKUP_PASSPHRASE": PASS}
+    rng = random.Random(10)
+    outcomes: list[str] = []
+    for delay in [0.4, 1.0, 1.6, 2.2, 2.8, 3.4, 4.0, 5.0, 30.0]:
+        for p in parent.iterdir():  # the old data dir again (what a killed run left beside it stays)
+            if p.name.startswith(data_dir.name):
+                shutil.rmtree(p)
+        shutil.copytree(pristine, data_dir)
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "desktop", "backup", "restore", str(out), "--replace", "--no-index"],
+            env=env,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
+        )
+        try:
+            proc.wait(timeout=delay + rng.random() * 0.5)
+        except subprocess.TimeoutExpired:
+            proc.send_signal(signal.SIGKILL)
+            proc.wait(timeout=10)
+        finally:
+            if proc.stderr is not None:
+                proc.stderr.close()
+        # The data dir is the old data, untouched, or the restored data, whole; the old data is never lost.
+        others = [p for p in parent.iterdir() if p.name.startswith((data_dir.name, f".{data_dir.name}"))]
+        old_copies = [p for p in others if p.is_dir() and tree(p) == before]
+        assert old_copies, f"the old data is gone after a kill at {delay}s"
+        database.forget_keys()
+        if tree(data_dir) == before:
+            outcomes.append("old")
+            continue
+        restored = ChatStore(data_dir / "chats.sqlite")
+        assert [c.title for c in restored.chats()] == ["From the backup"]
+        assert len(restored.messages(chat.id)) == 3000
+        restored.close()
+        outcomes.append("new")
+    print(f"\nrestores killed at 0.4–5 s, then one let run: {outcomes}")
+    # What killed runs left beside the data dir was tidied by the next restore.
+    assert not [p.name for p in parent.iterdir() if backup.STAGING in p.name]
+    assert outcomes[0] == "old" and outcomes[-1] == "new", outcomes
