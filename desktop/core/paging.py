@@ -73,20 +73,23 @@ def paginate(blocks: Iterable[Block], *, sections: bool, page_chars: int = PAGE_
 
 
 def _split_long(text: str, limit: int) -> list[str]:
-    """`text` in pieces of at most `limit` characters, cut after sentences, else at spaces, else hard."""
+    """`text` in pieces of at most `limit` characters, cut after sentences, else at spaces, else hard.
+    Walks by offsets: a 30 MB paragraph with no line break is cut in one pass, not re-copied."""
     if len(text) <= limit:
         return [text]
     out: list[str] = []
-    rest = text
-    while len(rest) > limit:
-        window = rest[: limit + 1]
+    at, end = 0, len(text)
+    while end - at > limit:
+        window = text[at : at + limit + 1]
         cut = max((m.start() for m in _SENTENCE_END.finditer(window)), default=-1)
         if cut < limit // 3:
             cut = window.rfind(" ")
         if cut < limit // 3:
             cut = limit
-        out.append(rest[:cut].rstrip())
-        rest = rest[cut:].lstrip()
-    if rest:
-        out.append(rest)
+        out.append(window[:cut].rstrip())
+        at += cut
+        while at < end and text[at].isspace():
+            at += 1
+    if at < end:
+        out.append(text[at:])
     return out

@@ -170,6 +170,26 @@ def test_text_that_is_not_utf8_is_read_as_windows_1252_with_a_notice(tmp_path: P
     assert pages[0].text == "Ça coûte 12 € pour un déjeuner complet." and not info.notices
 
 
+@pytest.mark.parametrize(
+    ("name", "content"),
+    [
+        ("one_line.md", "word " * 1_200_000),  # 6 MB, no line break at all
+        ("no_blank_line.md", "a line of words here and there\n" * 200_000),  # 200,000 lines, one paragraph
+        ("one_line.txt", "word " * 1_200_000),
+    ],
+)
+def test_huge_texts_without_breaks_are_read_in_linear_time(tmp_path: Path, name: str, content: str) -> None:
+    """Once, a 9 MB note with no blank line took 188 s (its lines were joined by re-copying)."""
+    import time
+
+    path = tmp_path / name
+    path.write_text(content)
+    start = time.perf_counter()
+    _, pages = readers.extract(path)
+    assert time.perf_counter() - start < 30  # ~1 s here; the quadratic versions took minutes
+    assert sum(len(p.text) for p in pages) > 5_000_000 and all(len(p.text) <= 3000 for p in pages)
+
+
 def test_a_page_over_the_text_cap_is_cut_and_says_so(tmp_path: Path) -> None:
     import docx
 
