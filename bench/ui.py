@@ -41,7 +41,10 @@ HEARTH = """
 import sys
 from desktop.services import privacy
 privacy.install()
-from desktop.ui.main_window import MainWindow   # the order desktop/app.py imports in
+from desktop.services.paths import data_dir     # the order desktop/app.py runs in:
+from desktop.ui import single_instance          # the claim on the data folder (one window per folder)
+instance = single_instance.claim_or_hand_over(data_dir(), [])
+from desktop.ui.main_window import MainWindow
 from PySide6.QtWidgets import QApplication
 app = QApplication(sys.argv)
 w = MainWindow()
@@ -49,6 +52,7 @@ def shown():
     print("SHOWN", flush=True)
     w.session.runner.shutdown()
     app.quit()
+w.first_shown.connect(instance.listen)
 w.first_shown.connect(shown)
 w.session.load_model = lambda *a, **k: None   # measure the window, not the model load that follows it
 w.refresh_models = lambda: None

@@ -15,16 +15,11 @@ def main(argv: list[str] | None = None) -> int:
     pdfs = _pdf_arguments(args)  # "Open with Hearth": `hearth report.pdf …` from a file manager
     if (not args or pdfs) and _gui_possible():
         try:
-            from desktop.ui.main_window import run_gui
-            from desktop.ui.unlock_dialog import unlock_at_start
+            from desktop.ui import single_instance  # noqa: F401 (does Qt load?)
         except ImportError:
-            pass  # the window is not built yet, or Qt is missing: fall back to the terminal
+            pass  # Qt or a library it needs is missing: fall back to the terminal
         else:
-            # The data's key first (keyring, or the passphrase dialog), and plain stores from
-            # before encryption converted with progress shown, before any store is opened.
-            if not unlock_at_start():
-                return 1
-            return run_gui(open_paths=pdfs or None)
+            return _window(pdfs)
     from desktop.cli import main as cli_main
 
     if pdfs:  # no display: summarize in the terminal, and say how to keep them in the library
@@ -34,6 +29,30 @@ def main(argv: list[str] | None = None) -> int:
             print(hint, file=sys.stderr)
         return cli_main(["summarize", str(pdfs[0])])
     return cli_main(args or ["chat"])
+
+
+def _window(pdfs: list[Path]) -> int:
+    """The window, unless one already runs on this data folder: then it is handed the files, comes
+    to the front, and this launch ends (0)."""
+    from desktop.core.errors import AppError
+    from desktop.services.paths import data_dir
+    from desktop.ui import single_instance
+
+    try:
+        instance = single_instance.claim_or_hand_over(data_dir(), pdfs)
+    except AppError as exc:  # a window runs but did not answer; or no data folder
+        single_instance.tell(exc)
+        return 1
+    if instance is None:
+        return 0
+    from desktop.ui.main_window import run_gui
+    from desktop.ui.unlock_dialog import unlock_at_start
+
+    # The data's key first (keyring, or the passphrase dialog), and plain stores from before
+    # encryption converted with progress shown, before any store is opened.
+    if not unlock_at_start():
+        return 1
+    return run_gui(open_paths=pdfs or None, instance=instance)
 
 
 def _pdf_arguments(args: list[str]) -> list[Path]:

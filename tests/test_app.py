@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -41,7 +42,47 @@ def test_with_a_display_the_window_opens_with_the_files(
     monkeypatch.setenv("QT_QPA_PLATFORM", "offscreen")
     opened: list[object] = []
     monkeypatch.setattr("desktop.ui.unlock_dialog.unlock_at_start", lambda: True)
-    fake_gui = lambda open_paths=None: opened.append(open_paths) or 0  # noqa: E731
+
+    def fake_gui(open_paths: object = None, instance: Any = None) -> int:
+        opened.append(open_paths)
+        assert instance is not None and instance.listen(), "later launches can hand over"
+        instance.close()
+        return 0
+
     monkeypatch.setattr("desktop.ui.main_window.run_gui", fake_gui)
     assert app.main([str(a)]) == 0
     assert opened == [[a.resolve()]]
+
+
+def test_with_a_window_already_running_the_files_are_handed_to_it(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    a = pdfs.normal(tmp_path / "a.pdf")
+    monkeypatch.delenv("HEARTH_NO_GUI", raising=False)
+    monkeypatch.setenv("QT_QPA_PLATFORM", "offscreen")
+    given: list[object] = []
+    monkeypatch.setattr(
+        "desktop.ui.single_instance.claim_or_hand_over", lambda folder, paths: given.append(paths)
+    )
+    monkeypatch.setattr("desktop.ui.unlock_dialog.unlock_at_start", lambda: pytest.fail("no unlock"))
+    assert app.main([str(a)]) == 0
+    assert app.main([]) == 0  # a plain `hearth`: the running window comes to the front
+    assert given == [[a.resolve()], []]
+
+
+def test_a_running_window_that_does_not_answer_is_said_and_the_launch_fails(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from desktop.ui import single_instance
+
+    monkeypatch.delenv("HEARTH_NO_GUI", raising=False)
+    monkeypatch.setenv("QT_QPA_PLATFORM", "offscreen")
+
+    def no_answer(folder: Path, paths: list[Path]) -> None:
+        raise single_instance.HandoverFailed("Hearth is already open, but its window did not answer.")
+
+    monkeypatch.setattr(single_instance, "claim_or_hand_over", no_answer)
+    shown: list[str] = []
+    monkeypatch.setattr("PySide6.QtWidgets.QMessageBox.critical", lambda *a: shown.append(a[2]))
+    assert app.main([]) == 1
+    assert "did not answer" in capsys.readouterr().err and "did not answer" in shown[0]

@@ -45,6 +45,7 @@ from desktop.ui.theme import apply_theme
 
 if TYPE_CHECKING:
     from desktop.ui.library.panel import LibraryPanel
+    from desktop.ui.single_instance import WindowInstance
     from desktop.ui.viewer.pdf_viewer import PdfViewer
     from desktop.ui.viewer.text_viewer import TextViewer
 
@@ -831,6 +832,28 @@ class MainWindow(QMainWindow):
         self.show_library()
         self.library.offer_to_add(paths)
 
+    def open_handed_over(self, paths: list[Path], activation: str = "") -> None:
+        """Files a second `hearth FILE…` handed to this window (ui/single_instance.py): the window
+        comes to the front, then they are opened as dropped ones are; a path that is no longer a
+        file is named in an error."""
+        if activation:  # the launcher's token: Wayland's Qt uses it once to let the window raise
+            import os
+
+            os.environ["XDG_ACTIVATION_TOKEN"] = activation
+        if self.isMinimized():
+            self.showNormal()
+        self.raise_()
+        self.activateWindow()
+        if not self._first_frame_done:  # the stored chats load first, or they would hide the new one
+            QTimer.singleShot(100, lambda: self.open_handed_over(paths))
+            return
+        files = [p for p in paths if p.is_file()]
+        for path in paths:
+            if path not in files:
+                messages.error(f"{path.name} could not be found.", "It may have been moved or deleted.")
+        if files:
+            self.handle_drop(files)
+
     # -- geometry and closing
 
     def _geometry_store(self) -> QSettings:
@@ -915,9 +938,14 @@ def _tab_title(name: str) -> str:
     return name if len(name) <= 28 else name[:27] + "…"
 
 
-def run_gui(argv: list[str] | None = None, open_paths: list[Path] | None = None) -> int:
+def run_gui(
+    argv: list[str] | None = None,
+    open_paths: list[Path] | None = None,
+    instance: WindowInstance | None = None,
+) -> int:
     """Start the window; the model loads on the llm lane once it has painted. `open_paths`: PDFs
     named on the command line ("Open with Hearth"), offered as File → Open… offers them.
+    `instance`: this data folder's claim, whose later launches hand their files to this window.
     Returns the exit code."""
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
     app = QApplication.instance() or QApplication(sys.argv if argv is None else argv)
@@ -941,5 +969,11 @@ def run_gui(argv: list[str] | None = None, open_paths: list[Path] | None = None)
         messages.warning(f"Settings: {problem}", "The default was used instead.")
     window = MainWindow(session)
     window.open_on_start = list(open_paths or [])
+    if instance is not None:
+        instance.deliver_to(lambda given: window.open_handed_over(list(given.paths), given.activation))
+        window.first_shown.connect(instance.listen)  # QtNetwork after the first frame, not before
     window.show()
-    return app.exec()
+    code = app.exec()
+    if instance is not None:
+        instance.close()
+    return code
