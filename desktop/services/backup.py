@@ -522,6 +522,8 @@ def restore(
         prior = database.read_state(folder) if folder.is_dir() else None
     except StorageError:  # a damaged record: the restore replaces it (the old one goes aside)
         prior = None
+    with _no_other_hearth(folder):  # said now, not after minutes of work (and again at the swap)
+        pass
     notes = _tidy(folder)
     staging = Path(tempfile.mkdtemp(prefix=f".{folder.name}{STAGING}", dir=parent))
     swapped = False

@@ -410,3 +410,16 @@ def test_a_restore_killed_at_any_moment_leaves_the_old_data_or_the_whole_new(
     # What killed runs left beside the data dir was tidied by the next restore.
     assert not [p.name for p in parent.iterdir() if backup.STAGING in p.name]
     assert outcomes[0] == "old" and outcomes[-1] == "new", outcomes
+
+
+def test_restore_refuses_while_hearth_has_the_library_open(data_dir: Path, tmp_path: Path) -> None:
+    store = ChatStore(data_dir / "chats.sqlite")
+    store.create_chat("Mine")
+    store.close()
+    out = backup.create(tmp_path / "b.backup", PASS).path
+    with Library(data_dir, shared_embedder(), check_index=False):  # what the window holds
+        before = tree(data_dir)
+        with pytest.raises(backup.BackupError, match="Hearth is running"):
+            backup.restore(out, PASS, replace=True)
+        assert tree(data_dir) == before
+    assert backup.restore(out, PASS, replace=True).moved_aside is not None  # closed: it goes on
