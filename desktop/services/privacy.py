@@ -50,7 +50,7 @@ class NetworkBlocked(ConnectionRefusedError):
 class GuardState:
     installed: bool = False
     enforcing: bool = True
-    allowed_hosts: set[str] = field(default_factory=set)  # hosts the user named (remote servers)
+    allowed_hosts: set[str] = field(default_factory=set)  # see allow_host: empty in every release so far
     attempts: list[str] = field(default_factory=list)
     self_checks: int = 0  # refusals of SELFTEST_HOST: the guard proving itself, not an attempt
     lock: threading.Lock = field(default_factory=threading.Lock)
@@ -142,7 +142,8 @@ def install() -> GuardState:
 
 
 def allow_host(host: str) -> None:
-    """Let a server the user named explicitly through (a team Chroma or llama.cpp server)."""
+    """Let one named server through. For a future team Chroma or llama.cpp server: nothing in Hearth
+    calls it today (there is no remote-server setting), so every outside host is refused."""
     with _state.lock:
         _state.allowed_hosts.add(host.lower())
 
