@@ -198,8 +198,11 @@ def test_backup_during_writes_is_a_consistent_snapshot(
     )
 
 
-def test_an_encrypted_backup_holds_no_plain_text_of_a_canary(data_dir: Path, tmp_path: Path) -> None:
+def test_an_encrypted_backup_holds_no_plain_text_of_a_canary(
+    data_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     populate(data_dir, tmp_path / "docs", chats=1)
+    before = dump(data_dir)
     encrypted = backup.create(tmp_path / "secret.backup", PASS).path
     plain = backup.create(tmp_path / "plain.backup", None).path
 
@@ -212,6 +215,10 @@ def test_an_encrypted_backup_holds_no_plain_text_of_a_canary(data_dir: Path, tmp
     # The same check finds it in a plain backup: it can fail.
     assert any(CANARY.encode() in blob for blob in texts(plain))
     assert not [p for p in tmp_path.iterdir() if p.name.startswith(".")]
+    # A plain backup restores into encrypted stores (exported across forms, full-text index too).
+    target = other_machine(monkeypatch, tmp_path)
+    backup.restore(plain, None)
+    assert dump(target) == before and database.file_form(target / "library.sqlite") == "encrypted"
 
 
 def test_a_folder_stored_plain_by_choice_backs_up_encrypted_and_restores_plain(
