@@ -11,7 +11,7 @@ import socket
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -22,6 +22,7 @@ from tests.procs import communicate_within, read_until
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]
 REPO = Path(__file__).resolve().parents[2]
+StartWindow = Callable[[], subprocess.Popen[bytes]]
 
 # The real entry point (desktop.app.main, as `hearth` runs it), with two lines printed: when the
 # window has painted and filled in, and each hand-over with the chat it opened.
@@ -64,7 +65,7 @@ def env(data_dir: Path, tmp_path: Path) -> dict[str, str]:
 
 
 @pytest.fixture
-def start_window(env: dict[str, str], tmp_path: Path) -> Iterator[object]:
+def start_window(env: dict[str, str], tmp_path: Path) -> Iterator[StartWindow]:
     started: list[subprocess.Popen[bytes]] = []
 
     def start() -> subprocess.Popen[bytes]:
@@ -103,7 +104,8 @@ def _second_launch(env: dict[str, str], *files: Path) -> tuple[subprocess.Comple
 
 def _handed(proc: subprocess.Popen[bytes]) -> dict[str, object]:
     seen = read_until(proc, lambda s: b"HANDED " in s and s.split(b"HANDED ", 1)[1].count(b"\n"), timeout=30)
-    return json.loads(seen.split(b"HANDED ", 1)[1].split(b"\n", 1)[0])  # type: ignore[no-any-return]
+    handed: dict[str, object] = json.loads(seen.split(b"HANDED ", 1)[1].split(b"\n", 1)[0])
+    return handed
 
 
 def _send_raw(server: str, data: bytes, close_early: bool = False) -> bytes:
@@ -123,10 +125,10 @@ def _send_raw(server: str, data: bytes, close_early: bool = False) -> bytes:
 
 
 def test_a_second_launch_hands_its_file_to_the_running_window_and_exits(
-    env: dict[str, str], start_window: object, data_dir: Path, tmp_path: Path
+    env: dict[str, str], start_window: StartWindow, data_dir: Path, tmp_path: Path
 ) -> None:
     report = pdfs.normal(tmp_path / "Quarterly report.pdf")
-    first = start_window()  # type: ignore[operator]
+    first = start_window()
 
     done, seconds = _second_launch(env, report)
     assert done.returncode == 0, done.stderr.decode()[-3000:]
@@ -153,9 +155,9 @@ def test_a_second_launch_hands_its_file_to_the_running_window_and_exits(
 
 
 def test_junk_on_the_socket_is_ignored_and_the_window_keeps_serving(
-    env: dict[str, str], start_window: object, data_dir: Path, tmp_path: Path
+    env: dict[str, str], start_window: StartWindow, data_dir: Path, tmp_path: Path
 ) -> None:
-    first = start_window()  # type: ignore[operator]
+    first = start_window()
     where = endpoint(data_dir)
     assert where is not None
     assert os.stat(where.server).st_mode & 0o077 == 0, "only this user may connect"
@@ -185,15 +187,15 @@ def test_junk_on_the_socket_is_ignored_and_the_window_keeps_serving(
 
 
 def test_a_window_killed_with_9_leaves_a_stale_socket_that_does_not_block_the_next_start(
-    env: dict[str, str], start_window: object, data_dir: Path, tmp_path: Path
+    env: dict[str, str], start_window: StartWindow, data_dir: Path, tmp_path: Path
 ) -> None:
-    crashed = start_window()  # type: ignore[operator]
+    crashed = start_window()
     os.killpg(crashed.pid, signal.SIGKILL)
     communicate_within(crashed, timeout=10)
     where = endpoint(data_dir)
     assert where is not None and Path(where.server).exists(), "the crash left its socket file"
 
-    second = start_window()  # type: ignore[operator]  (it became the window: it painted)
+    second = start_window()  # it became the window: it painted
     report = pdfs.normal(tmp_path / "after the crash.pdf")
     done, _ = _second_launch(env, report)
     assert done.returncode == 0, done.stderr.decode()[-3000:]
