@@ -309,6 +309,9 @@ def create(
     kdf = new_kdf() if passphrase is not None else None
     key = database.derive_key(passphrase, kdf) if passphrase is not None and kdf is not None else None
     store_key = database.unlock(folder) if stores else None
+    for stale in out.parent.glob(f".{out.name}.*.part"):  # a killed run's (a plain one holds text)
+        if stale.is_dir() and not stale.is_symlink():
+            shutil.rmtree(stale, ignore_errors=True)
     work = Path(tempfile.mkdtemp(prefix=f".{out.name}.", suffix=".part", dir=out.parent))
     try:
         tables: dict[str, dict[str, int]] = {}

@@ -350,6 +350,12 @@ def test_backup_checks_free_space_first_and_refuses_short_passphrases(
     store.close()
     with pytest.raises(backup.BackupError, match="at least 8 characters"):
         backup.create(tmp_path / "b.backup", "short")
+    killed = tmp_path / ".b.backup.k1ll3d.part"  # what a backup killed mid-way leaves
+    killed.mkdir()
+    (killed / "chats.sqlite").write_bytes(b"a killed run's copy")
+    backup.create(tmp_path / "b.backup", PASS)
+    assert sorted(os.listdir(tmp_path)) == ["b.backup"]  # the next run removed it
+    (tmp_path / "b.backup").unlink()
     real = shutil.disk_usage
     monkeypatch.setattr(backup.shutil, "disk_usage", lambda p: real(p)._replace(free=1024))
     with pytest.raises(backup.BackupError, match="Not enough free disk space"):
