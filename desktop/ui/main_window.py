@@ -832,10 +832,12 @@ class MainWindow(QMainWindow):
         self.show_library()
         self.library.offer_to_add(paths)
 
-    def open_handed_over(self, paths: list[Path], activation: str = "") -> None:
+    def open_handed_over(self, paths: list[Path], activation: str = "") -> bool:
         """Files a second `hearth FILE…` handed to this window (ui/single_instance.py): the window
         comes to the front, then they are opened as dropped ones are; a path that is no longer a
-        file is named in an error."""
+        file is named in an error. False: the window is closing (the launch opens the next one)."""
+        if self._closed:
+            return False
         if activation:  # the launcher's token: Wayland's Qt uses it once to let the window raise
             import os
 
@@ -846,13 +848,14 @@ class MainWindow(QMainWindow):
         self.activateWindow()
         if not self._first_frame_done:  # the stored chats load first, or they would hide the new one
             QTimer.singleShot(100, lambda: self.open_handed_over(paths))
-            return
+            return True
         files = [p for p in paths if p.is_file()]
         for path in paths:
             if path not in files:
                 messages.error(f"{path.name} could not be found.", "It may have been moved or deleted.")
         if files:
             self.handle_drop(files)
+        return True
 
     # -- geometry and closing
 

@@ -16,7 +16,8 @@ and the server listens only once the window has painted. A launch in between wai
 
 The message is one line of JSON, `{"hearth": 1, "paths": ["/abs/file.pdf", …], "activation": "…"}`
 (`activation`: the launcher's XDG activation token, so Wayland lets the window come to the front),
-answered `ok`. Anything else is answered `error`, logged and dropped; the window never sees it.
+answered `ok` (`closing` from a window on its way out). Anything else is answered `error`, logged
+and dropped; the window never sees it.
 """
 
 from __future__ import annotations
@@ -127,15 +128,16 @@ def decode(line: bytes) -> Handover | None:
 
 class WindowInstance(QObject):
     """The first window's claim on its data folder: the lock, held for the process's life, and the
-    server that receives what later launches hand over. `deliver_to` names who handles them; what
-    arrives before (while the passphrase dialog is open, say) waits for it. Runs on the GUI thread."""
+    server that receives what later launches hand over. `deliver_to` names who handles them (and
+    says whether it took them: a closing window does not, and the launch then becomes the next
+    window); what arrives before that waits for it. Runs on the GUI thread."""
 
     def __init__(self, where: Endpoint | None, lock_fd: int | None) -> None:
         super().__init__()
         self.endpoint = where
         self._lock_fd = lock_fd
         self._server: QLocalServer | None = None
-        self._receiver: Callable[[Handover], None] | None = None
+        self._receiver: Callable[[Handover], bool] | None = None
         self._pending: list[Handover] = []
 
     def listen(self) -> bool:
@@ -159,7 +161,7 @@ class WindowInstance(QObject):
     def listening(self) -> bool:
         return self._server is not None and self._server.isListening()
 
-    def deliver_to(self, receiver: Callable[[Handover], None]) -> None:
+    def deliver_to(self, receiver: Callable[[Handover], bool]) -> None:
         self._receiver = receiver
         pending, self._pending = self._pending, []
         for handover in pending:
@@ -180,18 +182,18 @@ class WindowInstance(QObject):
             if socket is not None:
                 _Connection(socket, self._received)
 
-    def _received(self, handover: Handover) -> None:
+    def _received(self, handover: Handover) -> bool:
         log.info("a second launch handed over %d file(s)", len(handover.paths))
         if self._receiver is None:
             self._pending.append(handover)
-        else:
-            self._receiver(handover)
+            return True
+        return self._receiver(handover)
 
 
 class _Connection(QObject):
     """One client: read one line (within the size and time limits), answer, close."""
 
-    def __init__(self, socket: QLocalSocket, on_handover: Callable[[Handover], None]) -> None:
+    def __init__(self, socket: QLocalSocket, on_handover: Callable[[Handover], bool]) -> None:
         super().__init__(socket)  # lives as long as its socket
         self.socket = socket
         self.on_handover = on_handover
@@ -219,11 +221,12 @@ class _Connection(QObject):
         self.done = True
         if handover is None:
             log.warning("ignored a connection to the window's socket: it %s", why)
-        self.socket.write(b"ok\n" if handover is not None else b"error\n")
+            reply = b"error\n"
+        else:
+            reply = b"ok\n" if self.on_handover(handover) else b"closing\n"
+        self.socket.write(reply)
         self.socket.flush()
         self.socket.disconnectFromServer()
-        if handover is not None:
-            self.on_handover(handover)
 
 
 class HandoverFailed(AppError):

@@ -35,11 +35,12 @@ def shown(self):
     print("SHOWN", flush=True)
 open_handed_over = MainWindow.open_handed_over
 def handed_over(self, paths, activation=""):
-    open_handed_over(self, paths, activation)
+    taken = open_handed_over(self, paths, activation)
     if self._first_frame_done:
         chat = self.chat.store.chat(self.chat.chat_id) if self.chat.chat_id else None
         print("HANDED " + json.dumps({"paths": [str(p) for p in paths],
                                       "chat": chat.title if chat else None}), flush=True)
+    return taken
 MainWindow._after_first_show = shown
 MainWindow.open_handed_over = handed_over
 from desktop.app import main

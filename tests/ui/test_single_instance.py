@@ -111,7 +111,7 @@ def test_what_arrives_before_the_window_waits_for_it(qtbot: Any, data_dir: Path)
         thread.join()
         assert replies == [b"ok\n"]
         got: list[Handover] = []
-        first.deliver_to(got.append)
+        first.deliver_to(lambda given: got.append(given) is None)
         assert got == [Handover((Path("/tmp/x.pdf"),), "")]
     finally:
         first.close()
@@ -130,7 +130,7 @@ def test_a_second_claim_on_the_same_folder_hands_over_and_is_not_first(qtbot: An
     first = single_instance.claim_or_hand_over(data_dir, [])
     assert first is not None
     got: list[Handover] = []
-    first.deliver_to(got.append)
+    first.deliver_to(lambda given: got.append(given) is None)  # taken
     # The second launch blocks while it waits for `ok`; the first answers from its event loop,
     # once it listens (after its first frame): until then the second waits.
     second = subprocess.Popen(
@@ -143,6 +143,28 @@ def test_a_second_claim_on_the_same_folder_hands_over_and_is_not_first(qtbot: An
         qtbot.waitUntil(lambda: second.poll() is not None, timeout=20_000)
         assert second.returncode == 0 and second.communicate()[0] == b"None\n"
         assert got == [Handover((Path("/tmp/y.pdf"),), "")]
+    finally:
+        if second.poll() is None:
+            second.kill()
+            second.communicate()
+        first.close()
+
+
+def test_a_closing_window_refuses_and_the_launch_becomes_the_next_window(qtbot: Any, data_dir: Path) -> None:
+    first = single_instance.claim_or_hand_over(data_dir, [])
+    assert first is not None and first.listen()
+    refused: list[Handover] = []
+    first.deliver_to(lambda given: refused.append(given) is not None)  # not taken: closing
+    second = subprocess.Popen(
+        [sys.executable, "-c", SECOND_LAUNCH, str(data_dir)], stdout=subprocess.PIPE, cwd=REPO
+    )
+    try:
+        qtbot.waitUntil(lambda: len(refused) >= 2, timeout=10_000)  # it asks again while we close
+        assert second.poll() is None
+        first.close()  # the window is gone: its lock is free
+        qtbot.waitUntil(lambda: second.poll() is not None, timeout=10_000)
+        out = second.communicate()[0]
+        assert second.returncode == 0 and out.startswith(b"<desktop.ui.single_instance.WindowInstance"), out
     finally:
         if second.poll() is None:
             second.kill()
@@ -167,5 +189,8 @@ def test_handed_over_files_open_as_dropped_ones_and_missing_ones_are_named(
     window.open_handed_over([report_pdf])
     assert summarized == [report_pdf]
     other = pdfs.normal(tmp_path / "other.pdf")
-    window.open_handed_over([report_pdf, other, tmp_path])  # a folder is not a file: named, left out
+    assert window.open_handed_over([report_pdf, other, tmp_path])  # a folder is not a file: named, left out
     assert offered == [[report_pdf, other]]
+    window.close()
+    assert window.open_handed_over([report_pdf]) is False, "closing: the launch opens the next window"
+    assert summarized == [report_pdf]
