@@ -350,8 +350,13 @@ class ChatPanel(QSplitter):
         earlier = (meta or {}).get("versions") or []
         if earlier:
             widget.set_versions(len(earlier), len(earlier) + 1)
-        document = document_of(self.store.messages(self.chat_id))
+        stored = self.store.messages(self.chat_id)
+        document = document_of(stored)
         if document is not None:
+            # "Summarize x.pdf" and the summary are not a conversation to follow up on: a short
+            # question after them ("How much notice do I give?") is searched as it stands.
+            skipped = {m.content for m in stored if m.meta.get("kind") in ("summary", "summary_request")}
+            history = tuple(m for m in history if m.role == "system" or m.content not in skipped)
             job = self.answer_job_factory(self.session, chat.collections, history, params, document=document)
         else:
             job = self.answer_job_factory(self.session, chat.collections, history, params)
