@@ -135,6 +135,9 @@ def question_terms(question: str) -> list[str]:
     return [w for _, w in question_words(question)]
 
 
+_CONTRACTION = re.compile(r"'(?:re|ve|ll|d|m|t)$|^i'")
+
+
 def named_entities(question: str) -> list[str]:
     """Names the question gives: capitalized words (not function or framing words) and full dates.
 
@@ -153,6 +156,8 @@ def named_entities(question: str) -> list[str]:
         name = bare(word)
         if (
             len(name) < 2
+            or _CONTRACTION.search(name)  # "I'd", "We're", "Don't": not names
+            or name in ("ok", "okay")
             or name in STOP
             or name in _FRAMING
             or name in _MONTHS
