@@ -80,6 +80,69 @@ def collect(data_dir: Path, questions: Sequence[tuple[str, bool]], pdfs: Path) -
     return rows
 
 
+SINGLE = REPO / "tests" / "data" / "single_document.json"
+
+
+def _write_pdf(path: Path, pages: Sequence[str]) -> Path:
+    """A real PDF (reportlab): one page per text, wrapped to the page width."""
+    import textwrap
+
+    from reportlab.lib.pagesizes import A4
+    from reportlab.pdfgen import canvas
+
+    c = canvas.Canvas(str(path), pagesize=A4)
+    for text in pages:
+        y = 800
+        for paragraph in text.split("\n"):
+            for line in textwrap.wrap(paragraph, 90) or [""]:
+                c.drawString(50, y, line)
+                y -= 14
+        c.showPage()
+    c.save()
+    return path
+
+
+def collect_documents(data_dir: Path, split: str) -> list[dict[str, object]]:
+    """The "document" regime: per question of tests/data/single_document.json's documents of
+    `split`, asked of that one short document (its own collection, AskRequest.document), the
+    gate's features as the app computes them (n_ctx 8192, the bundled model's plan)."""
+    import os
+
+    os.environ["HEARTH_DATA_DIR"] = str(data_dir)
+    from desktop.core import answerability
+    from desktop.core.jobs import run_job
+    from desktop.core.rag import AskRequest, gather_evidence
+    from desktop.services.library import Library
+
+    docs = [d for d in json.loads(SINGLE.read_text(encoding="utf-8"))["documents"] if d["split"] == split]
+    folder = data_dir.parent / f"{data_dir.name}-docs"
+    folder.mkdir(exist_ok=True)
+    rows: list[dict[str, object]] = []
+    with Library() as lib:
+        for d in docs:
+            path = _write_pdf(folder / f"{d['id']}.pdf", d["pages"])
+            run_job(lib.add_job([path], d["id"]))
+            sha = lib.files(d["id"])[0].sha256
+            for q in d["questions"]:
+                question = str(q["question"])
+                request = AskRequest(question, (d["id"],), n_ctx=8192, document=sha)
+                found = gather_evidence(lib, question, request, embed=lib.embed_texts)
+                row: dict[str, object] = {
+                    "question": question,
+                    "answerable": bool(q["answerable"]),
+                    "doc": d["id"],
+                    "regime": found.regime,
+                }
+                if found.unsaid or found.missing_year or found.missing:
+                    row["refused"] = f"rule: {found.missing}"
+                elif found.evidence is None:
+                    row["refused"] = "nothing found"
+                else:
+                    row["features"] = answerability.features(found.evidence)
+                rows.append(row)
+    return rows
+
+
 def standardize(xs: list[list[float]]) -> tuple[list[float], list[float]]:
     n = len(xs)
     means = [sum(x[j] for x in xs) / n for j in range(len(xs[0]))]
@@ -149,11 +212,21 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--features", help="comma-separated features to fit (default: answerability.FEATURES)"
     )
+    parser.add_argument(
+        "--regime",
+        choices=("library", "document"),
+        default="library",
+        help="library: the 10-Q calibration set (above); document: tests/data/single_document.json "
+        "(short documents asked one at a time; fitted on its calibration documents, judged on the "
+        "held-out ones)",
+    )
     args = parser.parse_args(argv)
     privacy.install()
     from desktop.core import answerability
 
     features = tuple(args.features.split(",")) if args.features else answerability.FEATURES
+    if args.regime == "document":
+        return fit_documents(args, features)
 
     qa = load(args.set / "qa.jsonl")
     answerable = [(str(r["question"]), True) for i, r in enumerate(qa) if i % 2 == 0]
@@ -224,6 +297,84 @@ def main(argv: list[str] | None = None) -> int:
     print(f"WEIGHTS = {fmt(w)}")
     print(f"BIAS = {b:.4f}")
     print(f"THRESHOLD = {threshold:.4f}")
+    return 0
+
+
+def _split_rows(
+    rows: list[dict[str, object]],
+) -> tuple[list[dict[str, object]], tuple[int, int], tuple[int, int]]:
+    n = (sum(1 for r in rows if not r["answerable"]), sum(1 for r in rows if r["answerable"]))
+    refused = (
+        sum(1 for r in rows if "refused" in r and not r["answerable"]),
+        sum(1 for r in rows if "refused" in r and r["answerable"]),
+    )
+    return [r for r in rows if "features" in r], n, refused
+
+
+def fit_documents(args: argparse.Namespace, features: tuple[str, ...]) -> int:
+    from desktop.core import answerability
+
+    data_dir = args.data_dir or Path(tempfile.mkdtemp(prefix="hearth-calibrate-docs-"))
+    if args.cache and args.cache.is_file():
+        cached = json.loads(args.cache.read_text(encoding="utf-8"))
+        cal, held = cached["calibration"], cached["heldout"]
+    else:
+        cal = collect_documents(data_dir, "calibration")
+        held = collect_documents(data_dir, "heldout")
+        if args.cache:
+            args.cache.write_text(
+                json.dumps({"calibration": cal, "heldout": held}, indent=1), encoding="utf-8"
+            )
+    fitted, n, refused = _split_rows(cal)
+    xs = [[float(r["features"][k]) for k in features] for r in fitted]  # type: ignore[index]
+    ys = [1 if r["answerable"] else 0 for r in fitted]
+    means, scales, w, b = fit(xs, ys)
+    probs = [prob(x, means, scales, w, b) for x in xs]
+    threshold = choose_threshold(probs, ys, refused, n)
+    unans, ans = rates(probs, ys, threshold, refused, n)
+    h_fitted, h_n, h_refused = _split_rows(held)
+    h_probs = [prob([float(r["features"][k]) for k in features], means, scales, w, b) for r in h_fitted]  # type: ignore[index]
+    h_ys = [1 if r["answerable"] else 0 for r in h_fitted]
+    h_unans, h_ans = rates(h_probs, h_ys, threshold, h_refused, h_n)
+    # What the library regime's constants would do on the same held-out documents.
+    lib_probs = [
+        answerability.probability([float(r["features"][k]) for k in answerability.FEATURES]) for r in h_fitted
+    ]  # type: ignore[index]
+    l_unans, l_ans = rates(lib_probs, h_ys, answerability.THRESHOLD, h_refused, h_n)
+    if args.details:
+        for r, p in zip(h_fitted, h_probs, strict=True):
+            verdict = "answer " if p >= threshold else "abstain"
+            print(
+                f"{'ANS ' if r['answerable'] else 'UNANS'} {verdict} p={p:.3f} | {r['doc']}: {r['question']}"
+            )
+        for r in held:
+            if "refused" in r:
+                print(
+                    f"{'ANS ' if r['answerable'] else 'UNANS'} refused ({r['refused']}) | "
+                    f"{r['doc']}: {r['question']}"
+                )
+    regimes = {str(r.get("regime")) for r in cal + held}
+    print(f"# regimes seen: {sorted(regimes)}")
+    print(f"# calibration: {n[1]} answerable, {n[0]} unanswerable; refused by the rules: {refused}")
+    print(f"# fitted: abstention on unanswerable {unans:.3f}, false abstention on answerable {ans:.3f}")
+    print(
+        f"# held-out: {h_n[1]} answerable, {h_n[0]} unanswerable: "
+        f"abstention {h_unans:.3f}, false abstention {h_ans:.3f}"
+    )
+    print(
+        f"# held-out with the library regime's constants: "
+        f"abstention {l_unans:.3f}, false abstention {l_ans:.3f}"
+    )
+
+    def fmt(values: Sequence[float]) -> str:
+        return "(" + ", ".join(f"{v:.4f}" for v in values) + ")"
+
+    print(f"DOCUMENT_FEATURES = {features!r}")
+    print(f"DOCUMENT_MEANS = {fmt(means)}")
+    print(f"DOCUMENT_SCALES = {fmt(scales)}")
+    print(f"DOCUMENT_WEIGHTS = {fmt(w)}")
+    print(f"DOCUMENT_BIAS = {b:.4f}")
+    print(f"DOCUMENT_THRESHOLD = {threshold:.4f}")
     return 0
 
 

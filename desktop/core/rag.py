@@ -666,7 +666,7 @@ def ask_job(
         if found.evidence is None:
             yield Sources(())
             return Answer(NOTHING_FOUND, (), found=False, abstained=True, timings=_rounded(run.timings))
-        verdict = judge(found.evidence)
+        verdict = judge(found.evidence, regime=found.regime)
         run.timings["evidence_s"] = time.perf_counter() - t0
         cancel.raise_if_cancelled()
         if not verdict.answerable:
@@ -700,6 +700,7 @@ class Gathered:
     missing_year: bool = False
     unsaid: bool = False  # `missing` is a name the documents hold, but the best evidence does not say
     owner: bool = False  # … or one asked about as an owner ("Anthropic's revenue") no document is about
+    regime: str = "library"  # how the gate judges it: "library", or "document" (one short one, read whole)
 
 
 def gather_evidence(
@@ -739,9 +740,14 @@ def gather_evidence(
         newest = _latest(question, retriever, records, held)
         if newest is not None:
             records = _keep(retriever, question, request, records, newest)
-    units = _units(_passages(retriever, question, records), request, retriever, target, records)
+    whole: list[bool] = []
+    units = _units(_passages(retriever, question, records), request, retriever, target, records, whole)
     if not units:
         return Gathered(records, None, names)
+    # One short document, all of it read: its small vocabulary lacks most of a question's words
+    # even when it answers it ("the notice period" of a lease that says "two months' notice"), so
+    # the gate judges it with the constants fitted on short documents (answerability.REGIMES).
+    regime = "document" if whole else "library"
     asked = set(question_terms(question))
     known: dict[str, set[str]] = {}
     subjects: dict[str, set[str]] = {}
@@ -756,14 +762,16 @@ def gather_evidence(
     # "NVIDIA's revenue in fiscal year 2026": evidence about 2024 does not answer it, however close.
     year = _year_missing(question, evidence)
     if year:
-        return Gathered(records, evidence, names, year, missing_year=True)
+        return Gathered(records, evidence, names, year, missing_year=True, regime=regime)
     # "Oracle's cloud revenue" from NVIDIA's filing, which names Oracle once as a partner: the best
     # evidence must say the name, or be from a document about it.
     unsaid = _name_unsaid(question, evidence, records)
     if unsaid:
-        return Gathered(records, evidence, names, unsaid, unsaid=True)
+        return Gathered(records, evidence, names, unsaid, unsaid=True, regime=regime)
     owner = _owner_not_subject(question, names, subjects)
-    return Gathered(records, evidence, names, owner, unsaid=bool(owner), owner=bool(owner))
+    return Gathered(
+        records, evidence, names, owner, unsaid=bool(owner), owner=bool(owner), regime=regime
+    )
 
 
 _POSSESSIVE = re.compile(r"([A-Za-z0-9][A-Za-z0-9&.-]*)['’]s\b")
@@ -990,13 +998,21 @@ def _best_holders(held: dict[str, set[str]]) -> frozenset[str]:
 
 
 def _units(
-    passages: list[Passage], request: AskRequest, retriever: Any, target: str | None, records: Sequence[Any]
+    passages: list[Passage],
+    request: AskRequest,
+    retriever: Any,
+    target: str | None,
+    records: Sequence[Any],
+    whole_used: list[bool] | None = None,
 ) -> list[Unit]:
-    """Evidence units of the passages, and of the whole target document when it fits."""
+    """Evidence units of the passages, and of the whole target document when it fits (then
+    `whole_used`, if given, gets True)."""
     if target is not None:
         whole = _whole_document(retriever, target, records, request)
         if whole is not None:
             passages = [*passages, whole]
+            if whole_used is not None:
+                whole_used.append(True)
     # A passage whose pages hold none of its units is only headings or a table's column labels.
     units, _ = cut_units(passages)
     return units

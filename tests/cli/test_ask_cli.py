@@ -165,3 +165,42 @@ def test_one_named_document_is_asked_alone(
     assert {c["title"] for c in answer["citations"]} <= {"2023 Q2 AAPL"}
     code, _, err = _run(capsys, "ask", JULY, "--document", "AAPL")
     assert code != 0 and "matches several documents" in err
+
+
+# ----------------------------------------------------------------------------- one short document
+
+LEASE = [
+    "Tenancy agreement for the flat at 14 Harbour Row. The tenancy starts on 1 March 2026 and runs "
+    "for twelve months. The monthly rent is 1,150 euros, due on the first day of each month.",
+    "Notice. Either party may end the tenancy after the first six months by giving two months' "
+    "notice in writing. The deposit of 2,300 euros is returned within 30 days of the end of the "
+    "tenancy, less the cost of any damage beyond normal wear.",
+    "Pets are allowed with the landlord's written consent. The tenant keeps the garden tidy and "
+    "reports any repair needed within seven days.",
+]
+
+
+@pytest.mark.slow
+def test_a_short_lease_answers_everyday_questions_in_its_own_words(
+    capsys: pytest.CaptureFixture[str], data_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A lease says "two months' notice", not "notice period": asked of it alone, the question is
+    answered from page 2 (the document regime of the gate), not refused as the library's constants
+    did; a question about something no document names is still refused."""
+    from tests.ui.conftest import write_pdf
+
+    monkeypatch.setattr(embeddings, "Embedder", lambda *a, **k: shared_embedder())
+    monkeypatch.setattr(library, "Embedder", lambda *a, **k: shared_embedder())
+    (data_dir / "settings.json").write_text(json.dumps({"max_answer_tokens": 60, "threads": 1}))
+    lease = write_pdf(tmp_path / "lease.pdf", LEASE)
+    with library.Library(data_dir, shared_embedder(), check_index=False) as lib:
+        assert run_job(lib.add_job([lease], "lease")).ready == 1
+    code, out, err = _run(capsys, "ask", "What is the notice period?", "--collection", "lease",
+                          "--mode", "grounded", "--json")  # fmt: skip
+    assert code == 0, err
+    answer = json.loads(out)
+    assert not answer["abstained"] and answer["gate"]["regime"] == "document", answer
+    assert "two months' notice" in answer["text"] and answer["citations"][0]["page"] == 2
+    code, out, err = _run(capsys, "ask", "What is the capital of France?", "--collection", "lease", "--json")
+    assert code == 0, err
+    assert json.loads(out)["abstained"]

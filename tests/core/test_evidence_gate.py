@@ -25,6 +25,21 @@ def test_the_fitted_constants_fit_together() -> None:
     assert len(answerability.MEANS) == len(answerability.SCALES) == len(answerability.WEIGHTS) == n
     assert set(FEATURES) <= set(ALL_FEATURES) and 0 < answerability.THRESHOLD < 1
     assert all(s > 0 for s in answerability.SCALES)
+    for name, c in answerability.REGIMES.items():
+        assert len(c.means) == len(c.scales) == len(c.weights) == len(c.features), name
+        assert set(c.features) <= set(ALL_FEATURES) and 0 < c.threshold < 1 and all(x > 0 for x in c.scales)
+
+
+def test_each_regime_judges_with_its_own_constants() -> None:
+    """One short document read whole is judged with the constants fitted on short documents."""
+    ev = _evidence(
+        "What is the notice period?",
+        ["Either party may end the tenancy by giving two months' notice."],
+        [0.5],
+    )
+    lib, doc = answerability.judge(ev), answerability.judge(ev, regime="document")
+    assert lib.regime == "library" and doc.regime == "document"
+    assert lib.probability != doc.probability and lib.features == doc.features
 
 
 def test_evidence_that_holds_the_question_answers_it() -> None:
