@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import html
 import re
+from collections import Counter
 from html.parser import HTMLParser
 from pathlib import Path
 
@@ -54,6 +55,7 @@ class _PageText(HTMLParser):
         self._text: list[str] = []
         self._kind = "text"
         self._skip: list[str] = []  # open elements whose content is not shown (innermost last)
+        self._skipped: Counter[str] = Counter()  # how many of each are open: membership in O(1)
         self._in_title = False
         self._cells: list[str] | None = None  # the current table row's cells
         self._pre = 0  # inside <pre>: line breaks are kept
@@ -79,7 +81,7 @@ class _PageText(HTMLParser):
     def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
         if self._skip:
             if tag not in _VOID:
-                self._skip.append(tag)
+                self._push_skip(tag)
             return
         if tag == "title":
             self._in_title = True
@@ -91,7 +93,7 @@ class _PageText(HTMLParser):
             or bool(_HIDDEN_STYLE.search(values.get("style", "")))
         )
         if (tag in _SKIP or hidden) and tag not in _VOID:
-            self._skip.append(tag)
+            self._push_skip(tag)
             return
         if tag == "br":
             self._text.append("\n")
@@ -117,9 +119,12 @@ class _PageText(HTMLParser):
     def handle_endtag(self, tag: str) -> None:
         if self._skip:
             # Close the innermost skipped element of this name (browsers forgive missing end tags).
-            if tag in self._skip:
-                while self._skip and self._skip.pop() != tag:
-                    pass
+            if self._skipped[tag]:
+                while self._skip:
+                    opened = self._skip.pop()
+                    self._skipped[opened] -= 1
+                    if opened == tag:
+                        break
             return
         if tag in ("table", "tbody", "thead", "tfoot") and self._cells is not None:
             self.handle_endtag("tr")  # a last row left open, as HTML allows
@@ -137,6 +142,10 @@ class _PageText(HTMLParser):
             self._end_block()
             if tag == "pre":
                 self._pre = max(0, self._pre - 1)
+
+    def _push_skip(self, tag: str) -> None:
+        self._skip.append(tag)
+        self._skipped[tag] += 1
 
     def handle_startendtag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
         if tag == "br" and not self._skip:
