@@ -172,6 +172,9 @@ class WindowInstance(QObject):
             self._server.close()  # removes the socket file
             self._server = None
         if self._lock_fd is not None:
+            if self.endpoint is not None and self.endpoint.lock is not None:
+                # Removed while still held (a launch that opened it meanwhile sees it is stale).
+                self.endpoint.lock.unlink(missing_ok=True)
             os.close(self._lock_fd)  # releases the flock
             self._lock_fd = None
 
@@ -268,13 +271,20 @@ def _try_lock(where: Endpoint) -> int | None:
         return None
     import fcntl
 
-    fd = os.open(where.lock, os.O_RDWR | os.O_CREAT, 0o600)
-    try:
-        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-    except OSError:
-        os.close(fd)
-        return None
-    return fd
+    while True:
+        fd = os.open(where.lock, os.O_RDWR | os.O_CREAT, 0o600)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:
+            os.close(fd)
+            return None
+        try:
+            current = os.stat(where.lock).st_ino
+        except FileNotFoundError:
+            current = None
+        if current == os.fstat(fd).st_ino:
+            return fd
+        os.close(fd)  # a closing window removed that file after we opened it: lock the new one
 
 
 def _answers(server: str) -> bool:

@@ -116,6 +116,7 @@ def test_what_arrives_before_the_window_waits_for_it(qtbot: Any, data_dir: Path)
     finally:
         first.close()
     assert not Path(server).exists(), "closing removes the socket"
+    assert first.endpoint.lock is not None and not first.endpoint.lock.exists(), "and its lock file"
 
 
 SECOND_LAUNCH = """
