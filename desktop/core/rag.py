@@ -212,29 +212,26 @@ _SEGMENT = re.compile(r"(?<=[.!?;:])\s+")
 def cited_page(question: str, text: str, page_start: int, page_end: int, pages: Sequence[Any]) -> int:
     """The page of a multi-page passage that holds its sentence sharing most words with `question`.
 
-    `pages` are the stored Page(number, text) of the span. The chunker joins each page's
-    sentences with single spaces, so a passage sentence is found in its page's text once that
-    text's whitespace is collapsed; if it is not (a sentence cut across a page break), the page
-    sharing most of its words wins. No overlap, or no pages: the first page.
+    `pages` are the stored Page(number, text) of the span. Each page's own sentences are scored
+    (not the passage's, where a page or section that ends without a full stop runs into the next
+    one's first sentence and would be cited at the earlier page), those of the passage only; the
+    first page with the best one wins. No overlap, or no pages: the first page.
     """
     if page_end <= page_start or not pages:
         return page_start
     asked = content_words(question)
-    best, best_score = "", 0
-    for seg in _SEGMENT.split(text):
-        score = len(content_words(seg) & asked)
-        if score > best_score:
-            best, best_score = seg, score
-    if not best_score:
-        return page_start
-    span = [(pg.number, " ".join(pg.text.split())) for pg in pages if page_start <= pg.number <= page_end]
-    probe = best.strip()[:120]
-    for number, flat in span:
-        if probe and probe in flat:
-            return int(number)
-    words = content_words(best)
-    scored = [(len(words & content_words(flat)), -number, number) for number, flat in span]
-    return int(max(scored)[2]) if scored and max(scored)[0] else page_start
+    passage = " ".join(text.split())
+    best_page, best_score = page_start, 0
+    for pg in pages:
+        if not page_start <= pg.number <= page_end:
+            continue
+        for seg in _SEGMENT.split(" ".join(pg.text.split())):
+            if passage and seg[:60] not in passage:
+                continue  # the page's text outside this passage
+            score = len(content_words(seg) & asked)
+            if score > best_score:
+                best_page, best_score = int(pg.number), score
+    return best_page
 
 
 def cited_pages(retriever: Any, question: str, records: Sequence[Any]) -> tuple[int, ...]:
