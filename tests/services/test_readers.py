@@ -210,17 +210,31 @@ def test_hostile_html_is_read_in_linear_time(tmp_path: Path, trap: str) -> None:
     assert pages[-1].text.endswith("After the trap, visible words.")
 
 
-def test_a_page_over_the_text_cap_is_cut_and_says_so(tmp_path: Path) -> None:
+def test_text_past_the_document_cap_is_left_out_and_says_so(tmp_path: Path) -> None:
+    path = tmp_path / "dump.txt"
+    path.write_text(("A line of a very long log file, one of many thousands.\n\n") * 170_000)  # 9.4 MB
+    info, pages = readers.extract(path)
+    assert sum(len(p.text) for p in pages) == readers.base.MAX_DOCUMENT_CHARS
+    assert "8,000,000 characters per document" in info.truncated
+
+
+def test_a_word_page_holding_more_than_paper_can_gives_sections_and_loses_nothing(tmp_path: Path) -> None:
+    """One page break behind a cover page, then 70,000 characters: Word spreads them over pages
+    nobody recorded, so "page 2" would be a lie and the page cap would cut most of it."""
     import docx
 
     d = docx.Document()
-    d.add_paragraph("Opening words of a very dense page. " * 2000)  # ~72,000 characters, one page
+    d.add_paragraph("Cover page of the annual report.")
     d.add_page_break()
-    d.add_paragraph("The second page is short.")
-    d.save(str(tmp_path / "dense.docx"))
-    info, pages = readers.extract(tmp_path / "dense.docx")
-    assert len(pages[0].text) == readers.base.MAX_PAGE_CHARS and pages[1].text == "The second page is short."
-    assert "60,000" in info.truncated
+    for n in range(40):
+        d.add_heading(f"Chapter {n + 1}", 1)
+        d.add_paragraph(f"Chapter {n + 1} opens here. " + "The committee reviewed the figures again. " * 40)
+    d.save(str(tmp_path / "report.docx"))
+    info, pages = readers.extract(tmp_path / "report.docx")
+    assert info.unit == "section" and not info.truncated
+    assert pages[0].text == "Cover page of the annual report."  # the page break still cuts
+    assert pages[1].text.startswith("Chapter 1\n") and pages[-1].text.startswith("Chapter 40")
+    assert all(len(p.text) <= 3000 for p in pages)
 
 
 # ----------------------------------------------------------------------------- bad input

@@ -4,8 +4,10 @@ What a "page" is: Word does not store pages; it lays them out when it shows the 
 1. a file Word (or LibreOffice) saved carries the page breaks of its last layout
    (`w:lastRenderedPageBreak`): those are used, and page n is Word's page n as last saved;
 2. else a file with explicit page breaks (Ctrl+Enter, "page break before") is cut at those;
-3. else (a generated file without breaks) it is cut into sections at headings (Heading 1-3,
-   Title) and about every 3,000 characters (desktop/core/paging.py), and the numbers are sections.
+3. else, or when a "page" from 1 or 2 holds more text than paper can (over 8,000 characters:
+   Word spreads it over pages we cannot know, as after a single break behind a cover page), it
+   is cut into sections at headings (Heading 1-3, Title), at its page breaks and about every
+   3,000 characters (desktop/core/paging.py), and the numbers are sections.
 DocumentInfo.unit says which ("page" or "section"). Body text and tables are read in order (a
 table row becomes one line, its cells joined by " | "); headers, footers, comments and
 footnotes are not.
@@ -52,6 +54,7 @@ MAX_XML_BYTES = 64 * 1024 * 1024  # word/document.xml: a 1,000-page contract is 
 MAX_RATIO = 100  # ordinary Word XML packs 5-20:1; bombs 1,000:1 and more
 RATIO_FLOOR_BYTES = 8 * 1024 * 1024  # small files may pack tighter: judged by their ratio only above this
 BODY = "word/document.xml"
+MAX_PAGE_CHARS_PLAUSIBLE = 8000  # a dense page of small print holds ~5,000 characters
 
 _W = "{http://schemas.openxmlformats.org/wordprocessingml/2006/main}"
 _OLE = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"  # old .doc files, and password-protected .docx files
@@ -265,9 +268,12 @@ class WordReader:
         else:
             marker, unit = "none", "section"
         try:
-            if unit == "page":
-                pages = _with_blank_pages(_blocks(document, marker, {}))
-            else:
+            pages = _with_blank_pages(_blocks(document, marker, {})) if unit == "page" else []
+            if unit == "page" and max(len(p.text) for p in pages) > MAX_PAGE_CHARS_PLAUSIBLE:
+                # One "page" holds more than paper can: Word lays it out over several pages we do
+                # not know, so its numbers would not be Word's. Sections instead (breaks kept).
+                unit = "section"
+            if unit == "section":
                 pages = paginate(_blocks(document, marker, _heading_styles(document)), sections=True)
         except MemoryError as exc:
             raise too_large("Word document", size, MAX_FILE_BYTES) from exc
