@@ -45,8 +45,8 @@ def test_with_a_display_the_window_opens_with_the_files(
 
     def fake_gui(open_paths: object = None, instance: Any = None) -> int:
         opened.append(open_paths)
-        assert instance is not None and instance.listen(), "later launches can hand over"
-        instance.close()
+        assert instance is not None and instance.endpoint is not None, "later launches can hand over"
+        instance.close()  # (the real window listens once it has painted)
         return 0
 
     monkeypatch.setattr("desktop.ui.main_window.run_gui", fake_gui)
