@@ -262,7 +262,8 @@ def claim_or_hand_over(
                 "and open the file again.",
                 detail=f"no answer on {where.server}",
             )
-        # Not answering yet: it may still be starting, or it has just quit (then its lock is free).
+        # Not taken yet: it may still be starting, or closing (then its lock is soon free).
+        time.sleep(0.1)
 
 
 def _try_lock(where: Endpoint) -> int | None:
@@ -306,7 +307,6 @@ def _hand_over(where: Endpoint, paths: list[Path], deadline: float) -> bool:
     socket.connectToServer(where.server)
     if not socket.waitForConnected(min(500, _ms_left(deadline))):
         socket.abort()
-        time.sleep(0.05)
         return False
     socket.write(encode(paths, os.environ.get("XDG_ACTIVATION_TOKEN", "")))
     reply = bytearray()
