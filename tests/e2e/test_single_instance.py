@@ -89,6 +89,10 @@ def start_window(env: dict[str, str], tmp_path: Path) -> Iterator[StartWindow]:
         if proc.poll() is None:
             os.killpg(proc.pid, signal.SIGKILL)
         communicate_within(proc, timeout=10)
+    where = endpoint(Path(env["HEARTH_DATA_DIR"]))  # killed windows leave these in the shared folder
+    if where is not None and where.lock is not None:
+        Path(where.server).unlink(missing_ok=True)
+        where.lock.unlink(missing_ok=True)
 
 
 def _second_launch(env: dict[str, str], *files: Path) -> tuple[subprocess.CompletedProcess[bytes], float]:
