@@ -21,6 +21,36 @@ class Progress:
         return 0.0 if self.total <= 0 else min(1.0, self.done / self.total)
 
 
+class EtaSmoother:
+    """Time left as a person reads it: it counts down between estimates, and a new estimate moves
+    it only part of the way (a summary's sections differ in length, so raw estimates jump:
+    51 → 97 → 78 s). An estimate far above the shown one (more work found) is taken as it is.
+
+    `update(estimate, now)` returns the seconds to show, or None when nothing is known yet.
+    """
+
+    WEIGHT = 0.35  # share of a new estimate taken at once
+    JUMP = 3.0  # an estimate this many times the shown one replaces it
+
+    def __init__(self) -> None:
+        self._shown: float | None = None
+        self._at = 0.0
+
+    def update(self, estimate: float | None, now: float) -> float | None:
+        if estimate is None:
+            return None if self._shown is None else max(0.0, self._shown - (now - self._at))
+        if self._shown is None:
+            shown = estimate
+        else:
+            counted = max(0.0, self._shown - (now - self._at))
+            if counted <= 0 or estimate > self.JUMP * counted:
+                shown = estimate
+            else:
+                shown = counted + self.WEIGHT * (estimate - counted)
+        self._shown, self._at = shown, now
+        return shown
+
+
 @dataclass(frozen=True, slots=True)
 class Token:
     """A piece of streamed text."""

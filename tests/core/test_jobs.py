@@ -56,3 +56,17 @@ def test_cancel_callbacks_run_once_even_when_registered_late() -> None:
 def test_progress_fraction_is_bounded() -> None:
     assert Progress(5, 0).fraction == 0.0
     assert Progress(7, 5).fraction == 1.0
+
+
+def test_time_left_counts_down_and_does_not_jump_with_each_estimate() -> None:
+    """The issue's summary: raw estimates 51 → 97 → 78 s, ten seconds apart."""
+    from desktop.core.events import EtaSmoother
+
+    eta = EtaSmoother()
+    assert eta.update(None, 0.0) is None
+    shown = [eta.update(51.0, 0.0), eta.update(97.0, 10.0), eta.update(78.0, 20.0)]
+    assert shown[0] == 51.0
+    assert all(s is not None for s in shown)
+    assert max(shown) - min(shown) < 15, shown  # not 51 → 97 → 78
+    assert eta.update(None, 25.0) == pytest.approx(shown[-1] - 5.0)  # counts down between estimates
+    assert eta.update(400.0, 26.0) == 400.0  # far more work found: taken as it is

@@ -9,7 +9,9 @@ keeps what the user saw, so the next turn has the context they read.
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Callable, Generator
+from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -17,7 +19,7 @@ from PySide6.QtCore import Signal
 from PySide6.QtWidgets import QSplitter, QWidget
 
 from desktop.core.errors import AppError
-from desktop.core.events import Event, Notice, Progress, Sources
+from desktop.core.events import EtaSmoother, Event, Notice, Progress, Sources
 from desktop.core.jobs import CancelToken
 from desktop.ui import messages
 from desktop.ui.chat.sidebar import ConversationList
@@ -436,7 +438,12 @@ class ChatPanel(QSplitter):
                 messages.UserMessage("warning" if event.level == "warning" else "info", event.message)
             )
         elif isinstance(event, Progress):
-            widget.set_streaming(progress_text(event))
+            smoother = widget.property("eta")
+            if smoother is None:
+                smoother = EtaSmoother()
+                widget.setProperty("eta", smoother)
+            eta = smoother.update(event.eta_s, time.monotonic())
+            widget.set_streaming(progress_text(replace(event, eta_s=eta)))
             widget.set_progress(event.done, event.total)
 
     def _on_succeeded(
