@@ -344,8 +344,8 @@ class MainWindow(QMainWindow):
         if self._geometry_store().value("library_open", False) in (True, "true"):
             self.show_library()  # restored open
         self.chat.view.composer.setFocus()
-        for path in self.open_on_start:
-            self.open_document(path)
+        if self.open_on_start:  # `hearth FILE…`, "Open with Hearth": as a drop, or a hand-over
+            self.handle_drop(list(self.open_on_start))
 
     def _selftest_done(self, results: list[Any]) -> None:
         """A failed first-start check stays on screen as a banner with its remedy."""

@@ -205,15 +205,35 @@ def test_the_composer_says_what_answers_come_from(qtbot: Any, make_window: Any) 
     assert "your documents" in window.chat.view.source_label.text()
 
 
-def test_a_pdf_named_on_the_command_line_is_offered_like_file_open(
+def test_a_pdf_named_on_the_command_line_is_summarized_in_its_own_chat(
     qtbot: Any, make_window: Any, report_pdf: Path
 ) -> None:
+    """`hearth FILE.pdf`, "Open with Hearth": the file's gist at once, as a drop or a second
+    launch's hand-over gives it (issue 11: "summarizes the file into a new chat")."""
     window = make_window(show=False)
-    window.open_on_start = [report_pdf]  # `hearth FILE.pdf`, "Open with Hearth"
+    window.chat.summary_ranker = None
+    window.open_on_start = [report_pdf]
+    with qtbot.waitSignal(window.chat.answer_finished, timeout=30_000):
+        window.show()
+    assert window.open_choice is None or not window.open_choice.isVisible()
+    stored = window.chat.store.messages(window.chat.chat_id)
+    assert stored[-1].meta["kind"] == "summary" and stored[-1].meta["source"] == str(report_pdf)
+    assert window.chat.store.chat(window.chat.chat_id).title == "village_energy.pdf"
+
+
+def test_several_files_named_on_the_command_line_are_offered_to_the_library(
+    qtbot: Any, make_window: Any, report_pdf: Path, tmp_path: Path
+) -> None:
+    from tests.ui.conftest import write_pdf
+
+    other = write_pdf(tmp_path / "other.pdf")
+    window = make_window(show=False)
+    window.open_on_start = [report_pdf, other]
+    offered: list[list[Path]] = []
+    window.offer_library = lambda paths: offered.append(list(paths))  # type: ignore[method-assign]
     window.show()
-    qtbot.waitUntil(lambda: window.open_choice is not None and window.open_choice.isVisible(), timeout=5000)
-    assert "village_energy.pdf" in window.open_choice.text()
-    window.open_choice.done(0)
+    qtbot.waitUntil(lambda: bool(offered), timeout=5000)
+    assert offered == [[report_pdf, other]]
 
 
 def test_a_summary_shows_a_progress_bar_while_it_reads(
