@@ -14,11 +14,11 @@ import sys
 from typing import Any
 
 from desktop.cli.common import open_settings, print_json
-from desktop.core.chat import GenerationParams
 from desktop.core.errors import AppError
 from desktop.core.events import Event, Notice, Sources, Token
 from desktop.core.jobs import run_job
-from desktop.core.rag import ASK_MODES, AskRequest, ask_job, check_question
+from desktop.core.rag import ASK_MODES, ask_job, check_question
+from desktop.core.requests import answer_request
 
 
 def register(sub: Any) -> None:
@@ -93,12 +93,11 @@ def run(args: argparse.Namespace) -> int:
         # A handle only: the model loads (seconds) when the evidence answers the question.
         runtime, choice = open_runtime(settings, args.model)
         with runtime:
-            request = AskRequest(
+            request = answer_request(
                 question,
                 collections,
+                settings,
                 n_ctx=choice.plan.n_ctx,
-                params=GenerationParams(max_tokens=int(settings["max_answer_tokens"]), temperature=0.2),
-                max_sources=int(settings["sources_per_answer"]),
                 mode=args.mode,
                 document=document,
                 model_params=choice.model.n_params,

@@ -63,7 +63,8 @@ def chat_answer_job(
         runtime = session.require_runtime()  # on the llm lane, after the load job queued before it
         if not collections and document is None:
             return (yield from chat_job(runtime, ChatRequest(history, params))(cancel))
-        from desktop.core.rag import AskRequest, ask_job
+        from desktop.core.rag import ask_job
+        from desktop.core.requests import answer_request
 
         retriever = session.retriever(cancel)
         asked, sha = collections, None
@@ -77,14 +78,15 @@ def chat_answer_job(
                     "about it are answered from its pages. Remove it there when you no longer need it."
                 )
             asked, sha = (row.collection,), row.sha256
-        request = AskRequest(
+        # The same request `hearth ask` builds from the same settings (core/requests.py).
+        request = answer_request(
             history[-1].content,
             asked,
+            session.settings,
             n_ctx=runtime.n_ctx,
-            params=params,
-            max_sources=int(session.settings["sources_per_answer"]),
-            history=tuple(history[:-1]),
+            history=history[:-1],
             document=sha,
+            model_params=getattr(runtime, "n_params", None),
         )
         # The evidence is scored with the library's embedder, which lives on the index lane.
         job = ask_job(runtime, retriever, request, runtime.count_tokens, embed=retriever.embed_texts)
@@ -341,12 +343,9 @@ class ChatPanel(QSplitter):
         assert self.chat_id is not None
         chat = self.store.chat(self.chat_id)
         history = tuple(self.store.history(self.chat_id))
-        from desktop.core.chat import GenerationParams
+        from desktop.core.requests import answer_params
 
-        settings = self.session.settings
-        params = GenerationParams(
-            max_tokens=int(settings["max_answer_tokens"]), temperature=float(settings["temperature"])
-        )
+        params = answer_params(self.session.settings)
         widget = self.view.add_message("assistant")
         widget.set_streaming("loading the model…" if self.session.model is None else "thinking…")
         earlier = (meta or {}).get("versions") or []
