@@ -65,6 +65,7 @@ class FileProgress(Progress):
 
     path: str = ""
     collection: str = ""
+    pages: int = 0  # the file's own page count, once it is known (0: not yet)
 
 
 @dataclass
@@ -604,7 +605,7 @@ class Library:
                 src = self._source_path(col, sha)
                 label = src.name if src else sha[:12]
                 where = {"path": str(src) if src else "", "collection": col}
-                yield progress.event(label, **where)
+                yield progress.event(label, path=where["path"], collection=where["collection"])
                 doc = self.store.document(sha)
                 if doc is None or not doc["text_ready"]:
                     if sha not in extracting:
@@ -612,7 +613,7 @@ class Library:
                     future = extracting.pop(sha)
                     while not future.done():
                         future_wait(future, 0.25)
-                        yield progress.event(label, **where)
+                        yield progress.event(label, path=where["path"], collection=where["collection"])
                     outcome = future.result()
                     if isinstance(outcome, DocumentError):
                         self.store.save_failure(
@@ -693,7 +694,7 @@ class Library:
             metas = [{"doc": sha, "n": c.index, "p0": c.page_start, "p1": c.page_end} for c in batch]
             self.vectors.upsert(col, [c.id for c in batch], vectors, metas)
             progress.embedded(share * len(batch))
-            yield progress.event(label, path, col)
+            yield progress.event(label, path, col, page_count)
         self.store.set_status(col, sha, "ready")
         result.ready += 1
         result.pages += page_count
@@ -728,9 +729,11 @@ class _ProgressMeter:
         with self._lock:
             self._done += 0.5 * pages  # its extraction half was counted as it went
 
-    def event(self, label: str, path: str = "", collection: str = "") -> FileProgress:
+    def event(self, label: str, path: str = "", collection: str = "", pages: int = 0) -> FileProgress:
         with self._lock:
             done = min(self._done, float(self.total))
         elapsed = time.perf_counter() - self._start
         eta = elapsed / done * (self.total - done) if done > 0.5 and elapsed > 1 else None
-        return FileProgress(int(done), self.total, label, "pages", eta, path=path, collection=collection)
+        return FileProgress(
+            int(done), self.total, label, "pages", eta, path=path, collection=collection, pages=pages
+        )

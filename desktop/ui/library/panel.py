@@ -524,8 +524,11 @@ class LibraryPanel(QWidget):
         if self._file is None or self._file[:2] != (collection, path):
             self._finish_file()
             self._file = (collection, path, event.done)
-        row = next((r for r in self.rows if r.path == path and r.collection == collection), None)
-        pages = int(row.page_count or 0) if row is not None else 0
+        # The event carries the file's page count once it is read; before that, the row may have it.
+        pages = int(getattr(event, "pages", 0) or 0)
+        if not pages:
+            row = next((r for r in self.rows if r.path == path and r.collection == collection), None)
+            pages = int(row.page_count or 0) if row is not None else 0
         done = max(0, event.done - self._file[2])
         done = min(done, pages) if pages else done
         if not pages and time.monotonic() - self._last_refresh > 0.2:
