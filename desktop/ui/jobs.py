@@ -350,6 +350,11 @@ class JobRunner(QObject):
     def busy(self) -> bool:
         return bool(self._active)
 
+    @property
+    def closed(self) -> bool:
+        """Shut down (the window is closing): late signals must not start work."""
+        return self._closed
+
     def _enqueue(self, handle: JobHandle) -> None:
         if self._closed:
             raise RuntimeError("the job runner is shut down")

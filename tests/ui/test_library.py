@@ -260,3 +260,17 @@ def test_the_count_is_read_from_the_store_after_adding_again_and_after_relaunch(
     window.close()
     again = make_window()  # a relaunch: the panel fills in from the store after the first frame
     qtbot.waitUntil(lambda: again.library.count_label.text() == expected, timeout=30_000)
+
+
+def test_closing_the_window_while_it_indexes_raises_nothing_late(
+    qtbot: Any, make_window: Any, folder: Path
+) -> None:
+    """The close cancels the index job; its late "cancelled" must not start a refresh on the shut
+    runner (a dry run's teardown saw "RuntimeError: the job runner is shut down" from that slot)."""
+    window = make_window()
+    window.show_library()
+    handle = window.library.add([folder])
+    window.close()
+    qtbot.waitUntil(lambda: handle.done, timeout=30_000)
+    qtbot.wait(300)  # late, queued signals arrive here; an exception in a slot fails the test
+    assert window.session.runner.closed

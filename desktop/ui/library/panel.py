@@ -197,7 +197,10 @@ class LibraryPanel(QWidget):
 
     def refresh(self) -> None:
         """Re-read collections and files on the index lane: between two batches while it indexes
-        (a queued job would wait for the whole run), else as a job of its own."""
+        (a queued job would wait for the whole run), else as a job of its own. Nothing once the
+        window is closing: a job its close cancelled still reports, late (`_index_done`)."""
+        if self.session.runner.closed:
+            return
         self._last_refresh = time.monotonic()
         self._reads += 1
         seq = self._reads
