@@ -31,6 +31,7 @@ import sys
 import tempfile
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 from desktop.services import privacy
 
@@ -52,7 +53,6 @@ def collect(data_dir: Path, questions: Sequence[tuple[str, bool]], pdfs: Path) -
     import os
 
     os.environ["HEARTH_DATA_DIR"] = str(data_dir)
-    from desktop.core import answerability
     from desktop.core.jobs import run_job
     from desktop.core.rag import AskRequest, gather_evidence
     from desktop.services.library import Library
@@ -65,19 +65,24 @@ def collect(data_dir: Path, questions: Sequence[tuple[str, bool]], pdfs: Path) -
         rows = []
         for question, answerable in questions:
             found = gather_evidence(lib, question, AskRequest(question, collections), embed=lib.embed_texts)
-            row: dict[str, object] = {"question": question, "answerable": answerable}
-            if found.unsaid:
-                row["refused"] = f"name not in the evidence: {found.missing}"
-            elif found.missing_year:
-                row["refused"] = f"year not in the evidence: {found.missing}"
-            elif found.missing:
-                row["refused"] = f"name not found: {found.missing}"
-            elif found.evidence is None:
-                row["refused"] = "nothing found"
-            else:
-                row["features"] = answerability.features(found.evidence)
-            rows.append(row)
+            rows.append({"question": question, "answerable": answerable, **judged(found)})
     return rows
+
+
+def judged(found: Any) -> dict[str, object]:
+    """What the gate is given for a gathered question (rag.Gathered): the rule that refused it,
+    or the features it is fitted on."""
+    from desktop.core import answerability
+
+    if found.unsaid:
+        return {"refused": f"name not in the evidence: {found.missing}"}
+    if found.missing_year:
+        return {"refused": f"year not in the evidence: {found.missing}"}
+    if found.missing:
+        return {"refused": f"name not found: {found.missing}"}
+    if found.evidence is None:
+        return {"refused": "nothing found"}
+    return {"features": answerability.features(found.evidence)}
 
 
 SINGLE = REPO / "tests" / "data" / "single_document.json"
@@ -109,7 +114,6 @@ def collect_documents(data_dir: Path, split: str) -> list[dict[str, object]]:
     import os
 
     os.environ["HEARTH_DATA_DIR"] = str(data_dir)
-    from desktop.core import answerability
     from desktop.core.jobs import run_job
     from desktop.core.rag import AskRequest, gather_evidence
     from desktop.services.library import Library
@@ -127,19 +131,15 @@ def collect_documents(data_dir: Path, split: str) -> list[dict[str, object]]:
                 question = str(q["question"])
                 request = AskRequest(question, (d["id"],), n_ctx=8192, document=sha)
                 found = gather_evidence(lib, question, request, embed=lib.embed_texts)
-                row: dict[str, object] = {
-                    "question": question,
-                    "answerable": bool(q["answerable"]),
-                    "doc": d["id"],
-                    "regime": found.regime,
-                }
-                if found.unsaid or found.missing_year or found.missing:
-                    row["refused"] = f"rule: {found.missing}"
-                elif found.evidence is None:
-                    row["refused"] = "nothing found"
-                else:
-                    row["features"] = answerability.features(found.evidence)
-                rows.append(row)
+                rows.append(
+                    {
+                        "question": question,
+                        "answerable": bool(q["answerable"]),
+                        "doc": d["id"],
+                        "regime": found.regime,
+                        **judged(found),
+                    }
+                )
     return rows
 
 
@@ -238,12 +238,7 @@ def main(argv: list[str] | None = None) -> int:
         rows = collect(data_dir, answerable + unanswerable, args.set / "pdfs")
         if args.cache:
             args.cache.write_text(json.dumps(rows, indent=1), encoding="utf-8")
-    n = (len(unanswerable), len(answerable))
-    refused = (
-        sum(1 for r in rows if "refused" in r and not r["answerable"]),
-        sum(1 for r in rows if "refused" in r and r["answerable"]),
-    )
-    fitted = [r for r in rows if "features" in r]
+    fitted, n, refused = _split_rows(rows)
     xs = [[float(r["features"][k]) for k in features] for r in fitted]  # type: ignore[index]
     ys = [1 if r["answerable"] else 0 for r in fitted]
     means, scales, w, b = fit(xs, ys)
