@@ -10,16 +10,11 @@ A throwaway data dir; the PDF is generated (reportlab).
 
 from __future__ import annotations
 
-import os
 import shutil
-import subprocess
 import sys
-import tempfile
-from pathlib import Path
-from typing import Any
 
-REPO = Path(__file__).resolve().parents[1]
-OUT = REPO / "docs" / "screenshots"
+from shots import OUT, rerun_under_xvfb, settle, throwaway_data, wait_for
+
 PAGES = [
     "Tenancy agreement for the flat at 14 Harbour Row. The tenancy starts on 1 March 2026 and runs "
     "for twelve months. The monthly rent is 1,150 euros, due on the first day of each month.",
@@ -32,29 +27,16 @@ PAGES = [
 
 
 def main() -> int:
-    if not os.environ.get("DISPLAY") and not os.environ.get("HEARTH_SCREENSHOTS_CHILD"):
-        if shutil.which("xvfb-run") is None:
-            print("Install Xvfb first: apt-get install -y xvfb", file=sys.stderr)
-            return 2
-        env = {**os.environ, "HEARTH_SCREENSHOTS_CHILD": "1"}
-        cmd = ["xvfb-run", "-a", "-s", "-screen 0 1700x1100x24", sys.executable, __file__]
-        return subprocess.call(cmd, env=env)
-
-    data = Path(tempfile.mkdtemp(prefix="hearth-shots-"))
-    os.environ["HEARTH_DATA_DIR"] = str(data)
-    os.environ.setdefault("HEARTH_PASSPHRASE", "screenshots: a throwaway data folder")
-    from desktop.services import privacy
-
-    privacy.install()
-    from PySide6.QtCore import QEventLoop, QTimer
+    status = rerun_under_xvfb(__file__)
+    if status is not None:
+        return status
+    data = throwaway_data()
     from PySide6.QtWidgets import QApplication
 
     from desktop.core.settings import SettingsStore
     from desktop.ui.main_window import MainWindow
     from desktop.ui.session import Session
     from desktop.ui.theme import apply_theme
-
-    sys.path.insert(0, str(REPO))
     from tests.ui.conftest import write_pdf
 
     docs = data.parent / f"{data.name}-docs"
@@ -68,18 +50,6 @@ def main() -> int:
     window = MainWindow(Session())
     window.dialogs_enabled = False
     window.resize(1440, 900)
-
-    def wait_for(signal: Any, timeout_s: float = 300) -> None:
-        loop = QEventLoop()
-        signal.connect(loop.quit)
-        QTimer.singleShot(int(timeout_s * 1000), loop.quit)
-        loop.exec()
-        signal.disconnect(loop.quit)
-
-    def settle(ms: int = 300) -> None:
-        loop = QEventLoop()
-        QTimer.singleShot(ms, loop.quit)
-        loop.exec()
 
     def shoot(kind: str) -> None:
         for width, height in ((1440, 900), (800, 600)):

@@ -16,19 +16,13 @@ report with a table, so the cited answer shows its evidence row marked in the do
 
 from __future__ import annotations
 
-import os
 import shutil
-import subprocess
 import sys
-import tempfile
 import textwrap
-import time
-from collections.abc import Callable
 from pathlib import Path
-from typing import Any
 
-REPO = Path(__file__).resolve().parents[1]
-OUT = REPO / "docs" / "screenshots"
+from shots import OUT, REPO, rerun_under_xvfb, settle, throwaway_data, wait_for, wait_until
+
 SIZES = ((1440, 900), (800, 600))
 THEMES = ("light", "dark")
 
@@ -122,21 +116,10 @@ def write_quarterly(path: Path) -> Path:
 
 
 def main() -> int:
-    if not os.environ.get("DISPLAY") and not os.environ.get("HEARTH_SCREENSHOTS_CHILD"):
-        if shutil.which("xvfb-run") is None:
-            print("Install Xvfb first: apt-get install -y xvfb", file=sys.stderr)
-            return 2
-        env = {**os.environ, "HEARTH_SCREENSHOTS_CHILD": "1"}
-        cmd = ["xvfb-run", "-a", "-s", "-screen 0 1700x1100x24", sys.executable, __file__]
-        return subprocess.call(cmd, env=env)
-
-    data = Path(tempfile.mkdtemp(prefix="hearth-shots-"))
-    os.environ["HEARTH_DATA_DIR"] = str(data)
-    os.environ.setdefault("HEARTH_PASSPHRASE", "screenshots: a throwaway data folder")
-    from desktop.services import privacy
-
-    privacy.install()
-    from PySide6.QtCore import QEventLoop, QTimer
+    status = rerun_under_xvfb(__file__)
+    if status is not None:
+        return status
+    data = throwaway_data()
     from PySide6.QtWidgets import QApplication, QWidget
 
     from desktop.core.settings import SettingsStore
@@ -164,23 +147,6 @@ def main() -> int:
     window = MainWindow(Session())
     window.dialogs_enabled = False
     window.resize(1440, 900)
-
-    def wait_for(signal: Any, timeout_s: float = 180) -> None:
-        loop = QEventLoop()
-        signal.connect(loop.quit)
-        QTimer.singleShot(int(timeout_s * 1000), loop.quit)
-        loop.exec()
-        signal.disconnect(loop.quit)
-
-    def settle(ms: int = 300) -> None:
-        loop = QEventLoop()
-        QTimer.singleShot(ms, loop.quit)
-        loop.exec()
-
-    def wait_until(check: Callable[[], bool], timeout_s: float = 120) -> None:
-        end = time.monotonic() + timeout_s
-        while not check() and time.monotonic() < end:
-            settle(50)
 
     def shot(name: str, widget: QWidget | None = None) -> None:
         settle(300)
