@@ -1238,6 +1238,9 @@ def _grounded(
             and len(body.split()) >= 4
             and not _REFUSAL.match(body)
             and support.supports(body, GROUNDED_SUPPORT)
+            # The question's own words it restates must be in the quotes: "Apple's total carbon
+            # emissions in 2022 were $53,629" from a balance-sheet row is a made-up bridge.
+            and support.coverage(" ".join(sorted(support_words(body) & asked))) == 1.0
             and bool(support_words(body) - asked or grounding_numbers(body))
         )
         sources = [n for n in _markers(raw) if 1 <= n <= len(quotes)]

@@ -688,3 +688,12 @@ def test_another_companys_own_figures_are_not_answered_from_a_filing_that_names_
     asked = "What were Amazon's net sales in 2023?"
     answer, _, _ = _ask(ScriptedEngine("ok"), DocLibrary(AMZN_INVEST), asked)
     assert answer.found and not answer.abstained and "143.1" in answer.text
+
+
+def test_a_model_sentence_that_pins_the_asked_thing_on_an_unrelated_figure_is_dropped() -> None:
+    """Seen in the eval: "Apple's total carbon emissions in 2022 were $53,629 [1]" beside a
+    balance-sheet row holding 53,629: the figure is in the quote, "carbon emissions" is not."""
+    engine = ScriptedEngine("Apple's total net sales and carbon emissions were $81,797 million [1].")
+    answer, _, _ = _ask(engine, DocLibrary(APPLE), "What were Apple's total net sales and carbon emissions?")
+    assert not answer.abstained and "81,797" in answer.text
+    assert "carbon" not in answer.text and not any(s.by_model for s in answer.sentences)
