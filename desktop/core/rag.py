@@ -619,6 +619,7 @@ def ask_job(
     *,
     start_model: Callable[[], int] | None = None,
     embed: Embed | None = None,
+    gather: Gather | None = None,
 ) -> Callable[[CancelToken], Generator[Event, None, Answer]]:
     """Evidence first, then (maybe) the model; returns an Answer whose sentences say their sources.
 
@@ -634,7 +635,9 @@ def ask_job(
        is checked, unsupported specifics marked, a missing citation added.
 
     `start_model`, when given, is called only when a model sentence is wanted, before the prompt
-    is fitted: it starts the model (seconds) and returns its context window.
+    is fitted: it starts the model (seconds) and returns its context window. `gather`, when given,
+    replaces step 1's `gather_evidence(retriever, …)` (the window runs all of it in one call on the
+    index lane, which owns the library); it takes (question, request, cancel, timings).
     """
 
     def job(cancel: CancelToken) -> Generator[Event, None, Answer]:
@@ -642,7 +645,10 @@ def ask_job(
         question = contextual_question(check_question(request.question), request.history)
         mode = pick_mode(request, engine) if request.mode != "auto" or request.model_params else ""
         run = _Run(question)
-        found = gather_evidence(retriever, question, request, embed, cancel, run.timings)
+        if gather is not None:
+            found = gather(question, request, cancel, run.timings)
+        else:
+            found = gather_evidence(retriever, question, request, embed, cancel, run.timings)
         if found.missing_year:
             lead = f"{NOT_IN_DOCUMENTS} The closest passages are not about {found.missing}."
             reason = f"year not in the evidence: {found.missing}"
@@ -698,6 +704,10 @@ class Gathered:
     unsaid: bool = False  # `missing` is a name the documents hold, but the best evidence does not say
     owner: bool = False  # … or one asked about as an owner ("Anthropic's revenue") no document is about
     regime: str = "library"  # how the gate judges it: "library", or "document" (one short one, read whole)
+
+
+# (question, request, cancel, timings) -> the evidence: gather_evidence run wherever the library is.
+Gather = Callable[[str, AskRequest, CancelToken, dict[str, float]], Gathered]
 
 
 def gather_evidence(
