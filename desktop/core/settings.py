@@ -136,6 +136,28 @@ SETTINGS: tuple[Setting, ...] = (
         maximum=20,
     ),
     Setting(
+        "answer_mode",
+        str,
+        "auto",
+        "How answers are written",
+        "grounded: the answer quotes your documents, plus at most two model sentences the quotes "
+        "support; checked: the model writes the answer and every sentence is checked against the "
+        "sources; auto: grounded for models under 1B parameters.",
+        "Answers",
+        choices=("auto", "grounded", "checked"),
+    ),
+    Setting(
+        "summary_mode",
+        str,
+        "auto",
+        "How summaries are written",
+        "grounded: the key points are the document's own sentences and the model writes a short, "
+        "checked overview; abstractive: the model writes every point; auto: grounded for models "
+        "under 1B parameters.",
+        "Summaries",
+        choices=("auto", "grounded", "abstractive"),
+    ),
+    Setting(
         "summary_style",
         str,
         "key_points",
