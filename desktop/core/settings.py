@@ -175,6 +175,53 @@ SETTINGS: tuple[Setting, ...] = (
         "Appearance",
         choices=("system", "light", "dark"),
     ),
+    Setting(
+        "model_server_url",
+        str,
+        "",
+        "Model server",
+        "An OpenAI-compatible chat server on your network (llama.cpp, vLLM, Ollama, LM Studio), "
+        "e.g. https://gpu-box:8080. Your questions and the passages they rest on are sent to it. "
+        "Empty: only the model on this computer.",
+        "Servers",
+    ),
+    Setting(
+        "model_server_model",
+        str,
+        "",
+        "Model on the server",
+        "The model name the server expects (empty: the server's default). Its token, if it needs "
+        "one, is kept in the system keyring: hearth settings token.",
+        "Servers",
+    ),
+    Setting(
+        "model_server_timeout",
+        float,
+        60.0,
+        "Model server timeout (seconds)",
+        "How long to wait for the server's next word before Hearth answers with the local model.",
+        "Servers",
+        minimum=1.0,
+        maximum=600.0,
+    ),
+    Setting(
+        "library_server_url",
+        str,
+        "",
+        "Team library server",
+        "A Chroma server holding a shared library, e.g. https://library-box:8000. Passages are "
+        "sent to it. Empty: only the library on this computer.",
+        "Servers",
+    ),
+    Setting(
+        "allow_plain_http",
+        bool,
+        False,
+        "Allow unencrypted http:// to other computers",
+        "Off: a server on another computer must use https:// (its certificate is verified). "
+        "On: anyone on the network path can read what is sent. Loopback is always allowed.",
+        "Servers",
+    ),
 )
 
 BY_KEY: dict[str, Setting] = {s.key: s for s in SETTINGS}
@@ -182,6 +229,10 @@ BY_KEY: dict[str, Setting] = {s.key: s for s in SETTINGS}
 
 def defaults() -> dict[str, Any]:
     return {s.key: s.default for s in SETTINGS}
+
+
+class SettingLocked(ValueError):
+    """A setting an administrator's policy file pins cannot be changed."""
 
 
 class SettingsStore:
@@ -193,6 +244,7 @@ class SettingsStore:
     def __init__(self, path: Path) -> None:
         self.path = path
         self._values = defaults()
+        self._locks: dict[str, tuple[Any, str]] = {}  # key → (value, policy file): see lock()
         self.problems: list[str] = []
         self._load()
 
@@ -216,23 +268,43 @@ class SettingsStore:
             except ValueError as exc:
                 self.problems.append(str(exc))
 
+    def lock(self, key: str, value: Any, source: str) -> None:
+        """Pin `key` to `value` (an administrator's policy, `source` names it): reads return the
+        pinned value and set/update refuse to change it."""
+        self._locks[key] = (BY_KEY[key].validate(value), source)
+
+    def locked_by(self, key: str) -> str | None:
+        """The policy file that locks `key`, or None."""
+        lock = self._locks.get(key)
+        return lock[1] if lock else None
+
     def get(self, key: str) -> Any:
-        return self._values[key]
+        return self[key]
 
     def __getitem__(self, key: str) -> Any:
-        return self._values[key]
+        lock = self._locks.get(key)
+        return lock[0] if lock else self._values[key]
 
     def as_dict(self) -> dict[str, Any]:
-        return dict(self._values)
+        return {k: self[k] for k in self._values}
+
+    def _refuse_locked(self, key: str, value: Any) -> None:
+        lock = self._locks.get(key)
+        if lock is not None and BY_KEY[key].validate(value) != lock[0]:
+            raise SettingLocked(f"{key}: locked by {lock[1]}")
 
     def set(self, key: str, value: Any) -> None:
         setting = BY_KEY.get(key)
         if setting is None:
             raise KeyError(f"unknown setting {key!r}")
+        self._refuse_locked(key, value)
         self._values[key] = setting.validate(value)
         self.save()
 
     def update(self, values: Mapping[str, Any]) -> None:
+        for k, v in values.items():
+            if k in BY_KEY:
+                self._refuse_locked(k, v)
         validated = {k: BY_KEY[k].validate(v) for k, v in values.items() if k in BY_KEY}
         self._values.update(validated)
         self.save()
