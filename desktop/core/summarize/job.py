@@ -1,100 +1,43 @@
-"""Summarize a document of any length: one pass when it fits, map–reduce when not, with page references.
-
-How a small model is helped:
-- it never sees a whole section: the sentences that carry it (centrality, ranked by an injected
-  function; the app uses the bundled embedding model) are chosen first and shown in document order;
-- prompts are short and concrete; the map step always asks for plain "- " facts;
-- what it writes is cleaned unit by unit (a bullet, or a sentence): echoed instructions, empty bullets,
-  repeated words, near-duplicate points and points with no support in what it was shown are dropped,
-  and a model caught looping is stopped early.
-
-Page references are never the model's: every point is matched (by shared content words) to the
-sentences or section points it was written from, and takes their pages. A point that matches nothing
-it was shown is dropped rather than given a page it does not come from.
-"""
+"""The summarize job: one pass when the document fits, map–reduce when not (abstractive), or the
+document's central sentences quoted under a checked overview (grounded)."""
 
 from __future__ import annotations
 
 import logging
 import math
-import re
 import time
-from collections import Counter
-from collections.abc import Callable, Generator, Iterator, Sequence
+from collections.abc import Callable, Generator, Sequence
 from dataclasses import dataclass, field, replace
-from typing import Protocol
 
 from desktop.core.chat import GenerationParams
 from desktop.core.errors import AppError, Cancelled, ContextOverflow
 from desktop.core.events import Event, Notice, Progress, Token
-from desktop.core.grounding import Support, content_words
+from desktop.core.grounding import content_words
 from desktop.core.jobs import CancelToken
-from desktop.core.types import ChatMessage, Completion, GenerationStats, Page, Summary, SummaryPoint
+from desktop.core.summarize.points import _body, _PointCollector, _render, _Sources, _Unit, _words
+from desktop.core.summarize.prompts import _final_messages, _map_messages, _overview_messages
+from desktop.core.summarize.request import (
+    ABSTRACTIVE_MIN_PARAMS,
+    DEFAULT_WORDS,
+    MODES,
+    STYLES,
+    Ranker,
+    Splitter,
+    SummaryEngine,
+    SummaryRequest,
+)
+from desktop.core.summarize.text import (
+    _jaccard,
+    _quotable,
+    _quote,
+    format_pages,
+    overlap_rank,
+    split_sentences_basic,
+    strip_running_lines,
+)
+from desktop.core.types import ChatMessage, Completion, GenerationStats, Summary, SummaryPoint
 
 log = logging.getLogger("desktop.summarize")
-
-STYLES = ("paragraph", "key_points", "detailed")
-DEFAULT_WORDS = {"paragraph": 120, "key_points": 150, "detailed": 320}
-# grounded: the points are the document's own central sentences (quotes, exact pages) and the model only
-# writes a short, support-checked overview; abstractive: the model writes every point (map–reduce).
-MODES = ("auto", "grounded", "abstractive")
-# Below this many parameters "auto" is grounded: the bundled 135M model paraphrases loosely and invents
-# details, and on CL-SciSumm its abstractive points score below plain extraction (docs/summarize.md).
-ABSTRACTIVE_MIN_PARAMS = 1_000_000_000
-
-
-class SummaryEngine(Protocol):
-    """What summarizing needs from a model runtime (services/llm.py's LlamaRuntime implements it)."""
-
-    def stream_chat(
-        self, messages: Sequence[ChatMessage], params: GenerationParams, cancel: CancelToken
-    ) -> Generator[Event, None, Completion]: ...
-
-    def count_tokens(self, messages: Sequence[ChatMessage]) -> int: ...
-
-    def count_text_tokens(self, texts: Sequence[str]) -> list[int]: ...
-
-    @property
-    def n_ctx(self) -> int: ...
-
-
-# Scores each group of sentences (one group per section), in order; higher = more central.
-# An iterator so that the service can work ahead (embed section k+1 while the model writes section k).
-Ranker = Callable[[Sequence[Sequence[str]]], Iterator[list[float]]]
-Splitter = Callable[[str], list[str]]
-
-
-@dataclass(frozen=True, slots=True)
-class SummaryRequest:
-    pages: tuple[Page, ...]
-    title: str = ""
-    style: str = "key_points"
-    length: int | None = None  # target words; None: the style's default
-    select_ratio: float = 0.5  # share of each section's tokens shown to the model (1.0: all)
-    temperature: float = 0.2
-    seed: int = 42
-    map_tokens: int = 160  # most tokens one section's notes may take
-    # Most document tokens one call reads, however large the context: a 135M model loses the thread in
-    # long inputs, and prefill slows as the context fills. None: as much as the context allows.
-    max_input_tokens: int | None = 2000
-    top_up: bool = True  # fill a final list that falls short of the length with the best section points
-    mode: str = "auto"  # one of MODES; "auto" picks by the model's size
-    # The model's parameter count, for "auto" (the engine's own `n_params` is used when it has one);
-    # unknown: grounded, the faithful choice.
-    model_params: int | None = None
-    overview: bool = True  # grounded: the model writes a short overview above the quoted points
-    # grounded: how much earlier sentences are preferred (score × (1 + w × (1 − position))); the opening
-    # of a paper or a contract usually states what it is about.
-    lead_weight: float = 0.0
-
-
-@dataclass(frozen=True, slots=True)
-class _Unit:
-    """A sentence of the document (or a point of a lower level) and the pages it comes from."""
-
-    text: str
-    pages: tuple[int, ...]
-    tokens: int
 
 
 @dataclass
@@ -130,296 +73,6 @@ class _Meter:
         return sum(self.call_s) / len(self.call_s) * calls_left
 
 
-# ----------------------------------------------------------------------------- text helpers
-
-_BULLET = re.compile(r"^\s*(?:(?:[-*•·▪‣–—]+|\(?\d{1,2}[.)]|\(?[a-zA-Z][.)](?=\s))\s*)+")
-_ECHO = re.compile(
-    r"^(?:here (?:is|are)|sure\b|certainly|of course|okay|ok\b|summary\b|in summary|to summarize|"
-    r"bullet points?|key points?|main (?:points|ideas|facts)|the (?:most )?important facts|notes?:|"
-    r"the text (?:above|below)|i (?:hope|have|will)|let me|please|as an ai)",
-    re.IGNORECASE,
-)
-_SENTENCE_END = re.compile(r"(?<=[.!?])[\"')\]]*\s+(?=[A-Z0-9\"'(\[])")
-_REPEATED_WORD = re.compile(r"\b(\w+)(?:\s+\1\b)+", re.IGNORECASE)
-
-
-def split_sentences_basic(text: str) -> list[str]:
-    """A plain sentence splitter (the service's is better with PDF text); used when none is given."""
-    text = re.sub(r"\s+", " ", text).strip()
-    return [s.strip() for s in _SENTENCE_END.split(text) if s.strip()] if text else []
-
-
-def overlap_rank(groups: Sequence[Sequence[str]]) -> Iterator[list[float]]:
-    """Centrality without a model: similarity of each sentence to its group's word centroid."""
-    for group in groups:
-        bags = [Counter(content_words(s)) for s in group]
-        centroid: Counter[str] = Counter()
-        for bag in bags:
-            centroid.update(bag)
-        norm_c = math.sqrt(sum(v * v for v in centroid.values())) or 1.0
-        scores = []
-        for bag in bags:
-            dot = sum(centroid[w] * v for w, v in bag.items())
-            norm = math.sqrt(sum(v * v for v in bag.values())) or 1.0
-            scores.append(dot / (norm * norm_c))
-        yield scores
-
-
-def format_pages(pages: Sequence[int]) -> str:
-    """(3,) → "p. 3"; (3, 4, 5, 9) → "pp. 3–5, 9"."""
-    if not pages:
-        return ""
-    ps = sorted(set(pages))
-    runs: list[str] = []
-    start = prev = ps[0]
-    for p in [*ps[1:], None]:
-        if p is not None and p == prev + 1:
-            prev = p
-            continue
-        runs.append(str(start) if start == prev else f"{start}–{prev}")
-        if p is not None:
-            start = prev = p
-    return ("p. " if len(ps) == 1 else "pp. ") + ", ".join(runs)
-
-
-def pages_from_text(text: str) -> tuple[Page, ...]:
-    """Pasted text as pages: form feeds separate pages (as pdftotext writes them); else one page."""
-    parts = text.split("\f")
-    return tuple(Page(i, part) for i, part in enumerate(parts, 1) if part.strip()) or ()
-
-
-def _clean_unit(text: str) -> str:
-    text = _BULLET.sub("", text.strip())
-    text = text.replace("**", "").replace("__", "").strip(" \t#>")
-    text = _REPEATED_WORD.sub(r"\1", text)
-    # A loop inside one line: cut at the second start of a repeated 5-word run.
-    words = text.split()
-    seen: dict[tuple[str, ...], int] = {}
-    for i in range(len(words) - 4):
-        key = tuple(w.lower() for w in words[i : i + 5])
-        if key in seen and i - seen[key] >= 5:
-            text = " ".join(words[:i]).rstrip(",;: ")
-            break
-        seen.setdefault(key, i)
-    return re.sub(r"\s+", " ", text).strip()
-
-
-def _jaccard(a: set[str], b: set[str]) -> float:
-    return len(a & b) / len(a | b) if a and b else 0.0
-
-
-# ----------------------------------------------------------------------------- output: units and support
-
-
-@dataclass
-class _Sources:
-    """What the model was shown in one call, for matching its points back to pages."""
-
-    units: Sequence[_Unit]
-    words: list[set[str]] = field(default_factory=list)
-    numbers: set[str] = field(default_factory=set)
-
-    def __post_init__(self) -> None:
-        self.support = Support([u.text for u in self.units])
-        self.words = self.support.words
-        self.numbers = self.support.numbers
-
-    def has_specifics_of(self, text: str) -> bool:
-        """Whether every number (amount, year, percentage) and every name in `text` is in what was shown.
-
-        Invented details are mostly these: a "$20,000 grant", a year, an acronym spelled out wrongly.
-        """
-        return self.support.has_specifics_of(text)
-
-    def attribute(self, text: str, min_support: float) -> tuple[int, ...] | None:
-        """Pages of the sources `text` was written from; None when too little of it is in them."""
-        mine = content_words(text)
-        if not mine:
-            return None
-        hits = [len(mine & w) for w in self.words]
-        covered = set().union(*(mine & w for w in self.words)) if self.words else set()
-        if len(covered) < min(2, len(mine)) or len(covered) / len(mine) < min_support:
-            return None
-        best = max(hits)
-        # The best source and any close second: a point often fuses two sentences.
-        chosen = [i for i in sorted(range(len(hits)), key=lambda i: -hits[i])[:2] if hits[i] >= 0.6 * best]
-        pages = sorted({p for i in chosen for p in self.units[i].pages})
-        return tuple(pages)
-
-
-class _PointCollector:
-    """Turns the model's raw stream into clean, supported, de-duplicated points as they complete."""
-
-    def __init__(
-        self,
-        sources: _Sources,
-        sentence_mode: bool,
-        split: Splitter,
-        min_support: float,
-        strict: bool = False,
-    ):
-        self.sources = sources
-        self.strict = strict  # also refuse a unit whose numbers are not all in the sources
-        self.sentence_mode = sentence_mode
-        self.split = split
-        self.min_support = min_support
-        self.points: list[SummaryPoint] = []
-        self._kept_words: list[set[str]] = []
-        self._buf = ""
-        self._done_in_line = 0  # sentences of the pending line already handled
-        self.rejected_in_a_row = 0
-        self.dropped = Counter[str]()
-
-    def feed(self, piece: str) -> list[SummaryPoint]:
-        self._buf += piece
-        out: list[SummaryPoint] = []
-        while "\n" in self._buf:
-            line, self._buf = self._buf.split("\n", 1)
-            out += self._line(line, complete=True)
-            self._done_in_line = 0
-        if self.sentence_mode and self._buf:
-            out += self._line(self._buf, complete=False)
-        return out
-
-    def finish(self, stop_reason: str) -> list[SummaryPoint]:
-        line, self._buf = self._buf, ""
-        out = self._line(line, complete=True, cut=stop_reason == "length")
-        self._done_in_line = 0
-        return out
-
-    def _line(self, line: str, complete: bool, cut: bool = False) -> list[SummaryPoint]:
-        text = line.strip()
-        if not text:
-            return []
-        long_line = self.sentence_mode or len(text.split()) > 45
-        parts = self.split(_BULLET.sub("", text)) if long_line else [text]
-        ready = parts if complete else parts[:-1]
-        out: list[SummaryPoint] = []
-        for i, part in enumerate(ready):
-            if i < self._done_in_line:
-                continue
-            last_of_cut = cut and i == len(ready) - 1
-            point = self._accept(part, truncated=last_of_cut)
-            if point is not None:
-                out.append(point)
-        self._done_in_line = len(ready)
-        return out
-
-    def _accept(self, raw: str, truncated: bool) -> SummaryPoint | None:
-        text = _clean_unit(raw)
-        if truncated and not re.search(r"[.!?]\W*$", text):
-            self.dropped["truncated"] += 1
-            return None
-        words = content_words(text)
-        if len(text.split()) < 3 or not words:
-            self.dropped["empty"] += 1
-            return None
-        if re.match(r"^\d+(?:\.\d+)*\.?\s", text) and len(text.split()) < 10:
-            self.dropped["empty"] += 1  # a section heading copied from the text, not a point
-            return None
-        if _ECHO.match(text) or text.endswith(":"):
-            self.dropped["echo"] += 1
-            self.rejected_in_a_row += 1
-            return None
-        if any(_jaccard(words, w) >= 0.6 for w in self._kept_words):
-            self.dropped["duplicate"] += 1
-            self.rejected_in_a_row += 1
-            return None
-        pages = self.sources.attribute(text, self.min_support)
-        if pages is None or (self.strict and not self.sources.has_specifics_of(text)):
-            self.dropped["unsupported"] += 1
-            self.rejected_in_a_row += 1
-            return None
-        if not re.search(r"[.!?]$", text):
-            text += "."
-        text = text[0].upper() + text[1:]
-        self.rejected_in_a_row = 0
-        self._kept_words.append(words)
-        point = SummaryPoint(text, pages)
-        self.points.append(point)
-        return point
-
-
-# ----------------------------------------------------------------------------- prompts
-
-SYSTEM = "You write short, factual summaries. Use only the given text."
-
-
-def _title_line(title: str) -> str:
-    # A file name such as "C02-1025" or "scan_0001" tells the model nothing and it may echo it.
-    informative = len(re.findall(r"[A-Za-z]{3,}", title)) >= 2
-    return f"Document: {title}\n\n" if informative else ""
-
-
-def _map_messages(body: str, title: str, n_points: int) -> list[ChatMessage]:
-    head = _title_line(title)
-    ask = (
-        f"List the {n_points} most important facts in the text above, one per line, each starting with '- '."
-    )
-    return [ChatMessage("system", SYSTEM), ChatMessage("user", f"{head}Text:\n{body}\n\n{ask}")]
-
-
-def _final_messages(
-    body: str, title: str, style: str, words: int, n_points: int, notes: bool
-) -> list[ChatMessage]:
-    head = _title_line(title)
-    label = "Notes" if notes else "Text"
-    if style == "paragraph":
-        ask = f"Summarize the {label.lower()} above in one paragraph of about {words} words."
-    else:
-        ask = (
-            f"Write the {n_points} most important points of the {label.lower()} above, "
-            "one per line, each starting with '- '."
-        )
-    return [ChatMessage("system", SYSTEM), ChatMessage("user", f"{head}{label}:\n{body}\n\n{ask}")]
-
-
-def _overview_messages(body: str, title: str, style: str) -> list[ChatMessage]:
-    head = _title_line(title)
-    ask = "In two sentences, say what the document is about, using only the sentences above."
-    return [
-        ChatMessage("system", SYSTEM),
-        ChatMessage("user", f"{head}Sentences from the document:\n{body}\n\n{ask}"),
-    ]
-
-
-_HEADING_PREFIX = re.compile(r"^(?:\d+(?:\.\d+)*\.?|[IVX]+\.)\s+(?:[A-Z][a-z]+\s+){1,3}(?=[A-Z])")
-
-
-# Math lost in extraction: bracket pairs out of order, bars, a space left before punctuation ("tokens , if").
-_GARBLED = re.compile(r"\)\(|\(\)|\)\)|\(\(|\||\w \s*[,;.](?:\s|$)|\s{2}")
-
-
-def _quotable(text: str) -> bool:
-    """A sentence that reads as a point on its own: prose of a sensible length, not a fragment or a row."""
-    words = text.split()
-    if not 6 <= len(words) <= 45 or text[0].islower() or not re.search(r"[.!?][\"')\]]*$", text):
-        return False  # too short or long, a fragment cut at a page break, a heading or a caption
-    letters = sum(c.isalpha() for c in text)
-    plain = sum(bool(re.fullmatch(r"[(\"']?[A-Za-z][A-Za-z'-]*[.,;:)\"']*", w)) for w in words)
-    # Formulas and text extracted in the wrong order ("the query is )(cC") are not quotable.
-    if _GARBLED.search(text):
-        return False
-    return letters / len(text) > 0.65 and plain / len(words) >= 0.75 and ": " not in text[:40]
-
-
-def _quote(text: str) -> str:
-    """A sentence as a point: whitespace and a section heading glued to its start removed; words untouched."""
-    text = re.sub(r"\s+", " ", text).strip()
-    return _HEADING_PREFIX.sub("", text, count=1) or text
-
-
-def _render(point: SummaryPoint, style: str) -> str:
-    ref = format_pages(point.pages)
-    text = point.text.rstrip(".")
-    if style == "paragraph":
-        return f"{text} ({ref}). "
-    return f"- {text} ({ref}).\n"
-
-
-# ----------------------------------------------------------------------------- the job
-
-
 def summarize_job(
     engine: SummaryEngine,
     request: SummaryRequest,
@@ -437,42 +90,6 @@ def summarize_job(
         )
 
     return job
-
-
-_DIGITS = re.compile(r"\d+")
-
-
-def strip_running_lines(pages: Sequence[Page]) -> tuple[Page, ...]:
-    """Drop running headers and footers: a line among a page's first or last two that recurs (digits
-    aside) on most pages — "Annual Report 2023 — page 7", "Page 3 of 40", a lone page number.
-
-    Left in, they glue themselves onto the first sentence of every page and, in a summary made of
-    the document's own sentences, turn up as points.
-    """
-    with_text = [p for p in pages if p.text.strip()]
-    if len(with_text) < 2:
-        return tuple(pages)
-
-    def edges(text: str) -> list[str]:
-        lines = [ln.strip() for ln in text.split("\n") if ln.strip()]
-        return lines[:2] + lines[-2:] if len(lines) > 4 else lines
-
-    seen: Counter[str] = Counter()
-    for page in with_text:
-        seen.update({_DIGITS.sub("#", ln.lower()) for ln in edges(page.text)})
-    needed = max(2, math.ceil(0.6 * len(with_text)))
-    running = {key for key, n in seen.items() if n >= needed and len(key) <= 120}
-    if not running:
-        return tuple(pages)
-    out = []
-    for page in pages:
-        lines = page.text.split("\n")
-        edge = set(edges(page.text))
-        kept = [
-            ln for ln in lines if not (ln.strip() in edge and _DIGITS.sub("#", ln.strip().lower()) in running)
-        ]
-        out.append(Page(page.number, "\n".join(kept).strip()))
-    return tuple(out)
 
 
 class _Summarizer:
@@ -981,21 +598,3 @@ class _Summarizer:
 
     def _text(self, points: Sequence[SummaryPoint]) -> str:
         return "".join(_render(p, self.req.style) for p in points).strip()
-
-
-def _words(points: Sequence[SummaryPoint]) -> int:
-    return sum(len(p.text.split()) for p in points)
-
-
-def _body(units: Sequence[_Unit], notes: bool = False) -> str:
-    if notes:
-        return "\n".join(f"- {u.text}" for u in units)
-    # One paragraph per page: the model reads prose, not a list of loose sentences.
-    paras: list[list[str]] = []
-    last = None
-    for u in units:
-        if u.pages[0] != last:
-            paras.append([])
-            last = u.pages[0]
-        paras[-1].append(u.text)
-    return "\n\n".join(" ".join(p) for p in paras)
