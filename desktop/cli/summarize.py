@@ -12,22 +12,21 @@ import os
 import signal
 import sys
 import tempfile
+from collections.abc import Generator
 from pathlib import Path
 from typing import Any
 
 from desktop.cli.common import ProgressLine, open_settings, print_json
-from desktop.core.errors import AppError, DocumentError
-from desktop.core.events import Event, Notice, Progress, Token
+from desktop.core.errors import AppError
+from desktop.core.events import Event, Token
 from desktop.core.jobs import CancelToken, run_job
 from desktop.core.summarize import (
     MODES,
     STYLES,
-    SummaryRequest,
     format_pages,
-    pages_from_text,
-    summarize_job,
 )
-from desktop.core.types import Page, Summary
+from desktop.core.types import Summary
+from desktop.services.tasks import Pages, PagesJob
 
 
 def register(sub: Any) -> None:
@@ -52,10 +51,9 @@ def register(sub: Any) -> None:
     p.add_argument(
         "--mode",
         choices=MODES,
-        default="auto",
         help="grounded: the points are the document's own sentences and the model writes only a short, "
-        "checked overview; abstractive: the model writes every point; auto (default): grounded for "
-        "models under 1B parameters",
+        "checked overview; abstractive: the model writes every point; auto: grounded for models "
+        "under 1B parameters (default: the summary_mode setting, auto unless changed)",
     )
     p.add_argument("--out", metavar="PATH", help="write the Markdown summary to this file")
     p.add_argument("--json", action="store_true", help="print the summary, its points and stats as JSON")
@@ -63,7 +61,7 @@ def register(sub: Any) -> None:
     p.set_defaults(func=run)
 
 
-def library_pages(name: str) -> tuple[list[Page], str, str]:
+def library_pages(name: str) -> Pages:
     """Pages of a ready library document matched by file name, path or title, as stored in
     library.sqlite (the file is not read again)."""
     from desktop.services.library import Library
@@ -71,34 +69,28 @@ def library_pages(name: str) -> tuple[list[Page], str, str]:
     with Library(check_index=False) as lib:
         row = lib.find_document(name)
         pages = lib.pages(row.sha256)
-    return list(pages), row.title or Path(row.path).stem.replace("_", " "), Path(row.path).name
+    return Pages(tuple(pages), row.title or Path(row.path).stem.replace("_", " "), Path(row.path).name)
 
 
-def read_pages(path_arg: str, cancel: CancelToken, on_event: Any) -> tuple[list[Page], str]:
-    """The document's pages and a title. Raises DocumentError for anything unreadable."""
-    if path_arg == "-":
-        return list(pages_from_text(sys.stdin.read())), "Pasted text"
-    path = Path(path_arg).expanduser()
-    if not path.exists():
-        raise DocumentError(f"There is no file {path}.", "Check the name and the folder.", reason="missing")
-    if path.is_dir():
-        raise DocumentError(f"{path} is a folder, not a document.", "Give one file.", reason="not_a_file")
-    from desktop.services import readers
+def reader(args: argparse.Namespace) -> PagesJob:
+    """How the document is read: a library document's stored pages, standard input, or the file."""
+    from desktop.services import tasks
 
-    reader = readers.reader_for(path)  # by suffix, else by content; a clear refusal for others
-    unit = "sections" if reader.kind in ("markdown", "html") else "pages"
+    if args.document is not None:
+        doc = library_pages(args.document)  # before minutes of work: an unknown name fails now
+        return _given(doc)
+    if args.file == "-":
+        return _given(tasks.text_pages(sys.stdin.read(), "standard input"))
+    path = Path(args.file).expanduser()
+    return lambda cancel: tasks.file_pages(path, cancel)
 
-    def progress(done: int, total: int) -> None:
-        on_event(Progress(done, total, f"Reading {path.name}", unit))
 
-    try:
-        info, pages = reader.extract(path, cancel, progress)
-    finally:
-        readers.close_workers()  # a one-shot command keeps no PDF worker around
-    for notice in (info.truncated, *info.notices):
-        if notice:
-            on_event(Notice(f"{path.name}: {notice}.", "warning"))
-    return pages, path.stem.replace("_", " ")  # named after the file, as the window names it
+def _given(doc: Pages) -> PagesJob:
+    def read(cancel: CancelToken) -> Generator[Event, None, Pages]:
+        return doc
+        yield  # a generator that has its pages already
+
+    return read
 
 
 def to_markdown(summary: Summary, source: str) -> str:
@@ -151,28 +143,22 @@ def _check_out(path_arg: str | None) -> Path | None:
     return out
 
 
-def _model_params(model_path: str) -> int | None:
-    """The model's parameter count from its GGUF header (for --mode auto); None when it cannot be read."""
-    from desktop.services.models import read_model_info
-
-    try:
-        return read_model_info(model_path).n_params
-    except (AppError, OSError, ValueError):
-        return None
-
-
 def run(args: argparse.Namespace) -> int:
-    from desktop.services.summarize_select import EmbeddingRanker, split_sentences
+    from desktop.services import readers, tasks
+    from desktop.services.runtime import open_runtime
+    from desktop.services.summarize_select import EmbeddingRanker
 
     out = _check_out(args.out)  # before minutes of work, not after
     if args.length is not None and not 20 <= args.length <= 2000:
         raise AppError("--length must be between 20 and 2000 words.")
+    if (args.file is None) == (args.document is None):
+        raise AppError("Give a FILE to summarize, or --document NAME for one in your library.")
     settings = open_settings()
-    style = args.style or str(settings["summary_style"])
     stream_out = not args.json and out is None
     bar = ProgressLine()
     cancel = CancelToken()
     previous = signal.signal(signal.SIGINT, lambda *_: cancel.cancel())
+    doc: Pages | None = None  # what was read: its title heads the streamed summary
     started = False
 
     def on_event(event: Event) -> None:
@@ -181,6 +167,7 @@ def run(args: argparse.Namespace) -> int:
             if stream_out:
                 if not started:
                     bar.clear()
+                    title = doc.title if doc is not None else ""
                     sys.stdout.write(f"# Summary: {title}\n\n" if title else "# Summary\n\n")
                     started = True
                 sys.stdout.write(event.text)
@@ -188,34 +175,33 @@ def run(args: argparse.Namespace) -> int:
         else:
             bar(event)
 
-    title = ""
-    if (args.file is None) == (args.document is None):
-        raise AppError("Give a FILE to summarize, or --document NAME for one in your library.")
-    try:
-        if args.document is not None:
-            pages, title, source_name = library_pages(args.document)
-        else:
-            pages, title = read_pages(args.file, cancel, bar)
-            source_name = "standard input" if args.file == "-" else Path(args.file).name
-        bar.clear()
-        from desktop.services.runtime import open_runtime
+    read = reader(args)
 
-        runtime, _choice = open_runtime(settings, args.model)
+    def named(cancel: CancelToken) -> Generator[Event, None, Pages]:
+        nonlocal doc
+        doc = yield from read(cancel)
+        return doc
+
+    try:
+        # A handle only: the model loads when the pages have been read.
+        runtime, choice = open_runtime(settings, args.model)
         with runtime:
-            request = SummaryRequest(
-                tuple(pages),
-                title=title,
-                style=style,
-                length=args.length,
+            job = tasks.summarize(
+                runtime,
+                named,
+                settings,
+                ranker=EmbeddingRanker(),
+                style=args.style,
                 mode=args.mode,
-                model_params=_model_params(runtime.model_path),
+                length=args.length,
+                model_params=choice.model.n_params,
             )
-            job = summarize_job(runtime, request, EmbeddingRanker(), split_sentences)
             summary: Summary = run_job(job, on_event, cancel)
     finally:
         signal.signal(signal.SIGINT, previous)
+        readers.close_workers()  # a one-shot command keeps no PDF worker around
         bar.clear()
-    source = source_name
+    source = doc.source if doc is not None else ""
     if args.json:
         print_json(
             {

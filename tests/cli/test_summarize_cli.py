@@ -2,16 +2,28 @@
 
 from __future__ import annotations
 
+import argparse
 import json
 import re
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from desktop.cli import main
 from desktop.cli.summarize import to_markdown, write_atomically
+from desktop.core.jobs import run_job
 from desktop.core.types import Summary, SummaryPoint
+from desktop.services.tasks import Pages
 from tests import pdfs
+
+
+def read_pages(path: str, on_event: Callable[[Any], Any]) -> Pages:
+    """The pages `hearth summarize PATH` reads (desktop/services/tasks.file_pages), events passed on."""
+    from desktop.cli.summarize import reader
+
+    return run_job(reader(argparse.Namespace(document=None, file=path)), on_event)
 
 TOPICS = [
     "The lighthouse on the northern cape was built in 1871 from granite blocks cut in a local quarry. "
@@ -168,17 +180,16 @@ def test_real_model_streams_the_summary_to_stdout(
 def test_text_files_and_pasted_text_become_pages(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     import io
 
-    from desktop.cli.summarize import read_pages
-    from desktop.core.jobs import CancelToken
+    from desktop.cli.summarize import reader
 
     txt = tmp_path / "notes.txt"
     txt.write_text("First page.\fSecond page.\f")
-    pages, title = read_pages(str(txt), CancelToken(), lambda e: None)
-    assert [(p.number, p.text) for p in pages] == [(1, "First page."), (2, "Second page.")]
-    assert title == "notes"
+    doc = read_pages(str(txt), lambda e: None)
+    assert [(p.number, p.text) for p in doc.pages] == [(1, "First page."), (2, "Second page.")]
+    assert (doc.title, doc.source) == ("notes", "notes.txt")
     monkeypatch.setattr("sys.stdin", io.StringIO("Pasted words here."))
-    pages, title = read_pages("-", CancelToken(), lambda e: None)
-    assert [p.text for p in pages] == ["Pasted words here."] and title == "Pasted text"
+    doc = run_job(reader(argparse.Namespace(document=None, file="-")))
+    assert [p.text for p in doc.pages] == ["Pasted words here."] and doc.title == "Pasted text"
 
 
 def test_a_folder_is_not_a_document(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
@@ -204,25 +215,24 @@ def test_a_library_document_is_summarized_from_its_stored_pages(
 
 
 def test_any_document_type_is_read_by_its_reader_and_others_are_refused(tmp_path: Path) -> None:
-    from desktop.cli.summarize import read_pages
     from desktop.core.errors import DocumentError
-    from desktop.core.events import Notice
-    from desktop.core.jobs import CancelToken
+    from desktop.core.events import Notice, Progress
     from tests import documents
 
     events: list[object] = []
-    pages, title = read_pages(
-        str(documents.contract_docx(tmp_path / "msa.docx")), CancelToken(), events.append
-    )
-    assert [p.number for p in pages] == [1, 2, 3] and title == "msa"
-    pages, title = read_pages(str(documents.garden_md(tmp_path / "garden.md")), CancelToken(), events.append)
-    assert len(pages) == 4 and title == "garden"
+    doc = read_pages(str(documents.contract_docx(tmp_path / "msa.docx")), events.append)
+    assert [p.number for p in doc.pages] == [1, 2, 3] and doc.title == "msa"
+    # Progress arrives as the job's own events, per page, in order.
+    done = [e.done for e in events if isinstance(e, Progress)]
+    assert done and done == sorted(done) and done[-1] == 3
+    doc = read_pages(str(documents.garden_md(tmp_path / "garden.md")), events.append)
+    assert len(doc.pages) == 4 and doc.title == "garden"
     old = tmp_path / "menu.txt"
     old.write_bytes("Crème brûlée at the café costs seven euros every day.".encode("cp1252"))
-    read_pages(str(old), CancelToken(), events.append)
+    read_pages(str(old), events.append)
     assert any(isinstance(e, Notice) and "Windows-1252" in e.message for e in events)
     photo = tmp_path / "photo.jpg"
     photo.write_bytes(b"\xff\xd8\xff\xe0" + bytes(range(256)))
     with pytest.raises(DocumentError) as err:
-        read_pages(str(photo), CancelToken(), events.append)
+        read_pages(str(photo), events.append)
     assert err.value.reason == "unsupported_type"

@@ -1,0 +1,234 @@
+"""The application's use cases — answer, chat, summarize — shared by `hearth` and the window.
+
+Both front ends call these with what they own: the model runtime, the retriever (the Library in the
+CLI; `ui.session.LaneRetriever`, which hops to the index lane, in the window) and the settings. So a
+question, a chat turn or a summary is the same request in both, built from the same settings, and
+the front ends only differ in how they show events. Every function returns a job
+(`Callable[[CancelToken], Generator[Event, None, R]]`); reading a document reports `Progress`
+events like any other job. No Qt here, and heavy imports stay inside the functions (the window
+imports this module on the GUI thread).
+"""
+
+from __future__ import annotations
+
+import queue
+import threading
+from collections.abc import Callable, Generator, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Protocol, TypeVar
+
+from desktop.core.events import Event, Notice, Progress
+from desktop.core.jobs import CancelToken
+from desktop.core.requests import Settings, answer_params, answer_request
+
+if TYPE_CHECKING:
+    from desktop.core.rag import Answer, Gather
+    from desktop.core.types import ChatMessage, Completion, Page, Summary
+
+R = TypeVar("R")
+Job = Callable[[CancelToken], Generator[Event, None, R]]
+
+
+class Runtime(Protocol):
+    """What the use cases need of a model runtime (services/llm.LlamaRuntime; a remote one alike).
+    `n_ctx` and `n_params` start the model when it is not started yet."""
+
+    @property
+    def n_ctx(self) -> int: ...
+
+    @property
+    def n_params(self) -> int: ...
+
+    def count_tokens(self, messages: Sequence[ChatMessage]) -> int: ...
+
+
+# -- answer -------------------------------------------------------------------------------------
+
+
+def answer(
+    runtime: Any,
+    retriever: Any,
+    question: str,
+    collections: Sequence[str],
+    settings: Settings,
+    *,
+    history: Sequence[ChatMessage] = (),
+    mode: str | None = None,
+    document: str | None = None,
+    n_ctx: int | None = None,
+    model_params: int | None = None,
+    gather: Gather | None = None,
+) -> Job[Answer]:
+    """A cited answer from `collections` (or from one library `document`, by sha256).
+
+    `n_ctx`/`model_params` are the planned context and the GGUF header's parameter count when the
+    caller knows them without starting the model (`hearth ask` then loads it only when a model
+    sentence is wanted); otherwise they are read from the runtime. `mode` None: the setting.
+    `gather`: the evidence search in one call where the library lives (the window's index lane).
+    """
+
+    def job(cancel: CancelToken) -> Generator[Event, None, Answer]:
+        from desktop.core.rag import ask_job
+
+        request = answer_request(
+            question,
+            collections,
+            settings,
+            n_ctx=runtime.n_ctx if n_ctx is None else n_ctx,
+            history=history,
+            mode=str(settings["answer_mode"]) if mode is None else mode,
+            document=document,
+            model_params=getattr(runtime, "n_params", None) if model_params is None else model_params,
+        )
+        embed = getattr(retriever, "embed_texts", None)  # the library's embedder scores the evidence
+        run = ask_job(
+            runtime,
+            retriever,
+            request,
+            runtime.count_tokens,
+            start_model=lambda: runtime.n_ctx,
+            embed=embed,
+            gather=gather,
+        )
+        return (yield from run(cancel))
+
+    return job
+
+
+# -- chat ---------------------------------------------------------------------------------------
+
+
+def chat(
+    runtime: Any,
+    history: Sequence[ChatMessage],
+    settings: Settings,
+    *,
+    max_tokens: int | None = None,
+    temperature: float | None = None,
+    seed: int = -1,
+) -> Job[Completion]:
+    """The model's next turn in a conversation (the settings' length and temperature unless given)."""
+    from dataclasses import replace
+
+    from desktop.core.chat import ChatRequest, chat_job
+
+    params = answer_params(settings)
+    if max_tokens is not None:
+        params = replace(params, max_tokens=max_tokens)
+    if temperature is not None:
+        params = replace(params, temperature=temperature)
+    params = replace(params, seed=seed)
+    return chat_job(runtime, ChatRequest(tuple(history), params))
+
+
+# -- documents ----------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class Pages:
+    """A document's pages to summarize, and what to call it."""
+
+    pages: tuple[Page, ...]
+    title: str
+    source: str  # the file's name, "standard input", "pasted text"
+
+
+PagesJob = Job[Pages]
+
+
+def file_pages(path: Path, cancel: CancelToken) -> Generator[Event, None, Pages]:
+    """Read a file by its type (services/readers), reporting `Progress` per page or section and a
+    `Notice` for anything the reader left out. DocumentError for what cannot be read."""
+    from desktop.core.errors import DocumentError
+    from desktop.services import readers
+
+    if not path.exists():
+        raise DocumentError(f"There is no file {path}.", "Check the name and the folder.", reason="missing")
+    if path.is_dir():
+        raise DocumentError(f"{path} is a folder, not a document.", "Give one file.", reason="not_a_file")
+    reader = readers.reader_for(path)  # by suffix, else by content; a clear refusal for others
+    unit = "sections" if reader.kind in ("markdown", "html") else "pages"
+    label = f"Reading {path.name}"
+    info, pages = yield from _with_progress(
+        lambda progress: reader.extract(path, cancel, progress),
+        lambda done, total: Progress(done, total, label, unit),
+    )
+    for notice in (info.truncated, *info.notices):
+        if notice:
+            yield Notice(f"{path.name}: {notice}.", "warning")
+    return Pages(tuple(pages), path.stem.replace("_", " "), path.name)
+
+
+def text_pages(text: str, source: str = "pasted text") -> Pages:
+    """Pasted or piped text as pages (paragraph groups), for a summary."""
+    from desktop.core.summarize import pages_from_text
+
+    pages = tuple(pages_from_text(text))
+    if not pages:
+        from desktop.core.errors import DocumentError
+
+        raise DocumentError("There is no text to summarize.", "Paste or pipe some text first.")
+    return Pages(pages, "Pasted text", source)
+
+
+def summarize(
+    runtime: Any,
+    read: PagesJob,
+    settings: Settings,
+    *,
+    ranker: Any = None,
+    style: str | None = None,
+    mode: str | None = None,
+    length: int | None = None,
+    model_params: int | None = None,
+) -> Job[Summary]:
+    """Read the document (`read`: stored pages, a file, pasted text), then summarize it.
+
+    `ranker` scores how central each sentence is (services/summarize_select.EmbeddingRanker: the
+    CLI's own embedder, or the window's on the index lane); None: no grounded key points.
+    `style`/`mode` None: the settings'. `model_params` None: read from the runtime."""
+
+    def job(cancel: CancelToken) -> Generator[Event, None, Summary]:
+        from desktop.core.summarize import SummaryRequest, summarize_job
+        from desktop.services.summarize_select import split_sentences
+
+        doc = yield from read(cancel)
+        cancel.raise_if_cancelled()
+        request = SummaryRequest(
+            doc.pages,
+            title=doc.title,
+            style=str(settings["summary_style"]) if style is None else style,
+            length=length,
+            mode=str(settings["summary_mode"]) if mode is None else mode,
+            model_params=getattr(runtime, "n_params", None) if model_params is None else model_params,
+        )
+        run = summarize_job(runtime, request, ranker, split_sentences if ranker is not None else None)
+        return (yield from run(cancel))
+
+    return job
+
+
+def _with_progress(
+    work: Callable[[Callable[[int, int], None]], R], event: Callable[[int, int], Event]
+) -> Generator[Event, None, R]:
+    """Run `work(progress)` in a helper thread and yield its progress as events, in order, while it
+    runs; return its result (or raise its error). The reader's own worker does the parsing (a PDF is
+    parsed in pdf.py's worker process); this thread only relays its progress."""
+    out: queue.Queue[tuple[str, Any]] = queue.Queue()
+
+    def run() -> None:
+        try:
+            out.put(("done", work(lambda done, total: out.put(("progress", (done, total))))))
+        except BaseException as exc:  # handed to the job's thread, which raises it
+            out.put(("error", exc))
+
+    threading.Thread(target=run, name="read-document", daemon=True).start()
+    while True:
+        kind, value = out.get()
+        if kind == "progress":
+            yield event(*value)
+        elif kind == "error":
+            raise value
+        else:
+            return value
