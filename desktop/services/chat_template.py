@@ -139,6 +139,48 @@ def render(formatter: Any, messages: Sequence[dict[str, str]]) -> Any:
         raise TemplateRefused(f"it failed to render ({kind})", repr(exc)[:300]) from None
 
 
+def fold_system(messages: Sequence[dict[str, str]]) -> list[dict[str, str]] | None:
+    """The conversation with a leading system message folded into the first user turn (as Gemma 3's
+    own template does, and as Google advises for Gemma 2); None when there is no system message.
+    With no user turn to fold into, the system text becomes the first user turn."""
+    if not messages or messages[0]["role"] != "system":
+        return None
+    system, rest = messages[0]["content"], [dict(m) for m in messages[1:]]
+    for m in rest:
+        if m["role"] == "user":
+            m["content"] = f"{system}\n\n{m['content']}" if system.strip() else m["content"]
+            return rest
+    return [{"role": "user", "content": system}, *rest]
+
+
+def render_chat(formatter: Any, messages: Sequence[dict[str, str]]) -> Any:
+    """Render a conversation with the model's template, keeping its system message.
+
+    Templates without a system role either raise on it (Gemma 2, Mistral v0.2) or drop it without a
+    word (Phi-3-mini's first template: only user and assistant turns are written). Either way the
+    system message (Hearth's instructions: cite the sources, say when they do not answer) would be
+    lost, so it is folded into the first user turn and the conversation rendered again.
+    TemplateRefused when the template fails on the folded conversation too (that failure's reason).
+    """
+    folded = fold_system(messages)
+    try:
+        result = render(formatter, messages)
+    except TemplateRefused as refused:
+        if folded is None or not refused.reason.startswith("it failed to render"):
+            raise  # a runaway template is not given a second run
+        return render(formatter, folded)
+    if folded is not None and (system := messages[0]["content"].strip()) and system not in result.prompt:
+        return render(formatter, folded)
+    return result
+
+
+def needs_bos(prompt: str, bos: str) -> bool:
+    """Whether the tokenizer should add its BOS token in front of a rendered prompt: not when the
+    template wrote it already (llama.cpp's server strips it then; here it is simply not doubled).
+    The tokenizer adds it only for models whose GGUF asks for one (`add_bos_token`)."""
+    return not (bos and prompt.startswith(bos))
+
+
 def check(template: str, eos: str = "</s>", bos: str = "<s>") -> tuple[bool, str]:
     """Compile and render the sample conversations under the bounds: (ok, reason if refused)."""
     try:
@@ -150,10 +192,8 @@ def check(template: str, eos: str = "</s>", bos: str = "<s>") -> tuple[bool, str
         return False, f"it does not compile ({type(exc).__name__})"
     for sample in SAMPLES:
         try:
-            result = render(formatter, sample)
+            result = render_chat(formatter, sample)  # as the runtime renders (system folded if need be)
         except TemplateRefused as exc:
-            if "system" in {m["role"] for m in sample} and "fail" in exc.reason:
-                continue  # some templates (Gemma) refuse a system role; Hearth folds it into the user turn
             return False, exc.reason
         if len(result.prompt) > 200_000:
             return False, "it writes an absurdly long prompt for a short conversation"

@@ -382,21 +382,13 @@ class _ChildRuntime:
     def prompt_tokens(self, messages: Sequence[ChatMessage]) -> list[int]:
         chat: list[Any] = [{"role": m.role, "content": m.content} for m in messages]
         try:
-            result = chat_template.render(self.formatter, chat)
+            result = chat_template.render_chat(self.formatter, chat)  # system message kept (folded)
         except chat_template.TemplateRefused as refused:
-            if chat and chat[0]["role"] == "system" and len(chat) > 1:
-                # Templates without a system role (Gemma) raise on it: fold it into the first turn.
-                merged = f"{chat[0]['content']}\n\n{chat[1]['content']}"
-                folded = [{"role": chat[1]["role"], "content": merged}]
-                try:
-                    result = chat_template.render(self.formatter, folded + chat[2:])
-                except chat_template.TemplateRefused:
-                    raise self._refuse_template(refused) from None
-            else:
-                raise self._refuse_template(refused) from None
-        return self.llm.tokenize(
-            result.prompt.encode("utf-8"), add_bos=not result.added_special, special=True
-        )
+            raise self._refuse_template(refused) from None
+        tokens = self.llm.tokenize(result.prompt.encode("utf-8"), add_bos=False, special=True)
+        if self.llm._model.add_bos_token() and chat_template.needs_bos(result.prompt, self.bos):
+            tokens.insert(0, self.llm.token_bos())  # the GGUF asks for a BOS the template did not write
+        return tokens
 
     def _refuse_template(self, refused: chat_template.TemplateRefused) -> AppError:
         """A template that passed the load-time check ran away on this conversation: use the
