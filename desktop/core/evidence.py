@@ -25,7 +25,7 @@ import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
-from desktop.core.grounding import STOP
+from desktop.core.text import STOPWORDS as STOP
 from desktop.core.types import Page
 
 Embed = Callable[[Sequence[str]], list[list[float]]]

@@ -12,16 +12,8 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-_WORD = re.compile(r"[A-Za-z][A-Za-z0-9'-]+|\d+(?:[.,]\d+)*%?")
-_STOP_WORDS = """
-a about above after again all also am an and any are as at be been being both but by can could did
-do does doing each few for from further had has have having he her here hers him his how i if in
-into is it its itself just me more most my no nor not now of off on once only or other our out over
-own same she should so some such than that the their them then there these they this those through
-to too under until up very was we were what when where which while who whom why will with would you
-your also may might must shall used using use based one two new however thus paper text document
-"""
-STOP = frozenset(_STOP_WORDS.split())
+from desktop.core.text import WORD, content_words
+
 _NUMBER = re.compile(r"\d+(?:[.,]\d+)*")
 _DATE_PART = re.compile(r"(?:19|20)\d\d|[0-2]?\d|3[01]")  # a year or a day: in every dated text
 _POSSESSIVE = re.compile(r"(?:'s|’s|')$")
@@ -36,11 +28,6 @@ def numbers_in(text: str) -> set[str]:
     return out
 
 
-def content_words(text: str) -> set[str]:
-    """Lower-case words of three letters or more (and numbers) that are not function words."""
-    return {w for w in (m.group(0).lower() for m in _WORD.finditer(text)) if w not in STOP and len(w) > 2}
-
-
 def _bare(word: str) -> str:
     return _POSSESSIVE.sub("", word)
 
@@ -48,7 +35,7 @@ def _bare(word: str) -> str:
 def names_in(text: str, possessives: bool = False) -> set[str]:
     """Lower-cased words with a capital letter, the first word of the text aside (it is capitalized
     anyway). `possessives`: "Apple's" counts as "apple"."""
-    words = _WORD.findall(text)
+    words = WORD.findall(text)
     names = {w.lower() for w in words[1:] if any(c.isupper() for c in w)}
     return {_bare(n) for n in names} if possessives else names
 
@@ -85,7 +72,7 @@ class Support:
         self.possessives = possessives
         self.words = [content_words(t) for t in self.texts]
         self.numbers = {n for t in self.texts for n in numbers_in(t)}
-        self.all_words = {w.lower() for t in self.texts for w in _WORD.findall(t)}
+        self.all_words = {w.lower() for t in self.texts for w in WORD.findall(t)}
         if possessives:
             self.all_words |= {_bare(w) for w in self.all_words}
 

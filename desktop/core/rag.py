@@ -51,9 +51,10 @@ from desktop.core.evidence import (
     terms_of,
 )
 from desktop.core.grounding import Support, mark_unsupported
-from desktop.core.grounding import content_words as support_words
 from desktop.core.grounding import numbers_in as grounding_numbers
 from desktop.core.jobs import CancelToken
+from desktop.core.text import TITLE_STOPWORDS, TOKEN, keyword_terms
+from desktop.core.text import content_words as support_words
 from desktop.core.types import Answer, AnswerSentence, ChatMessage, Citation, Completion, Page
 
 log = logging.getLogger("desktop.rag")
@@ -112,19 +113,10 @@ def reciprocal_rank_fusion(
     return sorted(scores.items(), key=lambda kv: -kv[1])
 
 
-# Function words say nothing about which document a question means; core keeps its own short list
-# (services' FTS stopwords are out of reach by the layer rules).
-_STOPWORD_TEXT = (
-    "a an and are as at be by can did do does for from had has have how i if in is it its of on or "
-    "our that the their this to was were what when where which who why will with you your pdf"
-)
-_STOPWORDS = frozenset(_STOPWORD_TEXT.split())
-_WORD = re.compile(r"[^\W_]+")
-
-
 def content_words(text: str) -> set[str]:
-    """Lower-case words and numbers of `text` without function words (`Q3 2023` -> {q3, 2023})."""
-    return {w for w in _WORD.findall(text.lower()) if w not in _STOPWORDS}
+    """The words of a title, or of a passage's sentence, that a question can name: every index token
+    but function words (`Q3 2023` -> {q3, 2023}; `10-Q` -> {10, q}); see core/text.py."""
+    return set(keyword_terms(text, TITLE_STOPWORDS, single_letters=True))
 
 
 def title_match(question: str, titles: dict[str, str]) -> dict[str, float]:
@@ -424,7 +416,7 @@ def contextual_question(question: str, history: Sequence[ChatMessage]) -> str:
     leans = (
         n_content <= 3
         or lowered.startswith(_LEADS)
-        or (n_content <= 5 and any(w in _PRONOUNS for w in _WORD.findall(lowered)))
+        or (n_content <= 5 and any(w in _PRONOUNS for w in TOKEN.findall(lowered)))
     )
     if not leans:
         return question

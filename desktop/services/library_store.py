@@ -10,7 +10,6 @@ question can get the index lane between batches; WAL lets readers run while inde
 from __future__ import annotations
 
 import logging
-import re
 import threading
 import time
 from collections.abc import Iterable, Iterator, Sequence
@@ -20,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from desktop.core.errors import StorageError
+from desktop.core.text import KEYWORD_STOPWORDS, keyword_terms
 from desktop.core.types import Chunk, Page
 from desktop.services import database
 from desktop.services.library_vectors import storage_error
@@ -82,27 +82,9 @@ CREATE INDEX IF NOT EXISTS files_sha ON files(sha256, collection);
 CREATE INDEX IF NOT EXISTS files_status ON files(status);
 """
 
-_STOPWORD_TEXT = (
-    "a an and are as at be been but by can could did do does for from had has have how i if in "
-    "into is it its of on or our so than that the their them then there these they this to was "
-    "we were what when where which who whom why will with would you your about after all also "
-    "any between both each more most other over same some such only own very just should now "
-    "during before under up down out off again further once here s t don "
-)
-STOPWORDS = frozenset(_STOPWORD_TEXT.split())
-_WORD = re.compile(r"[^\W_]+", re.UNICODE)
-
-
 def query_terms(text: str, max_terms: int = 24) -> list[str]:
     """The question's distinct content words, in order (no stopwords, no single letters)."""
-    seen: list[str] = []
-    for word in _WORD.findall(text.lower()):
-        if word in STOPWORDS or (len(word) < 2 and not word.isdigit()) or word in seen:
-            continue
-        seen.append(word)
-        if len(seen) >= max_terms:
-            break
-    return seen
+    return keyword_terms(text, KEYWORD_STOPWORDS, max_terms=max_terms)
 
 
 def fts_query(text: str, max_terms: int = 24) -> str:

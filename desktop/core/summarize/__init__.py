@@ -17,7 +17,6 @@ heuristics), `prompts`, `points` (cleaning and page attribution of what the mode
 (the two modes and their driver).
 """
 
-from desktop.core.grounding import content_words
 from desktop.core.summarize.job import summarize_job
 from desktop.core.summarize.prompts import SYSTEM
 from desktop.core.summarize.request import (
@@ -37,6 +36,7 @@ from desktop.core.summarize.text import (
     split_sentences_basic,
     strip_running_lines,
 )
+from desktop.core.text import content_words
 
 __all__ = [
     "ABSTRACTIVE_MIN_PARAMS",

@@ -12,7 +12,6 @@ from dataclasses import dataclass, field, replace
 from desktop.core.chat import GenerationParams
 from desktop.core.errors import AppError, Cancelled, ContextOverflow
 from desktop.core.events import Event, Notice, Progress, Token
-from desktop.core.grounding import content_words
 from desktop.core.jobs import CancelToken
 from desktop.core.summarize.points import _body, _PointCollector, _render, _Sources, _Unit, _words
 from desktop.core.summarize.prompts import _final_messages, _map_messages, _overview_messages
@@ -35,6 +34,7 @@ from desktop.core.summarize.text import (
     split_sentences_basic,
     strip_running_lines,
 )
+from desktop.core.text import content_words
 from desktop.core.types import ChatMessage, Completion, GenerationStats, Summary, SummaryPoint
 
 log = logging.getLogger("desktop.summarize")

@@ -8,9 +8,10 @@ from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
-from desktop.core.grounding import Support, content_words
+from desktop.core.grounding import Support
 from desktop.core.summarize.request import Splitter
 from desktop.core.summarize.text import _BULLET, _ECHO, _clean_unit, _jaccard, format_pages
+from desktop.core.text import content_words
 from desktop.core.types import SummaryPoint
 
 

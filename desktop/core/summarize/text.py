@@ -7,7 +7,7 @@ import re
 from collections import Counter
 from collections.abc import Iterator, Sequence
 
-from desktop.core.grounding import content_words
+from desktop.core.text import content_words
 from desktop.core.types import Page
 
 _BULLET = re.compile(r"^\s*(?:(?:[-*•·▪‣–—]+|\(?\d{1,2}[.)]|\(?[a-zA-Z][.)](?=\s))\s*)+")
