@@ -40,6 +40,7 @@ def _ruff(path: Path) -> subprocess.CompletedProcess[str]:
         ],
         capture_output=True,
         text=True,
+        cwd=REPO,  # with --config, per-file-ignores are matched relative to the working directory
     )
 
 
@@ -56,6 +57,59 @@ def test_downloaders_are_banned(tmp_path: Path) -> None:
         "sentence_transformers.SentenceTransformer.from_pretrained",
     ):
         assert f"`{banned}` is banned" in result.stdout, result.stdout
+
+
+HTTP_CLIENT = """
+import http.client
+
+import httpx
+import requests
+import urllib3
+
+
+def fetch():
+    return http.client.HTTPConnection("example.com"), httpx, requests, urllib3
+"""
+
+
+def test_http_clients_are_banned_everywhere_but_the_one_remote_module(tmp_path: Path) -> None:
+    elsewhere = tmp_path / "desktop" / "services" / "library_sync.py"
+    elsewhere.parent.mkdir(parents=True)
+    elsewhere.write_text(HTTP_CLIENT)
+    result = _ruff(elsewhere)
+    assert result.returncode == 1
+    for banned in ("http.client", "httpx", "requests", "urllib3"):
+        assert f"`{banned}` is banned" in result.stdout, result.stdout
+    # The same code in the module that talks to the model server the user named passes.
+    remote = tmp_path / "desktop" / "services" / "remote_llm.py"
+    remote.write_text(HTTP_CLIENT)
+    result = subprocess.run(
+        [
+            str(Path(sys.executable).with_name("ruff")),
+            "check",
+            "--config",
+            str(REPO / "pyproject.toml"),
+            "--no-cache",
+            "--select",
+            "TID",
+            "--output-format",
+            "concise",
+            "desktop/services/remote_llm.py",
+        ],
+        capture_output=True,
+        text=True,
+        cwd=tmp_path,  # per-file-ignores match paths relative to the project root
+    )
+    assert result.returncode == 0, result.stdout
+
+
+def test_only_one_module_is_exempt_from_the_http_ban() -> None:
+    import tomllib
+
+    config = tomllib.loads((REPO / "pyproject.toml").read_text())
+    ignores = config["tool"]["ruff"]["lint"]["per-file-ignores"]
+    exempt = sorted(path for path, rules in ignores.items() if "TID251" in rules or "TID" in rules)
+    assert exempt == ["desktop/services/remote_llm.py"]
 
 
 def test_heavy_imports_at_module_level_are_banned(tmp_path: Path) -> None:

@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from desktop.cli.common import open_settings, print_json
+from desktop.services import privacy
 
 KEY_PACKAGES = (
     "hearth",
@@ -106,7 +107,7 @@ def _bundled_report() -> dict[str, Any]:
 def collect(model: str | None = None) -> dict[str, Any]:
     """Everything doctor reports, as plain data (the JSON output)."""
     from desktop.core.errors import AppError
-    from desktop.services import hardware, privacy
+    from desktop.services import hardware
     from desktop.services.runtime import choose_runtime
 
     report = hardware.probe_report()
@@ -157,9 +158,31 @@ def collect(model: str | None = None) -> dict[str, Any]:
             "guard_installed": privacy.is_installed(),
             "refused_count": privacy.refused_count(),
             "refused": privacy.refused_attempts()[-10:],
+            **_servers_report(settings),
         },
         "bundled": _bundled_report(),
         "library": _library_report(),
+    }
+
+
+def _servers_report(settings: Any) -> dict[str, Any]:
+    """The servers the settings name (the only outside hosts the guard lets through), what is sent
+    to each, and the administrator's policy."""
+    from desktop.services import policy
+
+    pol = policy.load_policy()
+    servers = policy.allow_named_servers(settings, pol)
+    return {
+        "allowed_hosts": privacy.allowed_hosts(),
+        "servers": [s.to_dict() for s in servers],
+        "policy": {
+            "file": str(policy.policy_path()),
+            "present": pol.active,
+            "error": pol.error,
+            "rules": pol.describe(),
+            "locked_settings": sorted(pol.locks()),
+            "unprotected": policy.unprotected(pol),
+        },
     }
 
 
@@ -327,6 +350,30 @@ def _problems(data: dict[str, Any]) -> list[dict[str, str]]:
                 "hint": "",
             }
         )
+    for server in data["privacy"]["servers"]:
+        if server["refused"]:
+            out.append({"severity": "warning", "message": server["refused"], "hint": ""})
+        elif server["warning"]:
+            out.append({"severity": "warning", "message": server["warning"], "hint": ""})
+    pol = data["privacy"]["policy"]
+    if pol["error"]:
+        out.append(
+            {
+                "severity": "error",
+                "message": f"The policy file {pol['file']} is not valid ({pol['error']}); remote servers "
+                "are forbidden until it is fixed.",
+                "hint": "Ask your administrator.",
+            }
+        )
+    if pol["unprotected"]:
+        out.append(
+            {
+                "severity": "warning",
+                "message": f"The policy file {pol['file']} is not protected (not owned by the system "
+                "administrator, or writable by others): a user could change it.",
+                "hint": f"An administrator protects it: chown root {pol['file']}; chmod 644 {pol['file']}",
+            }
+        )
     lib = data.get("library") or {}
     for problem in lib.get("problems", []):
         out.append(
@@ -434,6 +481,23 @@ def _print(data: dict[str, Any]) -> None:
     print("\nPrivacy")
     guard = "on" if p["guard_installed"] else "OFF"
     print(f"  network guard {guard}; {p['refused_count']} outside connection attempt(s) refused")
+    if p["allowed_hosts"]:
+        print(f"  servers allowed (named in settings): {', '.join(p['allowed_hosts'])}")
+    else:
+        print("  outside hosts allowed: none (nothing leaves this computer)")
+    for server in p["servers"]:
+        where = server["host"] or server["url"]
+        state = "not used" if server["refused"] else "used"
+        print(f"  {server['title']} {where} ({state}): Hearth sends it {server['sends']}")
+    pol = p["policy"]
+    if pol["present"]:
+        print(f"  administrator's policy {pol['file']}:")
+        for rule in pol["rules"]:
+            print(f"    {rule}")
+        if pol["locked_settings"]:
+            print(f"    locked settings: {', '.join(pol['locked_settings'])}")
+    else:
+        print(f"  no administrator's policy ({pol['file']} absent)")
 
     problems = [x for x in data["problems"] if x["severity"] != "info"]
     notes = [x for x in data["problems"] if x["severity"] == "info"]

@@ -2,7 +2,9 @@
 
 `install()` sets every library's offline and no-telemetry switch, then adds a Python audit hook
 that refuses (and counts) any connection or name lookup that would leave this machine. Loopback
-and Unix sockets stay allowed: the model runtime child and Qt talk over them.
+and Unix sockets stay allowed: the model runtime child and Qt talk over them. The only outside
+hosts let through are the servers the user named in settings (a model server, a team library
+server) and the administrator's policy allows: `set_allowed_hosts`, from services/policy.py.
 
 An audit hook cannot see native code (ONNX Runtime, for one, does its own lookups), so the
 switches matter as much as the hook, and the e2e test watches the real program with strace.
@@ -15,6 +17,7 @@ import logging
 import os
 import sys
 import threading
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -50,7 +53,8 @@ class NetworkBlocked(ConnectionRefusedError):
 class GuardState:
     installed: bool = False
     enforcing: bool = True
-    allowed_hosts: set[str] = field(default_factory=set)  # see allow_host: empty in every release so far
+    allowed_hosts: set[str] = field(default_factory=set)  # servers named in settings: set_allowed_hosts
+    resolved: dict[str, set[str]] = field(default_factory=dict)  # allowed name → its looked-up addresses
     attempts: list[str] = field(default_factory=list)
     self_checks: int = 0  # refusals of SELFTEST_HOST: the guard proving itself, not an attempt
     lock: threading.Lock = field(default_factory=threading.Lock)
@@ -92,8 +96,9 @@ def _address_is_local(address: Any) -> bool:
 def _allowed(host: Any) -> bool:
     if _is_local_host(host):
         return True
-    name = host.decode() if isinstance(host, bytes) else str(host)
-    return name.lower() in _state.allowed_hosts
+    name = _norm(host.decode() if isinstance(host, bytes) else str(host))
+    with _state.lock:
+        return name in _state.allowed_hosts or any(name in ips for ips in _state.resolved.values())
 
 
 def _refuse(what: str) -> None:
@@ -141,11 +146,35 @@ def install() -> GuardState:
     return _state
 
 
-def allow_host(host: str) -> None:
-    """Let one named server through. For a future team Chroma or llama.cpp server: nothing in Hearth
-    calls it today (there is no remote-server setting), so every outside host is refused."""
+def _norm(host: str) -> str:
+    return host.strip().strip("[]").lower()
+
+
+def set_allowed_hosts(hosts: Iterable[str]) -> None:
+    """Let exactly these servers through, replacing any allowed before: the hosts the settings name
+    (services/policy.allow_named_servers decides which). Every other outside host stays refused."""
     with _state.lock:
-        _state.allowed_hosts.add(host.lower())
+        _state.allowed_hosts = {_norm(h) for h in hosts if _norm(h)}
+        _state.resolved = {}
+
+
+def allow_host(host: str) -> None:
+    """Let one more named server through (set_allowed_hosts is the usual way)."""
+    with _state.lock:
+        _state.allowed_hosts.add(_norm(host))
+
+
+def allow_resolved(name: str, addresses: Iterable[str]) -> None:
+    """The addresses an allowed name resolved to may be connected to as well (only for a name that
+    is allowed: a lookup cannot widen the list)."""
+    with _state.lock:
+        if _norm(name) in _state.allowed_hosts:
+            _state.resolved.setdefault(_norm(name), set()).update(_norm(a) for a in addresses)
+
+
+def allowed_hosts() -> list[str]:
+    with _state.lock:
+        return sorted(_state.allowed_hosts)
 
 
 def refused_attempts() -> list[str]:

@@ -43,6 +43,22 @@ def available() -> bool:
     return True
 
 
+def require(purpose: str) -> None:
+    """Raise SecretsUnavailable, saying what cannot be done, when there is no secure keyring.
+
+    `purpose` finishes "Without a keyring, …" (e.g. "a model server that needs a token cannot be
+    used"); a secret is never written to a file instead."""
+    try:
+        _backend()
+    except SecretsUnavailable as exc:
+        raise SecretsUnavailable(
+            exc.user_message,
+            f"Without a keyring, {purpose}: Hearth never keeps secrets in a file. Run a keyring service "
+            "(GNOME Keyring, KWallet, macOS Keychain or Windows Credential Manager) and try again.",
+            detail=exc.detail,
+        ) from None
+
+
 def backend_name() -> str:
     try:
         b = _backend()

@@ -18,6 +18,7 @@ from PySide6.QtWidgets import (
 )
 
 from desktop.core.errors import AppError
+from desktop.core.settings import SettingsStore
 from desktop.services import privacy
 from desktop.services.paths import data_dir
 from desktop.ui.qtcompat import emit
@@ -71,12 +72,17 @@ class PrivacyDialog(QDialog):
         layout.addWidget(self.attempts)
 
         self.guard = QLabel(
-            "Offline switches set for Hugging Face, transformers, Chroma and ONNX Runtime telemetry. "
-            "There is no setting for remote servers: Hearth connects to none."
+            "Offline switches set for Hugging Face, transformers, Chroma and ONNX Runtime telemetry."
         )
         self.guard.setWordWrap(True)
         self.guard.setAccessibleName("Offline switches and secrets")
         layout.addWidget(self.guard)
+
+        self.servers = QLabel(servers_text(session.settings))
+        self.servers.setWordWrap(True)
+        self.servers.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        self.servers.setAccessibleName("Servers Hearth may reach")
+        layout.addWidget(self.servers)
         layout.addSpacing(10)
 
         folder = data_dir()
@@ -166,3 +172,35 @@ def _at_rest_text(folder: Path) -> str:
         extra += " A recovery passphrase is set."
     note = _esc(str(status["vectors"]["note"]))
     return f"<b>On disk:</b> {summary}{extra}<br><small>{note}</small>"
+
+
+def servers_text(settings: SettingsStore) -> str:
+    """The only computers Hearth may reach (the servers named in settings that the administrator's
+    policy allows), what it sends to each, and the policy itself. Reads files only: no network."""
+    from desktop.services import policy
+
+    pol = policy.load_policy()
+    try:
+        servers = policy.named_servers(settings, pol)
+    except Exception as exc:  # never keep the panel from opening
+        return f"<b>Servers:</b> could not be checked ({_esc(str(exc))})."
+    used = [s for s in servers if s.address is not None]
+    if not used:
+        text = "<h3>Servers</h3>None: nothing leaves this computer."
+    else:
+        rows = "".join(
+            f"<li><b>{_esc(s.title)}</b> <code>{_esc(s.address.url if s.address else s.url)}</code> receives "
+            f"{_esc(s.sends)}.{' <b>' + _esc(s.warning) + '</b>' if s.warning else ''}</li>"
+            for s in used
+        )
+        text = (
+            "<h3>Servers</h3>The privacy guard lets Hearth reach only these computers, named in your "
+            f"settings:<ul>{rows}</ul>"
+        )
+    for s in servers:
+        if s.address is None:
+            text += f"<br>Not used: {_esc(s.refused)}"
+    if pol.active:
+        rules = "".join(f"<li>{_esc(r)}</li>" for r in pol.describe())
+        text += f"<br><b>Set by your administrator</b> (<code>{_esc(pol.source)}</code>):<ul>{rules}</ul>"
+    return text

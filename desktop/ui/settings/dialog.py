@@ -33,7 +33,7 @@ from desktop.ui.qtcompat import emit
 LONG_TEXT = 80  # a str default longer than this gets a multi-line editor (the system prompt)
 AUTOMATIC = "Automatic"
 PAGES: tuple[tuple[str, tuple[str, ...]], ...] = (
-    ("Model", ("Model",)),
+    ("Model", ("Model", "Servers")),
     ("Answers", ("Answers", "Library", "Summaries")),
     ("Appearance", ("Appearance",)),
 )
@@ -73,7 +73,11 @@ class SettingsDialog(QDialog):
         self.setAccessibleName("Settings")
         self.editors: dict[str, QWidget] = {}
         self.headings: dict[str, QLabel] = {}
+        self.locked: dict[str, str] = {}  # setting → the policy file that locks it
         choices = choices or {}
+        from desktop.services import policy
+
+        self.policy = policy.apply(store)  # an administrator's pinned settings read as locked
         layout = QVBoxLayout(self)
         self.tabs = QTabWidget()
         self.tabs.setAccessibleName("Settings sections")
@@ -110,6 +114,14 @@ class SettingsDialog(QDialog):
             help_label.setObjectName("settingHelp")
             help_label.setWordWrap(True)
             help_label.setAccessibleName(f"{setting.title}: help")
+            source = store.locked_by(setting.key)
+            if source:
+                self.locked[setting.key] = source
+                editor.setEnabled(False)
+                why = f"Locked by your administrator ({source})."
+                help_label.setText(f"{why} {help_text(setting)}")
+                editor.setToolTip(why)
+                editor.setAccessibleDescription(f"{why} {help_text(setting)}")
             form.addRow(label, editor)
             form.addRow("", help_label)
         layout.addWidget(self.tabs)
@@ -142,13 +154,24 @@ class SettingsDialog(QDialog):
 
     def restore_defaults(self) -> None:
         for s in SETTINGS:
-            set_value(self.editors[s.key], s, s.default)
+            if s.key not in self.locked:
+                set_value(self.editors[s.key], s, s.default)
 
     def accept(self) -> None:
+        from desktop.core.policy import SERVER_SETTINGS, PolicyError, check_server
+
         values = self.values()
-        changed = {k: v for k, v in values.items() if v != self.store[k]}
+        changed = {k: v for k, v in values.items() if v != self.store[k] and k not in self.locked}
+        plain_ok = bool(values["allow_plain_http"])
         try:
+            for key in SERVER_SETTINGS:
+                if values[key] and key in changed:  # refuse a malformed, forbidden or plain-http URL
+                    check_server(key, values[key], policy=self.policy, allow_plain_http=plain_ok)
             self.store.update(changed)
+        except PolicyError as exc:
+            self.error.setText(f"Not saved: {exc.user_message} {exc.hint}")
+            self.error.setVisible(True)
+            return
         except (ValueError, OSError) as exc:
             self.error.setText(f"Not saved: {exc}")
             self.error.setVisible(True)
