@@ -298,6 +298,8 @@ class SettingsStore:
         if setting is None:
             raise KeyError(f"unknown setting {key!r}")
         self._refuse_locked(key, value)
+        if key in self._locks:
+            return  # the pinned value: the user's own stays on disk for when the policy goes
         self._values[key] = setting.validate(value)
         self.save()
 
@@ -305,7 +307,8 @@ class SettingsStore:
         for k, v in values.items():
             if k in BY_KEY:
                 self._refuse_locked(k, v)
-        validated = {k: BY_KEY[k].validate(v) for k, v in values.items() if k in BY_KEY}
+        free = {k: v for k, v in values.items() if k in BY_KEY and k not in self._locks}
+        validated = {k: BY_KEY[k].validate(v) for k, v in free.items()}
         self._values.update(validated)
         self.save()
 
