@@ -66,7 +66,8 @@ def _params(n: int | None) -> str:
 def run_list(args: argparse.Namespace) -> int:
     from desktop.services import models
 
-    entries = models.list_models()
+    skipped: list[tuple[str, str]] = []
+    entries = models.list_models(skipped=skipped)
     selected = str(open_settings()["model"]) or models.DEFAULT_NAME
     if args.json:
         print_json([{**e.to_dict(), "selected": e.name == selected} for e in entries])
@@ -106,6 +107,10 @@ def run_list(args: argparse.Namespace) -> int:
             f"\n{len(found)} model(s) found on this computer ({', '.join(apps)}), used where they are "
             "(nothing copied). * = the default; change it with `hearth models use NAME`."
         )
+    if skipped:
+        print("\nNot listed:")
+        for where, reason in skipped:
+            print(f"  {inline(where)}: {inline(reason)}")
     return 0
 
 

@@ -29,6 +29,7 @@ from desktop.core.types import ModelInfo
 log = logging.getLogger("desktop.models")
 
 CACHE_FILE = "discovered.json"
+NOT_AVAILABLE = "not available (a disconnected drive or network share?)"
 MAX_DEPTH = 5
 MAX_FILES = 500  # per place: a folder of thousands is not a model folder
 # Not chat models on their own: vision projectors, and the later parts of a split model.
@@ -101,13 +102,17 @@ def _walk_ggufs(root: Path, skipped: list[tuple[str, str]]) -> Iterator[Path]:
     from desktop.services.files import NotRegularFile, check_regular
 
     count = 0
+    unreadable: list[str] = []
     stack: list[tuple[Path, int]] = [(root, 0)]
     while stack:
         folder, depth = stack.pop()
         try:
             entries = sorted(os.scandir(folder), key=lambda e: e.name)
         except OSError as exc:
-            skipped.append((str(folder), f"not available ({exc.strerror or exc})"))
+            if folder == root:  # the whole place: one line, and nothing more to do
+                skipped.append((str(root), f"not available ({exc.strerror or exc})"))
+                return
+            unreadable.append(exc.strerror or str(exc))
             continue
         for entry in entries:
             try:
@@ -126,6 +131,9 @@ def _walk_ggufs(root: Path, skipped: list[tuple[str, str]]) -> Iterator[Path]:
                 skipped.append((str(path), f"not a regular file ({exc.kind})"))
                 continue
             except OSError as exc:
+                if not os.path.isdir(root):  # the drive went away mid-scan: one line, not one per file
+                    skipped.append((str(root), NOT_AVAILABLE))
+                    return
                 skipped.append((str(path), f"not available ({exc.strerror or exc})"))
                 continue
             count += 1
@@ -133,11 +141,45 @@ def _walk_ggufs(root: Path, skipped: list[tuple[str, str]]) -> Iterator[Path]:
                 skipped.append((str(root), f"more than {MAX_FILES} model files; the rest are not listed"))
                 return
             yield path
+    if unreadable:  # one line for the place, however many folders failed
+        skipped.append((str(root), f"{len(unreadable)} folder(s) inside could not be read ({unreadable[0]})"))
 
 
 def _ollama_models(root: Path, skipped: list[tuple[str, str]]) -> Iterator[tuple[str, Path]]:
-    """(name, blob path) for each Ollama manifest whose model layer is a GGUF blob that exists."""
+    """(name, blob path) for each Ollama manifest whose model layer is a GGUF blob that exists.
+    A GGUF blob that no manifest names (an interrupted pull, a half-done `ollama rm`) has no
+    name to show: it is skipped, with that reason."""
     manifests = root / "manifests"
+    named: set[str] = set()
+    yield from _ollama_named(root, manifests, named, skipped)
+    _orphan_blobs(root / "blobs", named, skipped)
+
+
+def _orphan_blobs(blobs: Path, named: set[str], skipped: list[tuple[str, str]]) -> None:
+    from desktop.services.files import open_regular
+
+    try:
+        entries = sorted(os.scandir(blobs), key=lambda e: e.name)
+    except OSError:
+        return
+    for entry in entries:
+        if entry.name in named or not entry.name.startswith("sha256"):
+            continue
+        try:
+            if not entry.is_file(follow_symlinks=False) or entry.stat().st_size < 1024**2:
+                continue  # Ollama's config, template and licence layers are small JSON/text
+            with open_regular(entry.path) as f:  # never a FIFO or a device
+                magic = f.read(4)
+        except OSError:
+            continue
+        if magic == b"GGUF":
+            reason = "an Ollama model file that no manifest names (no name to show it under)"
+            skipped.append((entry.path, reason))
+
+
+def _ollama_named(
+    root: Path, manifests: Path, named: set[str], skipped: list[tuple[str, str]]
+) -> Iterator[tuple[str, Path]]:
     if not manifests.is_dir():
         return
     for manifest in sorted(manifests.rglob("*")):
@@ -149,13 +191,12 @@ def _ollama_models(root: Path, skipped: list[tuple[str, str]]) -> Iterator[tuple
             name = f"{rel[-3]}/{name}"
         try:
             data = json.loads(manifest.read_text())
-            layer = next(
-                x for x in data.get("layers", []) if str(x.get("mediaType", "")).endswith(".model")
-            )
+            layer = next(x for x in data.get("layers", []) if str(x.get("mediaType", "")).endswith(".model"))
             digest = str(layer["digest"]).replace(":", "-")
         except (OSError, ValueError, StopIteration, KeyError, TypeError, AttributeError):
             skipped.append((str(manifest), "an Ollama manifest that names no model layer"))
             continue
+        named.add(digest)
         blob = root / "blobs" / digest
         if not blob.is_file():
             missing = "its model blob is missing (Ollama may still be downloading it)"
@@ -213,6 +254,25 @@ class _Cache:
             log.info("could not save the model discovery cache: %s", exc)
 
 
+def _place_missing(place: Place) -> str | None:
+    """None when the place is a readable folder; otherwise why not: "" for a standard place that
+    simply does not exist here (the app is not installed: nothing to say), or one line for a place
+    the user named, or a link to a drive that is not there, or a folder that cannot be read."""
+    path = place.path
+    try:
+        if path.is_dir():
+            return None if os.access(path, os.R_OK | os.X_OK) else "not available (permission denied)"
+        if path.is_symlink():
+            return (
+                f"not available: it points to {os.readlink(path)}, which is not there (a disconnected drive?)"
+            )
+    except OSError:  # a dead network mount answers stat with an error
+        return NOT_AVAILABLE
+    if place.app == "HEARTH_MODEL_DIRS":
+        return "not available (no such folder)" if not path.exists() else "not a folder"
+    return ""
+
+
 def scan(places: list[Place] | None = None, cache_path: Path | None = None) -> Scan:
     """Every GGUF in the standard places, with what its header says (cached)."""
     from desktop.services import paths
@@ -222,11 +282,10 @@ def scan(places: list[Place] | None = None, cache_path: Path | None = None) -> S
     cache = _Cache(cache_path or paths.data_dir() / CACHE_FILE)
     seen: set[str] = set()
     for place in places if places is not None else standard_places():
-        try:
-            if not place.path.is_dir():
-                continue
-        except OSError:  # a disconnected network drive: "not available", once, quietly
-            out.skipped.append((str(place.path), "not available"))
+        missing = _place_missing(place)
+        if missing is not None:
+            if missing:  # a folder the user named, or a link to a drive that is not there
+                out.skipped.append((str(place.path), missing))
             continue
         out.places.append(f"{place.app}: {place.path}")
         if place.kind == "ollama":
@@ -240,11 +299,14 @@ def scan(places: list[Place] | None = None, cache_path: Path | None = None) -> S
             seen.add(real)
             try:
                 info = cache.info(path)
-            except AppError as exc:
+            except (AppError, OSError) as exc:
+                if _place_missing(place) is not None:  # the drive went away mid-scan: say so once
+                    out.skipped.append((str(place.path), NOT_AVAILABLE))
+                    break
+                if isinstance(exc, OSError):
+                    out.skipped.append((str(path), f"not available ({exc.strerror or exc})"))
+                    continue
                 out.found.append(Found(name, str(path), place.app, None, exc.user_message))
-                continue
-            except OSError as exc:
-                out.skipped.append((str(path), f"not available ({exc.strerror or exc})"))
                 continue
             out.found.append(Found(name, str(path), place.app, replace_name(info, name)))
     cache.save(prune=True)

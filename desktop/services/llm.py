@@ -304,6 +304,10 @@ class _ChildRuntime:
             self.llm = _build_llama(llama_cpp, kwargs, extra_bufts=bool(kernels.get("extra_bufts", True)))
         except ValueError as exc:
             if kwargs["n_gpu_layers"] == 0:
+                from desktop.services.models import read_model_info, unsupported_architecture
+
+                if (unknown := unsupported_architecture(read_model_info(model_path))) is not None:
+                    raise unknown from exc
                 raise ModelFileError(
                     "This file could not be loaded as a model.",
                     "Check it with `hearth models info PATH`; it may be damaged or of an unsupported kind.",

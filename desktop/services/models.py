@@ -10,6 +10,7 @@ loop beyond what the file's own size allows. The `gguf` package supplies the typ
 from __future__ import annotations
 
 import contextlib
+import functools
 import hashlib
 import json
 import logging
@@ -521,6 +522,60 @@ def plan_for(info: ModelInfo, n_ctx: int = 0) -> RuntimePlan:
     return plan_runtime(hardware.probe(), info, n_ctx=n_ctx)
 
 
+def engine_build() -> str:
+    """The llama.cpp build Hearth runs models with, in words a bug report can use."""
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return f"llama-cpp-python {version('llama-cpp-python')}"
+    except PackageNotFoundError:
+        return "llama-cpp-python (version unknown)"
+
+
+@functools.cache
+def _engine_strings(lib: str, size: int, mtime_ns: int) -> bytes:
+    with open(lib, "rb") as f:
+        return f.read()
+
+
+def engine_knows_architecture(arch: str) -> bool | None:
+    """Whether this llama.cpp build can load models of `arch` (None: cannot tell).
+
+    llama.cpp keeps every architecture name it supports as a string in libllama; a name that is
+    not there cannot load ("unknown model architecture"). Reading the library is a few ms and
+    needs no import of llama_cpp, so listing and importing can say so before a load is tried.
+    """
+    import importlib.util
+
+    spec = importlib.util.find_spec("llama_cpp")
+    if spec is None or not spec.origin or not arch:
+        return None
+    libs = sorted((Path(spec.origin).parent / "lib").glob("libllama.*"))
+    libs = libs or sorted(Path(spec.origin).parent.glob("libllama.*"))
+    if not libs:
+        return None
+    try:
+        st = libs[0].stat()
+        data = _engine_strings(str(libs[0]), st.st_size, st.st_mtime_ns)
+    except OSError:
+        return None
+    return arch.encode("utf-8", "replace") + b"\0" in data
+
+
+def unsupported_architecture(info: ModelInfo) -> ModelFileError | None:
+    """The error for a model whose architecture this llama.cpp build does not know, if it does not."""
+    if engine_knows_architecture(info.architecture) is not False:
+        return None
+    build = engine_build()
+    return ModelFileError(
+        f"{Path(info.path).name} is a {info.architecture!r} model, and this Hearth's llama.cpp "
+        f"({build}) does not know that architecture, so it cannot run it.",
+        "Choose a model of a kind Hearth runs (Llama, Qwen, Gemma, Phi, Mistral, OLMo, SmolLM …), "
+        "or update Hearth: a newer llama.cpp may know it.",
+        detail=f"general.architecture={info.architecture}; {build}",
+    )
+
+
 def validate_model_file(path: str | Path) -> ModelInfo:
     """A usable GGUF for this machine, or ModelFileError saying exactly what is wrong."""
     from desktop.core.planning import MIN_CTX, estimate_memory
@@ -534,6 +589,8 @@ def validate_model_file(path: str | Path) -> ModelInfo:
             _HINT_GGUF,
             detail=f"architecture={info.architecture} n_layers={info.n_layers}",
         )
+    if (unknown := unsupported_architecture(info)) is not None:
+        raise unknown
     report = hardware.probe_report()
     hw = report.hardware
     memory_known = not any("memory" in n for n in report.notes)
@@ -603,6 +660,8 @@ def _entry(name: str, path: Path, source: str, meta: dict[str, Any] | None = Non
     meta = meta or {}
     try:
         info = replace(cached_model_info(path), name=name)
+        if (unknown := unsupported_architecture(info)) is not None:
+            raise unknown
         plan = plan_for(info)
         return ModelEntry(
             name,
@@ -621,9 +680,10 @@ def _entry(name: str, path: Path, source: str, meta: dict[str, Any] | None = Non
         )
 
 
-def list_models(*, found: bool = True) -> list[ModelEntry]:
+def list_models(*, found: bool = True, skipped: list[tuple[str, str]] | None = None) -> list[ModelEntry]:
     """The bundled model (if installed), every imported one, and (found=True) the GGUFs other apps
-    keep on this computer (services/discovery.py, used in place), each with its fit here."""
+    keep on this computer (services/discovery.py, used in place), each with its fit here.
+    `skipped`, if given, receives (place or file, reason) for what the search passed over."""
     out: list[ModelEntry] = []
     bundled = paths.bundled_models_dir() / paths.DEFAULT_MODEL_FILE
     if bundled.is_file():
@@ -631,23 +691,31 @@ def list_models(*, found: bool = True) -> list[ModelEntry]:
     for meta in _load_catalog():
         out.append(_entry(meta["name"], paths.models_dir() / meta["file"], "imported", meta))
     if found:
-        out += found_models(taken={e.name for e in out})
+        out += found_models(taken={e.name for e in out}, skipped=skipped)
     return out
 
 
-def found_models(taken: set[str] | None = None) -> list[ModelEntry]:
+def found_models(
+    taken: set[str] | None = None, skipped: list[tuple[str, str]] | None = None
+) -> list[ModelEntry]:
     """Models in other apps' folders, named uniquely next to `taken` (names already in use)."""
     from desktop.services import discovery
 
     taken = set(taken or ())
     out: list[ModelEntry] = []
-    for f in discovery.scan().found:
+    scan = discovery.scan()
+    if skipped is not None:
+        skipped.extend(scan.skipped)
+    for f in scan.found:
         name = _unique_name(f.name, taken)
         taken.add(name)
         if f.info is None:
             out.append(ModelEntry(name, f.path, "found", None, error=f.problem, app=f.app))
             continue
         info = replace(f.info, name=name)
+        if (unknown := unsupported_architecture(info)) is not None:
+            out.append(ModelEntry(name, f.path, "found", None, error=unknown.user_message, app=f.app))
+            continue
         plan = plan_for(info)
         out.append(ModelEntry(name, f.path, "found", info, plan.fit, plan.reason, app=f.app))
     return out

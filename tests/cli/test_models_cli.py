@@ -145,3 +145,29 @@ def test_importing_a_pipe_or_a_device_is_refused_at_once(tmp_path: Path) -> None
         _out, err = communicate_within(proc, timeout=60)
         assert proc.returncode == 1
         assert f"is a {kind}" in err.decode() and "not a model file" in err.decode()
+
+
+def test_a_model_of_an_architecture_this_engine_does_not_know_is_refused_by_name(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from importlib.metadata import version
+
+    from desktop.core.errors import ModelFileError
+    from desktop.core.types import RuntimePlan
+    from desktop.services.llm import LlamaRuntime
+    from tests.ggufs import BY_NAME, write_family_gguf
+
+    alien = write_family_gguf(BY_NAME["llama3"], tmp_path / "alien.gguf", arch="notarealarch")
+    build = f"llama-cpp-python {version('llama-cpp-python')}"
+    assert main(["models", "import", str(alien)]) == 1
+    err = capsys.readouterr().err
+    assert "alien.gguf is a 'notarealarch' model" in err and build in err, err
+    monkeypatch.setenv("HEARTH_MODEL_DIRS", str(tmp_path))
+    assert main(["models", "list"]) == 0
+    row = next(line for line in capsys.readouterr().out.splitlines() if "alien" in line)
+    assert "unusable" in row and "'notarealarch'" in row
+    # The runtime says the same when it is handed the file directly (a path in settings.json).
+    plan = RuntimePlan("cpu", 0, 1, 1, 512, 512, "fits", "tests")
+    with LlamaRuntime(alien, plan, load_timeout_s=60) as rt, pytest.raises(ModelFileError) as failed:
+        rt.start()
+    assert "'notarealarch'" in failed.value.user_message and build in failed.value.user_message

@@ -109,3 +109,80 @@ def test_importing_the_same_file_twice_says_so(tmp_path: Path, capsys: pytest.Ca
     assert "Imported once" in capsys.readouterr().out
     assert main(["models", "import", str(path)]) == 0
     assert "Already imported as once." in capsys.readouterr().out
+
+
+# ----------------------------------------------------------------------------- bad input
+
+
+def test_an_ollama_model_blob_that_no_manifest_names_is_skipped_with_a_reason(tmp_path: Path) -> None:
+    ollama = tmp_path / "home" / ".ollama" / "models"
+    (ollama / "blobs").mkdir(parents=True)
+    orphan = write_gguf(ollama / "blobs" / "sha256-0rphan", values=300_000)  # over 1 MB, as models are
+    (ollama / "blobs" / "sha256-c0nf1g").write_text('{"model_format": "gguf"}')  # a config layer: silent
+    places = [discovery.Place("Ollama", ollama, "ollama")]  # and no manifests folder at all
+    scan = discovery.scan(places, tmp_path / "cache.json")
+    assert scan.found == []
+    assert scan.skipped == [
+        (str(orphan), "an Ollama model file that no manifest names (no name to show it under)")
+    ]
+
+
+def test_a_link_to_a_drive_that_is_not_there_says_not_available_once(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from desktop.cli import main
+
+    home = tmp_path / "home"
+    home.mkdir()
+    (home / "Models").symlink_to(tmp_path / "media" / "usb" / "Models")  # the drive is unplugged
+    monkeypatch.setenv("HOME", str(home))
+    monkeypatch.setenv("HEARTH_MODEL_DIRS", str(tmp_path / "nas" / "models"))  # a share not mounted
+    scan = discovery.scan(None, tmp_path / "cache.json")
+    reasons = dict(scan.skipped)
+    assert reasons[str(home / "Models")].startswith("not available: it points to ")
+    assert reasons[str(tmp_path / "nas" / "models")] == "not available (no such folder)"
+    assert len(scan.skipped) == 2 and scan.found == []
+    assert main(["models", "list"]) == 0
+    out = capsys.readouterr().out
+    assert "Not listed:" in out and out.count("not available") == 2
+
+
+def test_a_drive_that_goes_away_during_the_scan_gives_one_line_not_one_per_file(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    drive = tmp_path / "usb" / "Models"
+    drive.mkdir(parents=True)
+    for n in range(6):
+        write_gguf(drive / f"model-{n}.gguf")
+    real_info = discovery._Cache.info
+
+    def unplug_after_first(self: discovery._Cache, path: Path) -> object:
+        info = real_info(self, path)
+        if drive.exists():
+            drive.rename(tmp_path / "usb" / "gone")  # the cable is pulled
+        return info
+
+    monkeypatch.setattr(discovery._Cache, "info", unplug_after_first)
+    scan = discovery.scan([discovery.Place("Models folder", drive)], tmp_path / "cache.json")
+    assert [f.name for f in scan.found] == ["model-0"]
+    assert scan.skipped == [(str(drive), discovery.NOT_AVAILABLE)]
+
+
+def test_folders_inside_a_place_that_cannot_be_read_make_one_line(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    place = tmp_path / "Models"
+    for n in range(4):
+        (place / f"sub{n}").mkdir(parents=True)
+    write_gguf(place / "ok.gguf")
+    real_scandir = os.scandir
+
+    def scandir(path: object) -> object:
+        if Path(str(path)).name.startswith("sub"):
+            raise PermissionError(13, "Permission denied")
+        return real_scandir(path)  # type: ignore[call-overload]
+
+    monkeypatch.setattr(discovery.os, "scandir", scandir)
+    scan = discovery.scan([discovery.Place("Models folder", place)], tmp_path / "cache.json")
+    assert [f.name for f in scan.found] == ["ok"]
+    assert scan.skipped == [(str(place), "4 folder(s) inside could not be read (Permission denied)")]
