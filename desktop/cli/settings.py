@@ -70,6 +70,11 @@ def _set(args: argparse.Namespace) -> int:
         value = BY_KEY[args.key].validate(args.value)
     except ValueError as exc:
         raise AppError(f"Not changed: {exc}.") from None
+    if lock and value != settings[args.key]:
+        raise AppError(
+            f"{args.key} is locked by {lock}: your administrator's policy sets it to {settings[args.key]!r}.",
+            "Ask your administrator to change the policy.",
+        )
     if args.key in SERVER_SETTINGS and value:
         _, warning = check_server(
             args.key, value, policy=policy.load_policy(), allow_plain_http=bool(settings["allow_plain_http"])
@@ -78,11 +83,8 @@ def _set(args: argparse.Namespace) -> int:
             print(f"hearth: warning: {warning}", file=sys.stderr)
     try:
         settings.set(args.key, value)
-    except SettingLocked:
-        raise AppError(
-            f"{args.key} is locked by {lock}: your administrator's policy sets it to {settings[args.key]!r}.",
-            "Ask your administrator to change the policy.",
-        ) from None
+    except SettingLocked as exc:  # locked between the check and now
+        raise AppError(f"{exc}.", "Ask your administrator to change the policy.") from None
     print(f"{args.key} = {settings[args.key]!r}")
     if args.key in SERVER_SETTINGS:
         title, sends = SERVER_SETTINGS[args.key]
