@@ -38,7 +38,7 @@ BEGIN, END = "<!-- rouge:begin -->", "<!-- rouge:end -->"
 
 def strip_abstract(pages: list[Page], abstract: str) -> list[Page]:
     """Drop the sentences of the pages that repeat a sentence of the abstract."""
-    from desktop.services.summarize_select import split_sentences
+    from desktop.services.sentences import split_sentences
 
     abstract_sets = [content_words(s) for s in split_sentences(abstract)]
     abstract_sets = [s for s in abstract_sets if len(s) >= 3]
@@ -66,14 +66,14 @@ def _first_words(sentences: list[str], words: int) -> str:
 
 
 def lead(pages: list[Page]) -> str:
-    from desktop.services.summarize_select import split_sentences
+    from desktop.services.sentences import split_sentences
 
     sents = [s for p in pages for s in split_sentences(p.text) if len(s.split()) >= 6]
     return _first_words(sents, WORDS)
 
 
 def centrality(pages: list[Page], ranker: Any) -> str:
-    from desktop.services.summarize_select import split_sentences
+    from desktop.services.sentences import split_sentences
 
     sents = [s for p in pages for s in split_sentences(p.text)]
     scores = ranker.scores(sents)
@@ -107,7 +107,7 @@ def main(argv: list[str] | None = None) -> int:
     from desktop.services.models import read_model_info
     from desktop.services.paths import default_model_path
     from desktop.services.pdf import extract_pages
-    from desktop.services.summarize_select import EmbeddingRanker, split_sentences
+    from desktop.services.sentences import EmbeddingRanker, split_sentences
 
     items = [json.loads(line) for line in (EVAL / "summaries.jsonl").read_text().splitlines() if line.strip()]
     items = [it for it in items if it["text_quality"] == "ok"]

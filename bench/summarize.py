@@ -88,7 +88,7 @@ def run(quick: bool = False) -> list[dict[str, Any]]:
     privacy.install()
     from desktop.services.llm import LlamaRuntime
     from desktop.services.paths import default_model_path
-    from desktop.services.summarize_select import EmbeddingRanker, split_sentences
+    from desktop.services.sentences import EmbeddingRanker, split_sentences
 
     if not EVAL.is_dir():
         return [{"name": "summarize", "ratio": 0.0, "goal": "<= 1.2", "ok": False, "detail": "no eval data"}]

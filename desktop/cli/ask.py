@@ -3,8 +3,8 @@
 The evidence (quotes with their page) is printed as soon as it is chosen; a model sentence, when
 one survives the check, follows. `--json` prints the whole Answer: per-sentence sources and
 `supported`, which citations were `used`, each citation's exact `quote`, `abstained`, `mode`,
-`cut`, the gate's verdict and timings. This file is also the reference call of `ask_job` (the
-answers eval calls it the same way).
+`cut`, the gate's verdict and timings. It calls the same use case as the window's chat
+(`services/tasks.answer`).
 """
 
 from __future__ import annotations
@@ -17,8 +17,7 @@ from desktop.cli.common import open_settings, print_json
 from desktop.core.errors import AppError
 from desktop.core.events import Event, Notice, Sources, Token
 from desktop.core.jobs import run_job
-from desktop.core.rag import ASK_MODES, ask_job, check_question
-from desktop.core.requests import answer_request
+from desktop.core.rag import ASK_MODES, check_question
 
 
 def register(sub: Any) -> None:
@@ -34,10 +33,10 @@ def register(sub: Any) -> None:
     p.add_argument(
         "--mode",
         choices=ASK_MODES,
-        default="auto",
         help="grounded: the answer quotes the evidence, plus at most two model sentences the quotes "
         "support; checked: the model writes the answer and every sentence is checked, unsupported "
-        "figures and names marked; auto (default): grounded for models under 1B parameters",
+        "figures and names marked; auto: grounded for models under 1B parameters (default: the "
+        "answer_mode setting, auto unless changed)",
     )
     p.add_argument("--json", action="store_true")
     p.add_argument("--model")
@@ -72,6 +71,7 @@ def check_library(lib: Any, collections: tuple[str, ...]) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from desktop.services import tasks
     from desktop.services.library import Library
     from desktop.services.runtime import open_runtime
 
@@ -93,15 +93,6 @@ def run(args: argparse.Namespace) -> int:
         # A handle only: the model loads (seconds) when the evidence answers the question.
         runtime, choice = open_runtime(settings, args.model)
         with runtime:
-            request = answer_request(
-                question,
-                collections,
-                settings,
-                n_ctx=choice.plan.n_ctx,
-                mode=args.mode,
-                document=document,
-                model_params=choice.model.n_params,
-            )
             streamed: list[str] = []
 
             def on_event(event: Event) -> None:
@@ -118,13 +109,17 @@ def run(args: argparse.Namespace) -> int:
                 elif isinstance(event, Notice):
                     print(f"hearth: {event.message}", file=sys.stderr)
 
-            job = ask_job(
+            # The same use case the window's chat calls (services/tasks.py).
+            job = tasks.answer(
                 runtime,
                 lib,
-                request,
-                runtime.count_tokens,
-                start_model=lambda: runtime.n_ctx,
-                embed=lib.embed_texts,
+                question,
+                collections,
+                settings,
+                mode=args.mode,
+                document=document,
+                n_ctx=choice.plan.n_ctx,
+                model_params=choice.model.n_params,
             )
             answer = run_job(job, on_event)
     if args.json:

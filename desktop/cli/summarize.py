@@ -146,7 +146,7 @@ def _check_out(path_arg: str | None) -> Path | None:
 def run(args: argparse.Namespace) -> int:
     from desktop.services import readers, tasks
     from desktop.services.runtime import open_runtime
-    from desktop.services.summarize_select import EmbeddingRanker
+    from desktop.services.sentences import EmbeddingRanker
 
     out = _check_out(args.out)  # before minutes of work, not after
     if args.length is not None and not 20 <= args.length <= 2000:

@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 
+from desktop.core.chat import ChatEngine
 from desktop.core.events import Event, Notice, Progress
 from desktop.core.jobs import CancelToken
 from desktop.core.requests import Settings, answer_params, answer_request
@@ -25,14 +26,19 @@ from desktop.core.requests import Settings, answer_params, answer_request
 if TYPE_CHECKING:
     from desktop.core.rag import Answer, Gather
     from desktop.core.types import ChatMessage, Completion, Page, Summary
+    from desktop.services.llm import RuntimeInfo
 
 R = TypeVar("R")
 Job = Callable[[CancelToken], Generator[Event, None, R]]
 
 
-class Runtime(Protocol):
-    """What the use cases need of a model runtime (services/llm.LlamaRuntime; a remote one alike).
-    `n_ctx` and `n_params` start the model when it is not started yet."""
+class Runtime(ChatEngine, Protocol):
+    """A model runtime as the use cases and the front ends hold it (services/llm.LlamaRuntime; a remote
+    one alike). `n_ctx` and `n_params` start the model when it is not started yet."""
+
+    def start(self) -> RuntimeInfo: ...
+
+    def close(self) -> None: ...
 
     @property
     def n_ctx(self) -> int: ...
@@ -185,13 +191,13 @@ def summarize(
 ) -> Job[Summary]:
     """Read the document (`read`: stored pages, a file, pasted text), then summarize it.
 
-    `ranker` scores how central each sentence is (services/summarize_select.EmbeddingRanker: the
+    `ranker` scores how central each sentence is (services/sentences.EmbeddingRanker: the
     CLI's own embedder, or the window's on the index lane); None: no grounded key points.
     `style`/`mode` None: the settings'. `model_params` None: read from the runtime."""
 
     def job(cancel: CancelToken) -> Generator[Event, None, Summary]:
         from desktop.core.summarize import SummaryRequest, summarize_job
-        from desktop.services.summarize_select import split_sentences
+        from desktop.services.sentences import split_sentences
 
         doc = yield from read(cancel)
         cancel.raise_if_cancelled()

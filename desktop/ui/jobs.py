@@ -50,15 +50,6 @@ FLUSH_INTERVAL_MS = 33  # ~30 flushes a second: smooth to the eye, cheap for the
 
 JobFn = Callable[[CancelToken], Generator[Event, None, Any]]
 _ids = itertools.count(1)
-_current = threading.local()  # the handle whose job runs on this worker thread
-
-
-def report(event: Event) -> None:
-    """Report an event from inside a blocking call made by a running job (a library's progress
-    callback, say), on that job's own worker thread. Outside a job it does nothing."""
-    handle = getattr(_current, "handle", None)
-    if handle is not None:
-        handle._push(event)
 
 
 class JobBug(Exception):
@@ -179,7 +170,6 @@ class JobHandle(QObject):
         if self.token.cancelled:
             self._finish("cancelled", None)
             return
-        _current.handle = self
         try:
             gen = self._job(self.token)
             while True:
@@ -201,8 +191,6 @@ class JobHandle(QObject):
             self._finish("failed", JobBug(exc, details))
         else:
             self._finish("succeeded", result)
-        finally:
-            _current.handle = None
 
     def _finish(self, outcome: str, value: Any) -> None:
         with self._lock:

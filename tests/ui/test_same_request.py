@@ -1,10 +1,12 @@
-"""`hearth ask` and the window's chat send the same answer request for the same question and the
-same settings (issue 9: the CLI had a fixed temperature of 0.2, the window read the setting)."""
+"""`hearth ask` and the window's chat are one use case (services/tasks.answer): the same question with
+the same settings makes the same request, and the same answer, through both front ends (issue 9:
+the CLI had a fixed temperature of 0.2 while the window read the setting; the window made a round
+trip to the index lane per search, the CLI none)."""
 
 from __future__ import annotations
 
 import json
-from collections.abc import Generator
+from collections.abc import Generator, Iterator
 from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
@@ -20,6 +22,43 @@ from tests.embedder import shared_embedder
 from tests.ui.conftest import FakeRuntime, write_pdf
 
 QUESTION = "Who paid for the solar panels?"
+ANSWER = "The village council paid for the solar panels [1]."
+
+
+class _Runtime(FakeRuntime):
+    n_params = 135_000_000  # the bundled model's size: `auto` answers grounded
+
+    def __enter__(self) -> _Runtime:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+@pytest.fixture
+def energy_library(data_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
+    monkeypatch.setattr(embeddings, "Embedder", lambda *a, **k: shared_embedder())
+    monkeypatch.setattr(library, "Embedder", lambda *a, **k: shared_embedder())
+    (data_dir / "settings.json").write_text(
+        json.dumps({"temperature": 0.7, "max_answer_tokens": 99, "sources_per_answer": 4, "threads": 1})
+    )
+    with library.Library(data_dir, shared_embedder(), check_index=False) as lib:
+        assert run_job(lib.add_job([write_pdf(tmp_path / "village.pdf")], "energy")).ready == 1
+    yield data_dir
+
+
+def _cli_answer(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> dict[str, Any]:
+    """`hearth ask --json`, on the scripted runtime (the plan's context, the header's size)."""
+    from desktop.cli import main
+    from desktop.services import runtime
+
+    choice = SimpleNamespace(
+        plan=SimpleNamespace(n_ctx=_Runtime.n_ctx), model=SimpleNamespace(n_params=135_000_000)
+    )
+    monkeypatch.setattr(runtime, "open_runtime", lambda settings, model=None: (_Runtime(ANSWER), choice))
+    assert main(["ask", QUESTION, "--collection", "energy", "--json"]) == 0, capsys.readouterr().err
+    out: dict[str, Any] = json.loads(capsys.readouterr().out)
+    return out
 
 
 def _capture(into: list[AskRequest]) -> Any:
@@ -36,39 +75,57 @@ def _capture(into: list[AskRequest]) -> Any:
 
 
 def test_the_cli_and_the_window_ask_with_the_same_request(
-    data_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+    energy_library: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    monkeypatch.setattr(embeddings, "Embedder", lambda *a, **k: shared_embedder())
-    monkeypatch.setattr(library, "Embedder", lambda *a, **k: shared_embedder())
-    (data_dir / "settings.json").write_text(
-        json.dumps({"temperature": 0.7, "max_answer_tokens": 99, "sources_per_answer": 4, "threads": 1})
-    )
-    with library.Library(data_dir, shared_embedder(), check_index=False) as lib:
-        assert run_job(lib.add_job([write_pdf(tmp_path / "village.pdf")], "energy")).ready == 1
-
-    # hearth ask
-    from desktop.cli import ask as cli_ask
-    from desktop.cli import main
-
-    from_cli: list[AskRequest] = []
-    monkeypatch.setattr(cli_ask, "ask_job", _capture(from_cli))
-    assert main(["ask", QUESTION, "--collection", "energy"]) == 0, capsys.readouterr().err
-
-    # the window's chat (the job the panel runs on the llm lane)
     import desktop.core.rag as rag
     from desktop.ui.chat.panel import chat_answer_job
 
-    from_window: list[AskRequest] = []
-    monkeypatch.setattr(rag, "ask_job", _capture(from_window))
-    settings = SettingsStore(data_dir / "settings.json")
-    with library.Library(data_dir, shared_embedder(), check_index=False) as lib:
+    requests: list[AskRequest] = []
+    monkeypatch.setattr(rag, "ask_job", _capture(requests))
+    _cli_answer(monkeypatch, capsys)
+    settings = SettingsStore(energy_library / "settings.json")
+    with library.Library(energy_library, shared_embedder(), check_index=False) as lib:
         session = SimpleNamespace(
-            require_runtime=lambda: FakeRuntime(), retriever=lambda cancel: lib, settings=settings
+            require_runtime=lambda: _Runtime(), retriever=lambda cancel: lib, settings=settings
         )
-        history = (ChatMessage("user", QUESTION),)
-        run_job(chat_answer_job(session, ("energy",), history, None))  # type: ignore[arg-type]
+        run_job(chat_answer_job(session, ("energy",), (ChatMessage("user", QUESTION),)))  # type: ignore[arg-type]
 
-    (cli,), (window,) = from_cli, from_window
-    same = ("question", "collections", "params", "max_sources", "history", "mode", "document")
+    cli, window = requests
+    same = ("question", "collections", "params", "max_sources", "history", "mode", "document", "n_ctx")
     assert {f: getattr(cli, f) for f in same} == {f: getattr(window, f) for f in same}
     assert cli.params.temperature == 0.7 and cli.params.max_tokens == 99 and cli.max_sources == 4
+
+
+def test_the_cli_and_the_window_give_the_same_answer(
+    qapp: Any, energy_library: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The real pipeline through both: the CLI searches the Library in its own thread; the window's
+    Session searches it on the index lane, in one call per question. Same evidence, same answer."""
+    from desktop.ui.chat.panel import chat_answer_job
+    from desktop.ui.session import LaneRetriever, Session
+
+    from_cli = _cli_answer(monkeypatch, capsys)
+
+    calls = 0
+    call = LaneRetriever._call
+
+    def counted(self: LaneRetriever, fn: Any) -> Any:
+        nonlocal calls
+        calls += 1
+        return call(self, fn)
+
+    monkeypatch.setattr(LaneRetriever, "_call", counted)
+    session = Session(SettingsStore(energy_library / "settings.json"))
+    try:
+        session.library = library.Library(energy_library, shared_embedder(), check_index=False)
+        session.runtime = _Runtime(ANSWER)
+        answer = run_job(chat_answer_job(session, ("energy",), (ChatMessage("user", QUESTION),)))
+    finally:
+        session.close()
+    from_window = json.loads(json.dumps(answer.to_dict()))  # as `--json` prints it
+
+    assert calls == 1, "the window's evidence search is one call on the index lane"
+    assert from_cli["citations"], from_cli  # the question is answerable from the village report
+    for d in (from_cli, from_window):
+        d.pop("timings", None)
+    assert from_window == from_cli

@@ -43,7 +43,7 @@ def citation(n: int, page: int = 1, used: bool = True) -> dict[str, Any]:
 def cited_answer_factory(citations: list[dict[str, Any]], text: str) -> Any:
     """An answer job that shows `citations` first, then streams `text` (like rag.ask_job)."""
 
-    def factory(session: Any, collections: Any, history: Any, params: Any) -> Any:
+    def factory(session: Any, collections: Any, history: Any) -> Any:
         def job(cancel: Any) -> Generator[Any, None, Any]:
             yield Sources(tuple(citations))
             for word in text.split(" "):

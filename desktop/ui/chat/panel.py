@@ -24,20 +24,19 @@ from desktop.core.jobs import CancelToken
 from desktop.ui import messages
 from desktop.ui.chat.sidebar import ConversationList
 from desktop.ui.chat.view import ChatView
-from desktop.ui.jobs import JobBug, JobHandle, report
+from desktop.ui.jobs import JobBug, JobHandle
 from desktop.ui.qtcompat import emit
 from desktop.ui.session import Session
 
 if TYPE_CHECKING:  # imported on first use: the first frame needs none of them
-    from desktop.core.chat import GenerationParams
     from desktop.core.types import ChatMessage
     from desktop.services.chats import ChatStore, StreamingAnswer
     from desktop.ui.chat.message_view import MessageWidget
 
 log = logging.getLogger("desktop.ui.chat")
 
-# (session, chat collections, history ending with the question, params[, document=path]) -> a job
-# on the llm lane (`document` only in the chat of an opened document). chat_answer_job is the one.
+# (session, chat collections, history ending with the question[, document=path]) -> a job on the
+# llm lane (`document` only in the chat of an opened document). chat_answer_job is the one.
 AnswerJobFactory = Callable[..., Callable[[CancelToken], Generator[Event, None, Any]]]
 
 
@@ -51,21 +50,19 @@ def chat_answer_job(
     session: Session,
     collections: tuple[str, ...],
     history: tuple[ChatMessage, ...],
-    params: GenerationParams,
     document: str | None = None,
 ) -> Callable[[CancelToken], Generator[Event, None, Any]]:
-    """Plain chat; when the chat asks collections, a cited answer from them (rag.ask_job); in the
-    chat of an opened document (`document`: its path), a cited answer from that document alone."""
+    """Plain chat; when the chat asks collections, a cited answer from them; in the chat of an
+    opened document (`document`: its path), a cited answer from that document alone. The use cases
+    are `hearth chat`'s and `hearth ask`'s (services/tasks.py); the evidence search runs in one
+    call on the index lane."""
 
     def job(cancel: CancelToken) -> Generator[Event, None, Any]:
-        from desktop.core.chat import ChatRequest, chat_job
+        from desktop.services import tasks
 
         runtime = session.require_runtime()  # on the llm lane, after the load job queued before it
         if not collections and document is None:
-            return (yield from chat_job(runtime, ChatRequest(history, params))(cancel))
-        from desktop.core.rag import ask_job
-        from desktop.core.requests import answer_request
-
+            return (yield from tasks.chat(runtime, history, session.settings)(cancel))
         retriever = session.retriever(cancel)
         asked, sha = collections, None
         if document is not None:
@@ -78,19 +75,17 @@ def chat_answer_job(
                     "about it are answered from its pages. Remove it there when you no longer need it."
                 )
             asked, sha = (row.collection,), row.sha256
-        # The same request `hearth ask` builds from the same settings (core/requests.py).
-        request = answer_request(
+        answer = tasks.answer(
+            runtime,
+            retriever,
             history[-1].content,
             asked,
             session.settings,
-            n_ctx=runtime.n_ctx,
             history=history[:-1],
             document=sha,
-            model_params=getattr(runtime, "n_params", None),
+            gather=getattr(retriever, "gather", None),
         )
-        # The evidence is scored with the library's embedder, which lives on the index lane.
-        job = ask_job(runtime, retriever, request, runtime.count_tokens, embed=retriever.embed_texts)
-        return (yield from job(cancel))
+        return (yield from answer(cancel))
 
     return job
 
@@ -343,9 +338,6 @@ class ChatPanel(QSplitter):
         assert self.chat_id is not None
         chat = self.store.chat(self.chat_id)
         history = tuple(self.store.history(self.chat_id))
-        from desktop.core.requests import answer_params
-
-        params = answer_params(self.session.settings)
         widget = self.view.add_message("assistant")
         widget.set_streaming("loading the model…" if self.session.model is None else "thinking…")
         earlier = (meta or {}).get("versions") or []
@@ -358,9 +350,9 @@ class ChatPanel(QSplitter):
             # question after them ("How much notice do I give?") is searched as it stands.
             skipped = {m.content for m in stored if m.meta.get("kind") in ("summary", "summary_request")}
             history = tuple(m for m in history if m.role == "system" or m.content not in skipped)
-            job = self.answer_job_factory(self.session, chat.collections, history, params, document=document)
+            job = self.answer_job_factory(self.session, chat.collections, history, document=document)
         else:
-            job = self.answer_job_factory(self.session, chat.collections, history, params)
+            job = self.answer_job_factory(self.session, chat.collections, history)
         return self._run_on_llm(job, widget, "answer", meta)
 
     def summarize(self, path: Path) -> JobHandle | None:
@@ -377,8 +369,7 @@ class ChatPanel(QSplitter):
         widget.setProperty("source_path", str(path))
         widget.set_streaming(f"reading {path.name}…")
         self._show_answer_source((), str(path))
-        style = str(self.session.settings["summary_style"])
-        job = summary_job(self.session, path, style, self.summary_ranker)
+        job = summary_job(self.session, path, self.summary_ranker)
         return self._run_on_llm(job, widget, "summary", {"kind": "summary", "source": str(path)})
 
     def _run_on_llm(
@@ -651,47 +642,36 @@ def progress_text(event: Progress) -> str:
     return f"{event.label} {event.done}/{event.total}{unit}{eta}".strip()
 
 
-# () -> a ranker for summarize_job, built on the llm lane (it may load the embedder there).
-RankerFactory = Callable[[], Any]
+# (session, cancel) -> a ranker for the summary's key points, built on the llm lane; None: word overlap.
+RankerFactory = Callable[[Session, CancelToken], Any]
 
 
-def default_ranker() -> Any:
-    from desktop.services.summarize_select import EmbeddingRanker
+def default_ranker(session: Session, cancel: CancelToken) -> Any:
+    """Sentence centrality by the library's embedder, on the index lane (one embedder per process)."""
+    from desktop.services.sentences import EmbeddingRanker
 
-    return EmbeddingRanker()
+    return EmbeddingRanker(session.embedder(cancel))
 
 
 def summary_job(
-    session: Session, path: Path, style: str, ranker: RankerFactory | None
+    session: Session, path: Path, ranker: RankerFactory | None
 ) -> Callable[[CancelToken], Generator[Event, None, Any]]:
-    """The document's pages (a library document's stored ones, else read by services/readers, which
-    picks the reader by type; a PDF's pages are parsed in pdf.py's worker process), then summarize
-    them on the model."""
+    """`hearth summarize`'s use case (services/tasks.summarize) on the window's resources: a library
+    document's stored pages (read on the index lane), else the file read by its reader."""
 
     def job(cancel: CancelToken) -> Generator[Event, None, Any]:
-        from desktop.core.summarize import SummaryRequest, summarize_job
-        from desktop.services import readers
+        from desktop.services import tasks
 
-        pages = None
-        if session.library is not None:  # a document already in the library: its stored pages
-            pages = session.retriever(cancel).stored_pages(str(path))
-        if pages is None:
-            label = f"Reading {path.name}"
-            info, pages = readers.extract(
-                path, cancel, lambda done, total: report(Progress(done, total, label, "pages"))
-            )
-            for notice in (info.truncated, *info.notices):
-                if notice:
-                    yield Notice(f"{path.name}: {notice}.", "warning")
+        def read(cancel: CancelToken) -> Generator[Event, None, tasks.Pages]:
+            lib = session.retriever(cancel) if session.library is not None else None
+            stored = lib.stored_pages(str(path)) if lib is not None else None
+            if stored is not None:
+                return tasks.Pages(tuple(stored), path.stem.replace("_", " "), path.name)
+            return (yield from tasks.file_pages(path, cancel))
+
         runtime = session.require_runtime()
-        split = None
-        if ranker is not None:
-            from desktop.services.summarize_select import split_sentences
-
-            split = split_sentences
-        request = SummaryRequest(tuple(pages), title=path.stem.replace("_", " "), style=style)
-        rank = ranker() if ranker is not None else None
-        return (yield from summarize_job(runtime, request, rank, split)(cancel))
+        rank = ranker(session, cancel) if ranker is not None else None
+        return (yield from tasks.summarize(runtime, read, session.settings, ranker=rank)(cancel))
 
     return job
 

@@ -7,7 +7,7 @@ from collections.abc import Sequence
 import numpy as np
 import pytest
 
-from desktop.services.summarize_select import EmbeddingRanker, split_sentences
+from desktop.services.sentences import EmbeddingRanker, split_sentences
 
 
 def test_splits_sentences_and_keeps_abbreviations_and_decimals() -> None:
