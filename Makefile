@@ -9,7 +9,7 @@ MODEL    := $(VENV)/share/hearth/models/SmolLM2-135M-Instruct.Q4_1.gguf
 SYSDEPS  := $(VENV)/.hearth-sysdeps
 PYTHON   ?= python3
 
-.PHONY: run test install lint bench screenshots clean
+.PHONY: run test install lint bench screenshots clean package
 
 run: install
 	$(VENV)/bin/hearth
@@ -53,6 +53,14 @@ lint: install
 
 bench: install
 	$(PY) -m bench
+
+# The installable app (docs/packaging.md): PyInstaller one-folder dist/hearth/, then the .deb in dist/.
+# A developer's step, not CI's (minutes, ~1.5 GB). packaging/prove_package.sh proves the result.
+package: install
+	$(PIP) install --quiet -c packaging/constraints.txt -e '.[package]'
+	$(VENV)/bin/pyinstaller --noconfirm --log-level WARN --distpath dist --workpath build/pyinstaller \
+		packaging/hearth.spec
+	PYTHON=$(PY) packaging/build_deb.sh dist/hearth dist
 
 clean:
 	rm -rf $(VENV) build *.egg-info
