@@ -60,10 +60,12 @@ def _pdf_arguments(args: list[str]) -> list[Path]:
     Markdown, HTML; not a subcommand or an option)."""
     if not args or any(a.startswith("-") for a in args):
         return []
+    paths = [Path(a).expanduser() for a in args]
+    if not all(p.is_file() for p in paths):
+        return []  # a subcommand (`hearth models list`): the readers are not loaded for nothing
     from desktop.services.readers import is_supported
 
-    paths = [Path(a).expanduser() for a in args]
-    if all(is_supported(p) and p.is_file() for p in paths):
+    if all(is_supported(p) for p in paths):
         return [p.resolve() for p in paths]
     return []
 

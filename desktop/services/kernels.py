@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
-import importlib.metadata
 import importlib.util
 import json
 import logging
@@ -128,13 +127,27 @@ def is_kernel_crash(code: int | None) -> bool:
     return code is not None and code < 0 and -code in {int(s) for s in KERNEL_SIGNALS}
 
 
+def engine_version() -> str:
+    """llama-cpp-python's version, read from its `__version__` line: neither importing llama_cpp
+    (a second) nor importlib.metadata (tens of ms on every `hearth` command) is needed for it."""
+    spec = importlib.util.find_spec("llama_cpp")
+    if spec is not None and spec.origin:
+        with contextlib.suppress(OSError):
+            for line in Path(spec.origin).read_text(encoding="utf-8").splitlines():
+                if line.startswith("__version__ = "):
+                    return line.split("=", 1)[1].strip().strip("\"'")
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("llama-cpp-python")
+    except PackageNotFoundError:
+        return "?"
+
+
 def engine_identity() -> str:
     """The installed llama-cpp-python: version and its native library's size and time (a rebuild
     changes them). No import: loading llama_cpp in the parent would cost a second for nothing."""
-    try:
-        version = importlib.metadata.version("llama-cpp-python")
-    except importlib.metadata.PackageNotFoundError:
-        version = "?"
+    version = engine_version()
     spec = importlib.util.find_spec("llama_cpp")
     stamp = ""
     if spec is not None and spec.origin:

@@ -524,12 +524,9 @@ def plan_for(info: ModelInfo, n_ctx: int = 0) -> RuntimePlan:
 
 def engine_build() -> str:
     """The llama.cpp build Hearth runs models with, in words a bug report can use."""
-    from importlib.metadata import PackageNotFoundError, version
+    from desktop.services.kernels import engine_version
 
-    try:
-        return f"llama-cpp-python {version('llama-cpp-python')}"
-    except PackageNotFoundError:
-        return "llama-cpp-python (version unknown)"
+    return f"llama-cpp-python {engine_version()}"
 
 
 @functools.cache

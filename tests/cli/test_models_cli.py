@@ -171,3 +171,35 @@ def test_a_model_of_an_architecture_this_engine_does_not_know_is_refused_by_name
     with LlamaRuntime(alien, plan, load_timeout_s=60) as rt, pytest.raises(ModelFileError) as failed:
         rt.start()
     assert "'notarealarch'" in failed.value.user_message and build in failed.value.user_message
+
+
+def test_a_warm_models_list_loads_no_engine_reader_or_heavy_library(tmp_path: Path) -> None:
+    """`hearth models list` stays quick (bench/models_list.py: 10 GGUFs, under 0.2 s warm): once the
+    headers are cached it imports neither llama_cpp nor numpy/gguf, nor the document readers."""
+    import os
+    import subprocess
+    import sys
+
+    from tests.conftest import REPO
+
+    for n in range(3):
+        write_gguf(tmp_path / f"m{n}.gguf")
+    env = {**os.environ, "HEARTH_DATA_DIR": str(tmp_path / "data"), "HEARTH_MODEL_DIRS": str(tmp_path)}
+    heavy = (
+        "llama_cpp",
+        "torch",
+        "chromadb",
+        "numpy",
+        "gguf",
+        "desktop.services.readers",
+        "importlib.metadata",
+    )
+    code = (
+        "import sys, io, contextlib\nfrom desktop.app import main\n"
+        "with contextlib.redirect_stdout(io.StringIO()):\n    assert main(['models', 'list']) == 0\n"
+        f"print([m for m in {heavy!r} if m in sys.modules])"
+    )
+    cold = subprocess.run([sys.executable, "-c", code], env=env, cwd=REPO, capture_output=True, text=True)
+    assert cold.returncode == 0, cold.stderr
+    warm = subprocess.run([sys.executable, "-c", code], env=env, cwd=REPO, capture_output=True, text=True)
+    assert warm.stdout.strip().splitlines()[-1] == "[]", warm.stdout + warm.stderr
