@@ -215,6 +215,34 @@ def summarize(
     return job
 
 
+# -- results -------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class Reply:
+    """What a front end shows and keeps of any use case's result: the text, its stats and sources.
+    `kind`: "answer" (from the documents), "chat" (the model alone) or "summary"."""
+
+    kind: str
+    text: str
+    stats: dict[str, Any]
+    citations: tuple[dict[str, Any], ...] = ()
+
+
+def reply_of(result: Answer | Completion | Summary) -> Reply:
+    """The one mapping from a typed result to what is shown and stored with the message."""
+    from desktop.core.types import Answer, Completion, Summary
+
+    if isinstance(result, Answer):
+        stats = result.stats.to_dict() if result.stats is not None else {}
+        return Reply("answer", result.text, stats, tuple(c.to_dict() for c in result.citations))
+    if isinstance(result, Completion):
+        return Reply("chat", result.text, result.stats.to_dict())
+    if isinstance(result, Summary):
+        return Reply("summary", result.text, dict(result.stats))
+    raise TypeError(f"not a use case's result: {type(result).__name__}")
+
+
 def _with_progress(
     work: Callable[[Callable[[int, int], None]], R], event: Callable[[int, int], Event]
 ) -> Generator[Event, None, R]:

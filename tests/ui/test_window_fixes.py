@@ -4,7 +4,6 @@ the last chat reopened, dark-theme checkboxes and focus outlines that can be see
 from __future__ import annotations
 
 from collections.abc import Generator, Iterator
-from types import SimpleNamespace
 from typing import Any
 
 import pytest
@@ -42,13 +41,16 @@ def citation(n: int, page: int = 1, used: bool = True) -> dict[str, Any]:
 
 def cited_answer_factory(citations: list[dict[str, Any]], text: str) -> Any:
     """An answer job that shows `citations` first, then streams `text` (like rag.ask_job)."""
+    from desktop.core.types import Answer, Citation
+
+    cites = tuple(Citation(**c) for c in citations)
 
     def factory(session: Any, collections: Any, history: Any) -> Any:
         def job(cancel: Any) -> Generator[Any, None, Any]:
-            yield Sources(tuple(citations))
+            yield Sources(cites)
             for word in text.split(" "):
                 yield Token(word + " ")
-            return SimpleNamespace(text=text, citations=citations, stats=None)
+            return Answer(text, cites)
 
         return job
 

@@ -422,7 +422,7 @@ class ChatPanel(QSplitter):
 
     def _on_event(self, widget: MessageWidget, event: Any) -> None:
         if isinstance(event, Sources):
-            widget.set_sources([_citation_dict(c) for c in event.citations])
+            widget.set_sources([c.to_dict() for c in event.citations])
         elif isinstance(event, Notice):
             messages.post(
                 messages.UserMessage("warning" if event.level == "warning" else "info", event.message)
@@ -441,22 +441,18 @@ class ChatPanel(QSplitter):
     ) -> None:
         if handle is not self._answer:
             return
-        text = getattr(result, "text", "") or widget.text
-        stats_obj = getattr(result, "stats", None)
-        if isinstance(stats_obj, dict):  # a Summary keeps its stats as a dict
-            stats = dict(stats_obj)
-        else:
-            stats = stats_obj.to_dict() if stats_obj is not None else {}
-        meta: dict[str, Any] = {**extra, "stats": stats}
-        citations = [_citation_dict(c) for c in getattr(result, "citations", ())]
-        if citations:
-            meta["citations"] = citations
-            widget.set_sources(citations)  # the final list says which sources the answer used
-        widget.set_text(text)
-        from desktop.core.types import Completion
+        from desktop.services.tasks import reply_of
 
+        reply = reply_of(result)
+        text = reply.text or widget.text
+        stats = reply.stats
+        meta: dict[str, Any] = {**extra, "stats": stats}
+        if reply.citations:
+            meta["citations"] = list(reply.citations)
+            widget.set_sources(meta["citations"])  # the final list says which sources the answer used
+        widget.set_text(text)
         note = ""
-        if self.has_library and isinstance(result, Completion):
+        if self.has_library and reply.kind == "chat":
             # A plain chat answer while documents exist: say so on the answer itself.
             note = MODEL_ALONE
             meta["source"] = "model"
@@ -674,7 +670,3 @@ def summary_job(
         return (yield from tasks.summarize(runtime, read, session.settings, ranker=rank)(cancel))
 
     return job
-
-
-def _citation_dict(c: Any) -> dict[str, Any]:
-    return c.to_dict() if hasattr(c, "to_dict") else dict(c)
