@@ -229,7 +229,7 @@ def _main(argv: Sequence[str]) -> int:
     from desktop.services import privacy
 
     privacy.install()
-    from desktop.services.models import read_model_info
+    from desktop.services.gguf_header import read_model_info
 
     template = read_model_info(argv[0]).chat_template
     ok, reason = check(template) if template else (True, "")

@@ -219,7 +219,7 @@ class _Cache:
         self.used: set[str] = set()
 
     def info(self, path: Path) -> ModelInfo:
-        from desktop.services.models import read_model_info
+        from desktop.services.gguf_header import read_model_info
 
         st = path.stat()
         key = str(path)
@@ -317,7 +317,7 @@ def scan(places: list[Place] | None = None, cache_path: Path | None = None) -> S
 def cached_model_info(path: Path) -> ModelInfo:
     """A GGUF's header facts through the same cache (bundled and imported models use it too)."""
     from desktop.services import paths
-    from desktop.services.models import read_model_info
+    from desktop.services.gguf_header import read_model_info
 
     cache = _Cache(paths.data_dir() / CACHE_FILE)
     try:

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from desktop.services import discovery, models
+from desktop.services import discovery, gguf_header, models
 from tests.services.test_models import write_gguf
 
 
@@ -61,7 +61,7 @@ def test_a_second_scan_reads_no_header_again(
 ) -> None:
     cache = tmp_path / "cache.json"
     first = discovery.scan(discovery.standard_places(home), cache)
-    monkeypatch.setattr(models, "read_model_info", lambda *a, **k: pytest.fail("header read again"))
+    monkeypatch.setattr(gguf_header, "read_model_info", lambda *a, **k: pytest.fail("header read again"))
     second = discovery.scan(discovery.standard_places(home), cache)
     assert [f.name for f in second.found] == [f.name for f in first.found]
     assert second.found[0].info == first.found[0].info
