@@ -132,3 +132,48 @@ def test_a_question_after_a_dropped_pdf_is_answered_from_that_pdf(
     again = window.chat.view.messages()[-1]
     assert again.citations and {c["path"] for c in again.citations} == {str(report_pdf)}
     assert len(window.session.library_on_lane().files(OPENED_COLLECTION)) == 1
+
+
+def test_summaries_and_questions_share_the_one_embedder_on_the_index_lane(
+    qtbot: Any, make_window: Any, report_pdf: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Issue 9: the window built a second all-MiniLM for every summary, outside any lane. Now a
+    summary's key points are scored by the session's embedder, on the index lane, which the library
+    then indexes and searches with: two summaries and a question, one Embedder."""
+    import threading
+
+    from desktop.services import embeddings
+    from tests.embedder import shared_embedder
+
+    made: list[str] = []
+    encoded_on: set[str] = set()
+    real = shared_embedder()
+
+    class Counted:
+        def __init__(self, *a: Any, **k: Any) -> None:
+            made.append(threading.current_thread().name)
+            self.dim = real.dim
+
+        def __getattr__(self, name: str) -> Any:
+            return getattr(real, name)
+
+        def encode(self, texts: Any, batch_size: int = 64) -> Any:
+            encoded_on.add(threading.current_thread().name)
+            return real.encode(texts, batch_size=batch_size)
+
+    monkeypatch.setattr(embeddings, "Embedder", Counted)
+    window = make_window()
+    for _ in range(2):
+        with qtbot.waitSignal(window.chat.answer_finished, timeout=60_000) as done:
+            window.chat.summarize(report_pdf)
+        assert done.args == ["succeeded"]
+        stored = window.chat.store.messages(window.chat.chat_id)[-1]
+        assert stored.meta["kind"] == "summary" and stored.content
+    with qtbot.waitSignal(window.chat.answer_finished, timeout=60_000) as done:
+        window.chat.ask("How much did the solar panels produce in the first year?")
+    assert done.args == ["succeeded"]
+    assert len(made) == 1, made
+    assert made[0].startswith("hearth-index") and all(n.startswith("hearth-index") for n in encoded_on), (
+        made,
+        encoded_on,
+    )
