@@ -436,3 +436,46 @@ def write_family_gguf(family: Family, path: Path, *, arch: str | None = None, se
     w.write_tensors_to_file()
     w.close()
     return path
+
+
+# ----------------------------------------------------------------------------- LoRA adapters
+
+LORA_RANK = 2
+
+
+def write_lora_gguf(
+    family: Family,
+    path: Path,
+    *,
+    target: str = "output.weight",
+    n_embd: int = N_EMBD,
+    boost: float = 3.0,
+    base_name: str = "",
+) -> Path:
+    """A LoRA adapter for `family`'s tiny model (as convert_lora_to_gguf.py writes one).
+
+    On "output.weight" it adds `boost` × the "not the answer yet" feature to the end-of-turn
+    token's logit: at scale 1 the model ends its turn at once (an empty answer), at scale 0 (or a
+    small one) it answers ANSWER as the base does. `n_embd` other than the base's makes an adapter
+    for another size of model."""
+    vocab = build_vocab(family)
+    n_out = len(vocab.tokens) if target == "output.weight" else n_embd
+    lora_a = np.zeros((LORA_RANK, n_embd), dtype=np.float32)  # ggml [n_in, rank]
+    lora_b = np.zeros((n_out, LORA_RANK), dtype=np.float32)  # ggml [rank, n_out]
+    lora_a[0, 1] = 1.0
+    if target == "output.weight":
+        lora_b[vocab.id(family.eot), 0] = boost
+    w = gguf.GGUFWriter(str(path), family.arch)
+    w.add_type(gguf.GGUFType.ADAPTER)
+    w.add_string(gguf.Keys.Adapter.TYPE, "lora")
+    w.add_float32(gguf.Keys.Adapter.LORA_ALPHA, float(LORA_RANK))  # alpha / rank = 1
+    w.add_name(f"tiny {family.name} adapter")
+    if base_name:
+        w.add_string("general.base_model.0.name", base_name)
+    w.add_tensor(f"{target}.lora_a", lora_a)
+    w.add_tensor(f"{target}.lora_b", lora_b)
+    w.write_header_to_file()
+    w.write_kv_data_to_file()
+    w.write_tensors_to_file()
+    w.close()
+    return path

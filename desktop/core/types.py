@@ -96,6 +96,8 @@ class RuntimePlan:
     fit: Fit
     reason: str
     memory: MemoryEstimate | None = None
+    lora_path: str = ""  # a LoRA adapter applied on the model (services/adapters.py), if any
+    lora_scale: float = 1.0  # how strongly: 0 = the base model as it is
 
     def to_dict(self) -> dict[str, Any]:
         d = asdict(self)

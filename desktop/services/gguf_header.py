@@ -67,6 +67,7 @@ class GgufHeader:
     data_offset: int = 0
     data_end: int = 0  # where the last tensor's data ends: beyond the file size means truncated
     tensor_types: dict[str, int] = field(default_factory=dict)  # ggml type name → bytes
+    tensor_dims: dict[str, tuple[int, ...]] = field(default_factory=dict)  # name → ggml dims (ne0 first)
 
 
 # ----------------------------------------------------------------------------- errors
@@ -331,14 +332,17 @@ def _parse(cur: _Cursor, path: Path, quant_sizes: Any, qtype: Any) -> GgufHeader
         if n_dims == 0 or n_dims > MAX_DIMS:
             raise _Bad(f"tensor {name[:60]!r} has {n_dims} dimensions")
         n_elements = 1
+        dims: list[int] = []
         for _ in range(n_dims):
             dim = cur.u64()
+            dims.append(dim)
             n_elements *= dim
         if n_elements > cur.size * 64:  # even 1-bit weights cannot pack more than this per byte
             raise _Bad(f"tensor {name[:60]!r} declares {n_elements:,} values")
         ttype = cur.u32()
         offset = cur.u64()
         tensors.append((offset, n_elements, ttype))
+        header.tensor_dims[name] = tuple(dims)
 
     pad = cur.pos % alignment
     header.data_offset = cur.pos + (alignment - pad if pad else 0)

@@ -289,6 +289,11 @@ class _ChildRuntime:
             use_mmap=bool(kernels.get("use_mmap", True)),
             verbose=False,
         )
+        if plan.get("lora_path"):  # checked against this base first: a mismatch says why
+            from desktop.services.adapters import check_adapter
+
+            check_adapter(model_path, str(plan["lora_path"]))
+            kwargs.update(lora_path=str(plan["lora_path"]), lora_scale=float(plan.get("lora_scale", 1.0)))
         if kernels.get("max_batch"):
             kwargs["n_batch"] = min(int(kwargs["n_batch"]), int(kernels["max_batch"]))
         if kernels.get("one_thread"):

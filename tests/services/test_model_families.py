@@ -26,11 +26,12 @@ from pathlib import Path
 import pytest
 
 from desktop.core.chat import GenerationParams
+from desktop.core.errors import ModelFileError
 from desktop.core.jobs import CancelToken, drive
 from desktop.core.types import ChatMessage, Completion, RuntimePlan
-from desktop.services import chat_template, models
+from desktop.services import adapters, chat_template, models
 from desktop.services.llm import LlamaRuntime
-from tests.ggufs import ANSWER, BY_NAME, FAMILIES, SMOLLM2, Family, write_family_gguf
+from tests.ggufs import ANSWER, BY_NAME, FAMILIES, SMOLLM2, Family, write_family_gguf, write_lora_gguf
 
 NAMES = [f.name for f in FAMILIES]
 SYSTEM = "Answer from the sources."
@@ -147,15 +148,15 @@ def answer(rt: LlamaRuntime, messages: tuple[ChatMessage, ...], max_tokens: int 
     return drive(rt.stream_chat(messages, params, CancelToken()), None)
 
 
-StartRuntime = Callable[[Path], LlamaRuntime]
+StartRuntime = Callable[..., LlamaRuntime]
 
 
 @pytest.fixture
 def runtime_for() -> Iterator[StartRuntime]:
     started: list[LlamaRuntime] = []
 
-    def start(path: Path) -> LlamaRuntime:
-        rt = LlamaRuntime(path, PLAN, load_timeout_s=60)
+    def start(path: Path, plan: RuntimePlan = PLAN) -> LlamaRuntime:
+        rt = LlamaRuntime(path, plan, load_timeout_s=60)
         started.append(rt)
         rt.start()
         return rt
@@ -199,3 +200,41 @@ def test_without_an_end_of_turn_token_the_same_model_runs_to_max_tokens(
 def test_every_seed_family_is_here() -> None:
     seeds = {"llama3", "phi3", "gemma2", "gemma3", "mistral", "qwen2", "olmo2", "tinyllama", "smollm"}
     assert set(NAMES) == seeds and all(isinstance(f, Family) for f in FAMILIES)
+
+
+# ----------------------------------------------------------------------------- LoRA adapters
+
+
+@pytest.mark.parametrize(("scale", "expected"), [(0.0, ANSWER), (1.0, "")])
+def test_a_lora_adapter_is_applied_on_its_base_with_its_scale(
+    family_dir: Path, tmp_path: Path, runtime_for: StartRuntime, scale: float, expected: str
+) -> None:
+    """The tiny Phi-3 adapter makes the model end its turn at once; at scale 0 it changes nothing."""
+    adapter = write_lora_gguf(BY_NAME["phi3"], tmp_path / "phi3-lora.gguf")
+    base = family_path(family_dir, "phi3")
+    plan = dataclasses.replace(PLAN, lora_path=str(adapter), lora_scale=scale)
+    rt = runtime_for(base, plan)
+    done = answer(rt, CONVERSATION[1:2])
+    assert done.text == expected and done.stats.stop_reason == "stop"
+
+
+def test_a_lora_adapter_for_another_base_is_refused_with_the_reason(
+    family_dir: Path, tmp_path: Path, runtime_for: StartRuntime
+) -> None:
+    phi3 = family_path(family_dir, "phi3")
+    for_llama = write_lora_gguf(BY_NAME["llama3"], tmp_path / "llama-lora.gguf", target="blk.0.attn_q.weight")
+    wider = write_lora_gguf(BY_NAME["phi3"], tmp_path / "wide-lora.gguf", n_embd=128)
+    with pytest.raises(ModelFileError) as other_arch:
+        adapters.check_adapter(phi3, for_llama)
+    assert "an adapter for 'llama' models" in other_arch.value.user_message
+    assert "'phi3' model" in other_arch.value.user_message and "another base" in other_arch.value.user_message
+    with pytest.raises(ModelFileError) as other_size:
+        adapters.check_adapter(phi3, wider)
+    assert "made for a model of another size" in other_size.value.user_message
+    assert "128×" in other_size.value.user_message and "64×" in other_size.value.user_message
+    # The runtime refuses it the same way, before llama.cpp is asked.
+    with pytest.raises(ModelFileError) as refused:
+        runtime_for(phi3, dataclasses.replace(PLAN, lora_path=str(for_llama)))
+    assert refused.value.user_message == other_arch.value.user_message
+    with pytest.raises(ModelFileError, match="is a model, not a LoRA adapter"):
+        adapters.read_adapter(phi3)
