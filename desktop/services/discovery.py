@@ -25,6 +25,7 @@ from typing import Any
 
 from desktop.core.errors import AppError
 from desktop.core.types import ModelInfo
+from desktop.services.adapters import AdapterInfo
 
 log = logging.getLogger("desktop.models")
 
@@ -50,6 +51,7 @@ class Found:
     app: str
     info: ModelInfo | None = None
     problem: str = ""  # why it cannot be used (damaged, blob missing …)
+    adapter: AdapterInfo | None = None  # a LoRA adapter, not a model: listed on its base
 
 
 @dataclass
@@ -239,6 +241,27 @@ class _Cache:
         self.entries[key] = {"size": st.st_size, "mtime_ns": st.st_mtime_ns, "info": asdict(info)}
         return info
 
+    def adapter(self, path: Path, info: ModelInfo) -> AdapterInfo | None:
+        """The LoRA adapter a file is, if it is one (a model has layers; an adapter has none)."""
+        if info.n_layers > 0:
+            return None
+        from desktop.services.adapters import read_adapter
+
+        hit = self.entries.get(str(path), {})
+        if isinstance(hit.get("adapter"), dict):
+            with contextlib.suppress(TypeError, KeyError):
+                raw = hit["adapter"]
+                shapes = tuple((tuple(a), tuple(b)) for a, b in raw["shapes"])
+                return AdapterInfo(**{**raw, "targets": tuple(raw["targets"]), "shapes": shapes})
+        try:
+            adapter = read_adapter(path)
+        except AppError:
+            return None
+        if isinstance(hit, dict) and "info" in hit:
+            hit["adapter"] = asdict(adapter)
+            self.dirty = True
+        return adapter
+
     def save(self, prune: bool = False) -> None:
         """Write back what changed; `prune` also forgets files no longer seen (after a full scan)."""
         stale = {k for k in set(self.entries) - self.used if not Path(k).exists()} if prune else set()
@@ -308,7 +331,8 @@ def scan(places: list[Place] | None = None, cache_path: Path | None = None) -> S
                     continue
                 out.found.append(Found(name, str(path), place.app, None, exc.user_message))
                 continue
-            out.found.append(Found(name, str(path), place.app, replace_name(info, name)))
+            adapter = cache.adapter(path, info)
+            out.found.append(Found(name, str(path), place.app, replace_name(info, name), adapter=adapter))
     cache.save(prune=True)
     out.seconds = time.perf_counter() - t0
     return out

@@ -67,6 +67,7 @@ class ModelEntry:
     template_refused: str = ""  # why its chat template is not used (checked at import), if it is not
     app: str = ""  # for source "found": the app whose folder holds it ("LM Studio", "Ollama" …)
     already_imported: bool = False  # import_model found the same content in the catalog
+    adapter: str = ""  # a LoRA adapter applied on the model at `path` ("base + adapter")
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -80,6 +81,7 @@ class ModelEntry:
             "sha256": self.sha256,
             "imported_at": self.imported_at,
             "error": self.error,
+            "adapter": self.adapter,
             "info": self.info.to_dict() if self.info else None,
         }
 
@@ -262,6 +264,36 @@ def list_models(*, found: bool = True, skipped: list[tuple[str, str]] | None = N
         out.append(_entry(meta["name"], paths.models_dir() / meta["file"], "imported", meta))
     if found:
         out += found_models(taken={e.name for e in out}, skipped=skipped)
+    return _pair_adapters(out)
+
+
+def _pair_adapters(entries: list[ModelEntry]) -> list[ModelEntry]:
+    """Each LoRA adapter found becomes "base + adapter" for every model it was made for; one made
+    for no model here is listed as unusable, with the reason its nearest candidate gave."""
+    from desktop.services.adapters import check_adapter, read_adapter
+
+    models = [e for e in entries if e.source != "adapter"]
+    out = list(models)
+    for a in (e for e in entries if e.source == "adapter"):
+        try:
+            arch = read_adapter(a.path).architecture
+        except AppError as exc:
+            out.append(replace(a, source="found", error=exc.user_message))
+            continue
+        reason = f"a LoRA adapter for {arch!r} models, and no {arch!r} model here is its base"
+        paired = False
+        for base in (m for m in models if m.info is not None and not m.adapter):
+            try:
+                check_adapter(base.path, a.path)
+            except AppError as exc:
+                if base.info is not None and base.info.architecture == arch:
+                    reason = exc.user_message  # its architecture, another size: the closest miss
+                continue
+            paired = True
+            name = f"{base.name} + {a.name}"
+            out.append(replace(base, name=name, source="found", app=a.app, adapter=a.path))
+        if not paired:
+            out.append(replace(a, source="found", error=reason))
     return out
 
 
@@ -277,6 +309,9 @@ def found_models(
     if skipped is not None:
         skipped.extend(scan.skipped)
     for f in scan.found:
+        if f.adapter is not None:
+            out.append(ModelEntry(f.name, f.path, "adapter", None, app=f.app))  # paired in list_models
+            continue
         name = _unique_name(f.name, taken)
         taken.add(name)
         if f.info is None:

@@ -238,3 +238,32 @@ def test_a_lora_adapter_for_another_base_is_refused_with_the_reason(
     assert refused.value.user_message == other_arch.value.user_message
     with pytest.raises(ModelFileError, match="is a model, not a LoRA adapter"):
         adapters.read_adapter(phi3)
+
+
+def test_models_list_shows_an_adapter_on_its_base_and_one_for_another_base_as_unusable(
+    family_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from desktop.cli import main
+
+    folder = tmp_path / "models"
+    folder.mkdir()
+    for name in ("phi3", "llama3"):
+        (folder / f"tiny-{name}.gguf").write_bytes(family_path(family_dir, name).read_bytes())
+    write_lora_gguf(BY_NAME["phi3"], folder / "phi3-lora.gguf")
+    write_lora_gguf(BY_NAME["phi3"], folder / "wide-lora.gguf", n_embd=128)
+    write_lora_gguf(BY_NAME["gemma2"], folder / "gemma-lora.gguf", target="blk.0.attn_q.weight")
+    monkeypatch.setenv("HEARTH_MODEL_DIRS", str(folder))
+    for _ in range(2):  # the second time from the discovery cache
+        assert main(["models", "list", "--json"]) == 0
+        listed = {e["name"]: e for e in json.loads(capsys.readouterr().out)}
+        paired = listed["tiny-phi3 + phi3-lora"]
+        assert paired["adapter"] == str(folder / "phi3-lora.gguf") and paired["path"].endswith(
+            "tiny-phi3.gguf"
+        )
+        assert paired["info"]["architecture"] == "phi3" and paired["fit"] == "fits"
+        assert not any(n.startswith("tiny-llama3 +") for n in listed), "a Phi-3 adapter is not for Llama"
+        assert "made for a model of another size" in listed["wide-lora"]["error"]
+        assert listed["gemma-lora"]["error"] == (
+            "a LoRA adapter for 'gemma2' models, and no 'gemma2' model here is its base"
+        )
+        assert "phi3-lora" not in listed, "an adapter is listed on its base, not as a model"
