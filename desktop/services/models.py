@@ -442,9 +442,29 @@ def remove_model(name: str) -> None:
     log.info("removed model %s", name)
 
 
+def resolve_choice(name_or_path: str) -> tuple[ModelInfo, str]:
+    """The model a name means and the LoRA adapter to apply on it ("" for none): "base + adapter"
+    as `models list` shows it, or anything `resolve_model` takes."""
+    text = (name_or_path or "").strip()
+    if " + " not in text:
+        return resolve_model(text), ""
+    listed = list_models()
+    for e in listed:
+        if e.name == text and e.adapter:
+            return read_model_info(e.path, name=text), e.adapter
+    unusable = next((e for e in listed if e.error and e.name == text.split(" + ", 1)[1]), None)
+    raise ModelNotFound(
+        f"There is no model with an adapter called {text!r}."
+        + (f" The adapter {unusable.name}: {unusable.error}" if unusable else ""),
+        "`hearth models list` shows each adapter on the models it was made for.",
+    )
+
+
 def resolve_model(name_or_path: str) -> ModelInfo:
     """ "" → the bundled default; a catalog name; or a path to a .gguf (validated)."""
     text = (name_or_path or "").strip()
+    if " + " in text:
+        return resolve_choice(text)[0]
     if not text or text == _bundled_name():
         return read_model_info(paths.default_model_path(), name=_bundled_name())
     for meta in _load_catalog():

@@ -40,7 +40,7 @@ def choose_runtime(
     from desktop.core.planning import plan_runtime
     from desktop.services import hardware, models
 
-    info = models.resolve_model(model if model is not None else settings["model"])
+    info, adapter = models.resolve_choice(model if model is not None else settings["model"])
     hw = hw or hardware.probe()
     plan = plan_runtime(
         hw,
@@ -49,6 +49,8 @@ def choose_runtime(
         gpu=str(settings["gpu"]),
         threads=int(settings["threads"]),
     )
+    if adapter:  # "base + adapter" (models list): the model child applies it at full scale
+        plan = replace(plan, lora_path=adapter)
     server, notice = _model_server(settings)
     return RuntimeChoice(info, hw, plan, server.address.url if server and server.address else "", notice)
 

@@ -267,3 +267,26 @@ def test_models_list_shows_an_adapter_on_its_base_and_one_for_another_base_as_un
             "a LoRA adapter for 'gemma2' models, and no 'gemma2' model here is its base"
         )
         assert "phi3-lora" not in listed, "an adapter is listed on its base, not as a model"
+
+
+def test_choosing_base_plus_adapter_makes_the_runtime_apply_it(
+    family_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from desktop.cli import main
+    from desktop.cli.common import open_settings
+    from desktop.services.runtime import choose_runtime
+
+    folder = tmp_path / "models"
+    folder.mkdir()
+    (folder / "tiny-phi3.gguf").write_bytes(family_path(family_dir, "phi3").read_bytes())
+    adapter = write_lora_gguf(BY_NAME["phi3"], folder / "phi3-lora.gguf")
+    monkeypatch.setenv("HEARTH_MODEL_DIRS", str(folder))
+    assert main(["models", "use", "tiny-phi3 + phi3-lora"]) == 0
+    assert "tiny-phi3 + phi3-lora is now the default model." in capsys.readouterr().out
+    choice = choose_runtime(open_settings())
+    assert choice.plan.lora_path == str(adapter) and choice.plan.lora_scale == 1.0
+    assert choice.model.path == str(folder / "tiny-phi3.gguf")
+    with LlamaRuntime(choice.model.path, dataclasses.replace(PLAN, lora_path=choice.plan.lora_path)) as rt:
+        assert answer(rt, CONVERSATION[1:2]).text == "", "the adapter ends the turn at once"
+    assert main(["models", "use", "tiny-phi3 + nothing"]) == 1
+    assert "no model with an adapter called 'tiny-phi3 + nothing'" in capsys.readouterr().err
