@@ -10,7 +10,7 @@ import time
 from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any, TextIO
 
-from desktop.core.events import Event, Notice, Progress
+from desktop.core.events import Event, Notice, Progress, format_eta
 from desktop.core.settings import SettingsStore
 from desktop.core.terminal import inline, visible
 from desktop.services.paths import data_dir
@@ -93,7 +93,7 @@ class ProgressLine:
             self._last = now
             width = 28
             filled = int(width * event.fraction)
-            eta = f" ~{_fmt_eta(event.eta_s)} left" if event.eta_s else ""
+            eta = f" ~{format_eta(event.eta_s)} left" if event.eta_s else ""
             unit = f" {event.unit}" if event.unit else ""
             label = inline(event.label)[-40:]
             line = f"\r[{'#' * filled}{'.' * (width - filled)}] {event.done}/{event.total}{unit}{eta} {label}"
@@ -106,12 +106,6 @@ class ProgressLine:
             self.stream.write("\r" + " " * 100 + "\r")
             self.stream.flush()
             self._shown = False
-
-
-def _fmt_eta(seconds: float) -> str:
-    if seconds < 90:
-        return f"{seconds:.0f}s"
-    return f"{seconds / 60:.0f}min"
 
 
 def use_terminal_for_unlock() -> None:

@@ -317,7 +317,7 @@ def _rankers(retriever: _SharedQueryVectors, max_k: int) -> dict[str, Callable[[
 
 def evaluate(lib: Any, items: Sequence[QaItem], ks: Sequence[int], details: bool = False) -> dict[str, Any]:
     """Every question through each retriever; metrics per method (see the module docstring)."""
-    from desktop.services.library import file_sha256
+    from desktop.services.files import sha256_file as file_sha256
 
     max_k = max(ks)
     sha_of: dict[Path, str] = {}
@@ -884,7 +884,8 @@ def run_answer_eval(
     from desktop.core.rag import ask_job
     from desktop.core.settings import SettingsStore
     from desktop.services.embeddings import Embedder
-    from desktop.services.library import Library, file_sha256
+    from desktop.services.files import sha256_file as file_sha256
+    from desktop.services.library import Library
     from desktop.services.runtime import open_runtime
 
     if mode not in ANSWER_MODES:

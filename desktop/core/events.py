@@ -21,6 +21,13 @@ class Progress:
         return 0.0 if self.total <= 0 else min(1.0, self.done / self.total)
 
 
+def format_eta(seconds: float) -> str:
+    """Time left as words: "40 s" under a minute and a half, else "3 min" (the callers add "left")."""
+    if seconds < 90:
+        return f"{seconds:.0f} s"
+    return f"{seconds / 60:.0f} min"
+
+
 class EtaSmoother:
     """Time left as a person reads it: it counts down between estimates, and a new estimate moves
     it only part of the way (a summary's sections differ in length, so raw estimates jump:

@@ -1,23 +1,23 @@
 """Jobs: generators over an immutable request that yield events and return a result.
 
-A job is `Callable[[CancelToken], Generator[Event, None, R]]`. It checks its token
+A job (`Job[R]`) is `Callable[[CancelToken], Generator[Event, None, R]]`. It checks its token
 between units of work (tokens, pages, batches) and raises `Cancelled` when asked to stop.
-The CLI drives a job with `run_job`; the GUI hands it to a lane of `ui/jobs.py`.
+The CLI drives a job with `run_job`; the GUI hands it to a lane of `ui/jobs.py`; both loops are
+`drive`.
 """
 
 from __future__ import annotations
 
 import threading
 from collections.abc import Callable, Generator
-from typing import Any, Protocol, TypeVar
+from typing import Any, TypeVar
 
 from desktop.core.errors import Cancelled
 from desktop.core.events import Event
 
 R = TypeVar("R")
-R_co = TypeVar("R_co", covariant=True)
 
-JobGen = Generator[Event, None, R]
+JobGen = Generator[Event, None, R]  # what a job returns when called
 
 
 class CancelToken:
@@ -57,18 +57,14 @@ class CancelToken:
         return self._event.wait(timeout)
 
 
-class Job(Protocol[R_co]):
-    def __call__(self, cancel: CancelToken) -> Generator[Event, None, R_co]: ...
+# A job: given its token, a generator of events that returns the result. Core use cases return one
+# (`summarize_job`, `ask_job` …), the CLI runs it with `run_job`, the window on a lane of ui/jobs.py.
+Job = Callable[[CancelToken], JobGen[R]]
 
 
-def run_job(
-    job: Callable[[CancelToken], Generator[Event, None, R]],
-    on_event: Callable[[Event], Any] | None = None,
-    cancel: CancelToken | None = None,
-) -> R:
-    """Drive a job to its end on this thread, passing each event to `on_event`."""
-    token = cancel or CancelToken()
-    gen = job(token)
+def drive(gen: Generator[Event, None, R], on_event: Callable[[Event], Any] | None = None) -> R:
+    """Run a generator of events to its end on this thread, passing each event to `on_event`;
+    its return value is the result. The one loop every front end runs a job with."""
     while True:
         try:
             event = next(gen)
@@ -76,3 +72,10 @@ def run_job(
             return stop.value
         if on_event is not None:
             on_event(event)
+
+
+def run_job(
+    job: Job[R], on_event: Callable[[Event], Any] | None = None, cancel: CancelToken | None = None
+) -> R:
+    """Drive a job to its end on this thread, passing each event to `on_event`."""
+    return drive(job(cancel or CancelToken()), on_event)

@@ -49,6 +49,7 @@ from desktop import APP_NAME, __version__
 from desktop.core.errors import StorageError
 from desktop.services import database
 from desktop.services.database import DatabaseError
+from desktop.services.files import sha256_file
 
 log = logging.getLogger("desktop.backup")
 
@@ -219,14 +220,6 @@ def _verify(path: Path, key: bytes | None, expected: dict[str, int] | None = Non
     return counts
 
 
-def _sha256(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for block in iter(lambda: fh.read(_MB), b""):
-            h.update(block)
-    return h.hexdigest()
-
-
 def _summary(tables: dict[str, dict[str, int]]) -> dict[str, int]:
     chats, library = tables.get("chats.sqlite", {}), tables.get("library.sqlite", {})
     return {
@@ -339,7 +332,9 @@ def create(
             "counts": _summary(tables),
             "tables": tables,
             "files": [p.name for p in sides],
-            "members": {m: {"size": (work / m).stat().st_size, "sha256": _sha256(work / m)} for m in members},
+            "members": {
+                m: {"size": (work / m).stat().st_size, "sha256": sha256_file(work / m)} for m in members
+            },
             "vectors": "not included: the library rebuilds them from the stored passages after a restore",
         }
         part = work / "backup.zip"

@@ -8,8 +8,10 @@ and only then reads. Anything else raises NotRegularFile with words for the user
 
 from __future__ import annotations
 
+import hashlib
 import os
 import stat
+from collections.abc import Callable
 from pathlib import Path
 from typing import BinaryIO
 
@@ -59,3 +61,22 @@ def open_regular(path: str | Path) -> BinaryIO:
     except BaseException:
         os.close(fd)
         raise
+
+
+def sha256_file(
+    path: str | Path, on_read: Callable[[int, int], None] | None = None, block: int = 1 << 20
+) -> str:
+    """The hex sha256 of a regular file, read a block at a time (never the whole file in memory).
+
+    `on_read(done, total)` is called after each block, in bytes (a progress bar for a large model).
+    """
+    h = hashlib.sha256()
+    with open_regular(path) as fh:
+        total = os.fstat(fh.fileno()).st_size
+        done = 0
+        while chunk := fh.read(block):
+            h.update(chunk)
+            done += len(chunk)
+            if on_read is not None:
+                on_read(done, total)
+    return h.hexdigest()

@@ -61,7 +61,7 @@ class CheckFailed(Exception):
 def check_engine(settings: SettingsStore) -> str:
     from desktop.core.chat import GenerationParams
     from desktop.core.events import Notice
-    from desktop.core.jobs import CancelToken
+    from desktop.core.jobs import CancelToken, drive
     from desktop.core.types import ChatMessage
     from desktop.services.runtime import open_runtime
 
@@ -74,14 +74,7 @@ def check_engine(settings: SettingsStore) -> str:
             GenerationParams(max_tokens=8, temperature=0.0, seed=1),
             CancelToken(),
         )
-        while True:
-            try:
-                event = next(stream)
-            except StopIteration as done:
-                completion = done.value
-                break
-            if isinstance(event, Notice):
-                notes.append(event.message)
+        completion = drive(stream, lambda e: notes.append(e.message) if isinstance(e, Notice) else None)
         info = runtime.info or info
     stats = completion.stats
     if stats.completion_tokens < 1:

@@ -70,3 +70,25 @@ def test_time_left_counts_down_and_does_not_jump_with_each_estimate() -> None:
     assert max(shown) - min(shown) < 15, shown  # not 51 → 97 → 78
     assert eta.update(None, 25.0) == pytest.approx(shown[-1] - 5.0)  # counts down between estimates
     assert eta.update(400.0, 26.0) == 400.0  # far more work found: taken as it is
+
+
+def test_time_left_reads_in_seconds_then_minutes() -> None:
+    from desktop.core.events import format_eta
+
+    assert format_eta(40.4) == "40 s"
+    assert format_eta(89) == "89 s"
+    assert format_eta(300) == "5 min"
+
+
+def test_drive_runs_a_generator_to_its_result() -> None:
+    from desktop.core.jobs import drive
+
+    def gen() -> Generator[Event, None, str]:
+        yield Progress(1, 2)
+        yield Progress(2, 2)
+        return "done"
+
+    seen: list[Event] = []
+    assert drive(gen(), seen.append) == "done"
+    assert seen == [Progress(1, 2), Progress(2, 2)]
+    assert drive(gen()) == "done"

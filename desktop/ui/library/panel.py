@@ -34,7 +34,7 @@ from PySide6.QtWidgets import (
 )
 
 from desktop.core.errors import AppError
-from desktop.core.events import Notice, Progress
+from desktop.core.events import Notice, Progress, format_eta
 from desktop.ui import messages, theme
 from desktop.ui.flow_layout import FlowLayout, flow_size_policy
 from desktop.ui.jobs import JobHandle
@@ -510,7 +510,7 @@ class LibraryPanel(QWidget):
             self._track_file(event)
             self.progress.setMaximum(max(1, event.total))
             self.progress.setValue(event.done)
-            eta = f", about {event.eta_s:.0f} s left" if event.eta_s else ""
+            eta = f", about {format_eta(event.eta_s)} left" if event.eta_s else ""
             unit = f" {event.unit}" if event.unit else ""
             self.progress_label.setText(f"{event.label} — {event.done}/{event.total}{unit}{eta}")
             if time.monotonic() - self._last_refresh > REFRESH_EVERY_S:
