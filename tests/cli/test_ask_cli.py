@@ -204,3 +204,28 @@ def test_a_short_lease_answers_everyday_questions_in_its_own_words(
     code, out, err = _run(capsys, "ask", "What is the capital of France?", "--collection", "lease", "--json")
     assert code == 0, err
     assert json.loads(out)["abstained"]
+
+
+@pytest.mark.slow
+def test_chat_over_a_collection_answers_like_ask_and_keeps_its_sources(
+    capsys: pytest.CaptureFixture[str], in_filings: Path
+) -> None:
+    """Issue 9: chat over collections existed only in the window. `hearth chat --collection` asks
+    the same use case as `hearth ask` (and the window), and the kept chat remembers its collections
+    and each answer's sources, as the window keeps them."""
+    with library.Library(in_filings, shared_embedder(), check_index=False) as lib:
+        (collection,) = lib.collections()
+    code, out, err = _run(capsys, "chat", "--collection", collection, "--once", JULY, "--json")
+    assert code == 0, err
+    chat = json.loads(out)
+    code, out, err = _run(capsys, "ask", JULY, "--json")
+    asked = json.loads(out)
+    assert chat["answer"] == asked["text"] and "81,797" in chat["answer"]
+    assert chat["citations"] == asked["citations"]
+    code, out, err = _run(capsys, "chats", "export", str(chat["chat_id"]), "--json")
+    exported = json.loads(out)
+    assert exported["collections"] == [collection]
+    kept = exported["messages"][-1]
+    assert kept["role"] == "assistant" and kept["citations"] == asked["citations"]
+    code, _, err = _run(capsys, "chat", "--collection", "no-such", "--once", JULY)
+    assert code != 0 and "There is no collection named “no-such”" in err
