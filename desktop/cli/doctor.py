@@ -191,14 +191,16 @@ def _load(model: str | None) -> dict[str, Any]:
     from desktop.core.errors import AppError
     from desktop.services.runtime import open_runtime
 
+    settings = open_settings()
     try:
-        runtime, choice = open_runtime(open_settings(), model)
+        runtime, choice = open_runtime(settings, model, server=False)  # this computer's engine
     except AppError as exc:
         return {"ok": False, "error": exc.to_dict()}
     try:
         with runtime:
             info = runtime.start()
             return {
+                "server": _check_server(settings, choice),
                 "ok": True,
                 "planned_backend": choice.plan.backend,
                 "backend": info.backend,
@@ -214,6 +216,22 @@ def _load(model: str | None) -> dict[str, Any]:
             }
     except AppError as exc:
         return {"ok": False, "planned_backend": choice.plan.backend, "error": exc.to_dict()}
+
+
+def _check_server(settings: Any, choice: Any) -> dict[str, Any] | None:
+    """Whether the model server in settings answers (None when none is named or allowed)."""
+    from desktop.core.errors import AppError
+    from desktop.services.runtime import remote_runtime
+
+    if not choice.server:
+        return None
+    remote = remote_runtime(settings, choice)
+    try:
+        with remote:
+            info = remote.start()
+    except AppError as exc:
+        return {"url": choice.server, "ok": False, "error": exc.to_dict()}
+    return {"url": choice.server, "ok": True, "model": remote.model, "checked_s": round(info.load_s, 2)}
 
 
 def _gb(n: int) -> str:
@@ -398,7 +416,15 @@ def _problems(data: dict[str, Any]) -> list[dict[str, str]]:
                     "hint": load["error"]["hint"],
                 }
             )
-        elif load["backend"] != load["planned_backend"]:
+        if load.get("server") and not load["server"]["ok"]:
+            out.append(
+                {
+                    "severity": "warning",
+                    "message": load["server"]["error"]["message"],
+                    "hint": "Hearth answers with the model on this computer while the server does not.",
+                }
+            )
+        if load["ok"] and load["backend"] != load["planned_backend"]:
             out.append(
                 {
                     "severity": "warning",
@@ -456,6 +482,12 @@ def _print(data: dict[str, Any]) -> None:
             )
             for n in load["notices"]:
                 print(f"  notice: {n}")
+            server = load.get("server")
+            if server and server["ok"]:
+                answered = f"answers (model {server['model']}) in {server['checked_s']} s"
+                print(f"  model server {server['url']} {answered}")
+            elif server:
+                print(f"  model server {server['url']}: {server['error']['message']}")
         else:
             print(f"  load failed: {load['error']['message']}")
             if load["error"].get("detail"):
@@ -487,7 +519,7 @@ def _print(data: dict[str, Any]) -> None:
         print("  outside hosts allowed: none (nothing leaves this computer)")
     for server in p["servers"]:
         where = server["host"] or server["url"]
-        state = "not used" if server["refused"] else "used"
+        state = "not used" if server["refused"] else "allowed"
         print(f"  {server['title']} {where} ({state}): Hearth sends it {server['sends']}")
     pol = p["policy"]
     if pol["present"]:

@@ -68,19 +68,30 @@ def _model_server(settings: SettingsStore) -> tuple[Any, str]:
     return server, server.warning
 
 
-def open_runtime(settings: SettingsStore, model: str | None = None) -> tuple[Any, RuntimeChoice]:
+def open_runtime(
+    settings: SettingsStore, model: str | None = None, *, server: bool = True
+) -> tuple[Any, RuntimeChoice]:
     """A runtime handle, not yet started (start() loads the model in its child process, or checks
-    the model server). Nothing here touches the network."""
+    the model server). Nothing here touches the network. `server=False`: the local model only
+    (checks of this computer's engine)."""
     choice = choose_runtime(settings, model)
     local = LlamaRuntime(choice.model.path, choice.plan)
+    if not server:
+        return local, choice
     if not choice.server:
         if choice.server_notice:
             return ServerFirstRuntime(None, local, notices=(choice.server_notice,)), choice
         return local, choice
+    notices = (choice.server_notice,) if choice.server_notice else ()
+    return ServerFirstRuntime(remote_runtime(settings, choice), local, notices=notices), choice
+
+
+def remote_runtime(settings: SettingsStore, choice: RuntimeChoice) -> Any:
+    """The model server's runtime for `choice` (which must name one), not yet started."""
     from desktop.core.policy import parse_server_url
     from desktop.services.remote_llm import RemoteRuntime
 
-    remote = RemoteRuntime(
+    return RemoteRuntime(
         parse_server_url(choice.server),
         str(settings["model_server_model"]),
         token=server_token(),
@@ -88,8 +99,6 @@ def open_runtime(settings: SettingsStore, model: str | None = None) -> tuple[Any
         n_params=choice.model.n_params or 0,
         timeout_s=float(settings["model_server_timeout"]),
     )
-    notices = (choice.server_notice,) if choice.server_notice else ()
-    return ServerFirstRuntime(remote, local, notices=notices), choice
 
 
 def server_token() -> str | None:

@@ -132,7 +132,7 @@ def test_doctor_lists_the_servers_and_what_each_receives(
     assert data["policy"]["present"] and any("encrypted" in r for r in data["policy"]["rules"])
     assert main(["doctor"]) in (0, 1)
     out = capsys.readouterr().out
-    assert "Model server gpu-box.lab:8443 (used): Hearth sends it your questions" in out
+    assert "Model server gpu-box.lab:8443 (allowed): Hearth sends it your questions" in out
     assert f"administrator's policy {policy_file}" in out
 
 
