@@ -129,3 +129,14 @@ def check_import(source: Path, policy: Policy | None = None) -> None:
     """Refuse (PolicyError) a model import from outside the folder the policy allows."""
     policy = policy if policy is not None else load_policy()
     check_model_import(policy, str(Path(source).expanduser().resolve()))
+
+
+def check_plain_storage(policy: Policy | None = None) -> None:
+    """Refuse (PolicyError) storing chats and the library without encryption when the policy
+    requires encryption at rest."""
+    policy = policy if policy is not None else load_policy()
+    if policy.require_encryption:
+        raise PolicyError(
+            f"Your administrator requires chats and the library to be stored encrypted ({policy.source}).",
+            "Keep the encryption on (a keyring key or a passphrase).",
+        )

@@ -148,3 +148,12 @@ def test_model_imports_from_outside_the_policy_folder_are_refused(policy_file: P
     (folder / "link").symlink_to(tmp_path)  # a link out of the folder does not get around it
     with pytest.raises(PolicyError):
         policy.check_import(folder / "link" / "a.gguf")
+
+
+def test_plain_storage_is_refused_when_the_policy_requires_encryption(policy_file: Path) -> None:
+    from desktop.core.policy import PolicyError
+
+    policy.check_plain_storage()  # no policy: the user's choice
+    policy_file.write_text('{"require_encryption": true}')
+    with pytest.raises(PolicyError, match="requires chats and the library to be stored encrypted"):
+        policy.check_plain_storage()
