@@ -184,6 +184,7 @@ SETTINGS: tuple[Setting, ...] = (
         "e.g. https://gpu-box:8080. Your questions and the passages they rest on are sent to it. "
         "Empty: only the model on this computer.",
         "Servers",
+        restart=True,
     ),
     Setting(
         "model_server_model",
@@ -193,6 +194,7 @@ SETTINGS: tuple[Setting, ...] = (
         "The model name the server expects (empty: the server's default). Its token, if it needs "
         "one, is kept in the system keyring: hearth settings token.",
         "Servers",
+        restart=True,
     ),
     Setting(
         "model_server_timeout",
@@ -201,6 +203,7 @@ SETTINGS: tuple[Setting, ...] = (
         "Model server timeout (seconds)",
         "How long to wait for the server's next word before Hearth answers with the local model.",
         "Servers",
+        restart=True,
         minimum=1.0,
         maximum=600.0,
     ),
@@ -221,6 +224,7 @@ SETTINGS: tuple[Setting, ...] = (
         "Off: a server on another computer must use https:// (its certificate is verified). "
         "On: anyone on the network path can read what is sent. Loopback is always allowed.",
         "Servers",
+        restart=True,
     ),
 )
 
