@@ -28,8 +28,12 @@ _MAX_CHARS = 600  # longer "sentences" (run-on tables, text without punctuation)
 
 
 def split_sentences(text: str) -> list[str]:
-    """Sentences of extracted PDF text: line breaks joined, abbreviations and decimals respected."""
+    """Sentences of extracted text: line breaks joined, abbreviations and decimals respected. A blank
+    line ends a sentence (a heading above a paragraph is not the start of its first sentence)."""
     text = re.sub(r"-\n(?=[a-z])", "", text)  # a word hyphenated across a line break
+    paragraphs = re.split(r"\n[ \t]*\n", text)
+    if len(paragraphs) > 1:
+        return [s for para in paragraphs for s in split_sentences(para)]
     text = re.sub(r"\s+", " ", text).strip()
     if not text:
         return []

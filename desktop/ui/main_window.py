@@ -192,6 +192,8 @@ class MainWindow(QMainWindow):
             "Open a document (PDF, Word, text, Markdown, HTML) to summarize it or add it to the library"
         )
         self.new_chat_action = self._make_action("New chat", "Ctrl+N", self.chat.new_chat, "new_chat")
+        self.paste_action = self._make_action("Summarize pasted text…", "Ctrl+Shift+V", self.summarize_pasted)
+        self.paste_action.setStatusTip("Summarize text from the clipboard: an email, an article, notes")
         self.quit_action = self._make_action("Quit", QKeySequence.StandardKey.Quit, self.close)
         self.quit_action.setMenuRole(QAction.MenuRole.QuitRole)
         self.chats_action = self._make_action("Chats", "Ctrl+Shift+H", self.toggle_chats, "sidebar")
@@ -224,6 +226,7 @@ class MainWindow(QMainWindow):
         file_menu = bar.addMenu("&File")
         file_menu.addAction(self.open_action)
         file_menu.addAction(self.new_chat_action)
+        file_menu.addAction(self.paste_action)
         file_menu.addAction(self.close_document_action)
         file_menu.addSeparator()
         file_menu.addAction(self.quit_action)
@@ -581,6 +584,14 @@ class MainWindow(QMainWindow):
         box.open()
 
     # -- opening a document (File → Open…, `hearth FILE.pdf`)
+
+    def summarize_pasted(self) -> None:
+        """Paste text (the clipboard's, to start with) and summarize it in a chat of its own."""
+        from desktop.ui.paste_dialog import PasteDialog
+
+        dialog = PasteDialog(self)
+        if dialog.exec() == PasteDialog.DialogCode.Accepted:
+            self.chat.summarize_text(dialog.pasted())
 
     def open_file(self) -> None:
         from PySide6.QtWidgets import QFileDialog

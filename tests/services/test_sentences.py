@@ -96,3 +96,14 @@ def test_real_embedder_ranks_the_off_topic_sentence_last() -> None:
     ]
     scores = ranker.scores(sents)
     assert min(range(4), key=lambda i: scores[i]) == 3
+
+
+def test_a_blank_line_ends_a_sentence_so_a_heading_is_not_glued_to_the_paragraph() -> None:
+    text = "Team update — week 48\n\nThe new intake form went live on Monday. It works.\n \nNext steps"
+    assert split_sentences(text) == [
+        "Team update — week 48",
+        "The new intake form went live on Monday.",
+        "It works.",
+        "Next steps",
+    ]
+    assert split_sentences("A line\nwrapped in the middle.") == ["A line wrapped in the middle."]

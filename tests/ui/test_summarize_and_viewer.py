@@ -177,3 +177,45 @@ def test_summaries_and_questions_share_the_one_embedder_on_the_index_lane(
         made,
         encoded_on,
     )
+
+
+PASTED = (
+    "The parish council met on Tuesday to discuss the new footpath along the river. Residents asked "
+    "for lighting near the bridge and for a bench at the viewpoint. The council agreed to fund the "
+    "lighting from the maintenance budget and to ask the county for a grant for the bench.\n\n"
+    "The next meeting is on the first Monday of March. Minutes will be posted in the village hall."
+)
+
+
+def test_pasted_text_is_summarized_in_a_chat_of_its_own(
+    qtbot: Any, make_window: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Pasted text and the summary modes were CLI-only (issue 9): File → Summarize pasted text
+    starts from the clipboard, and the summary is the same use case as `hearth summarize -`."""
+    from PySide6.QtGui import QGuiApplication
+
+    from desktop.ui.paste_dialog import MIN_WORDS, PasteDialog
+
+    QGuiApplication.clipboard().setText("too short")
+    dialog = PasteDialog()
+    qtbot.addWidget(dialog)
+    assert dialog.pasted() == "too short" and not dialog.summarize_button.isEnabled()
+    assert f"at least {MIN_WORDS}" in dialog.count.text()
+    QGuiApplication.clipboard().setText(PASTED)
+    dialog = PasteDialog()
+    qtbot.addWidget(dialog)
+    assert dialog.summarize_button.isEnabled() and dialog.summarize_button.isDefault()
+
+    window = make_window()
+    window.chat.summary_ranker = None
+    window.session.settings.set("summary_mode", "grounded")
+    monkeypatch.setattr(PasteDialog, "exec", lambda self: PasteDialog.DialogCode.Accepted)
+    with qtbot.waitSignal(window.chat.answer_finished, timeout=30_000) as done:
+        window.paste_action.trigger()
+    assert done.args == ["succeeded"]
+    chat = window.chat.store.chat(window.chat.chat_id)
+    assert chat.title == "Pasted text"
+    request, summary = window.chat.store.messages(chat.id)
+    assert request.content == f"Summarize pasted text ({len(PASTED.split())} words)"
+    assert summary.meta["kind"] == "summary" and summary.meta["stats"]["mode"] == "grounded"
+    assert "footpath" in summary.content or "lighting" in summary.content

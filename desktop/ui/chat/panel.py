@@ -372,6 +372,32 @@ class ChatPanel(QSplitter):
         job = summary_job(self.session, path, self.summary_ranker)
         return self._run_on_llm(job, widget, "summary", {"kind": "summary", "source": str(path)})
 
+    def summarize_text(self, text: str) -> JobHandle | None:
+        """Summarize pasted text in a chat of its own (`hearth summarize -` in the window). Its
+        "pages" are paragraph groups, so the points cite sections; there is no file to open."""
+        from desktop.services import tasks
+
+        try:
+            doc = tasks.text_pages(text)
+        except AppError as exc:
+            messages.app_error(exc)
+            return None
+        words = len(text.split())
+        request = f"Summarize pasted text ({words:,} words)"
+        self.new_chat()
+        try:
+            chat_id = self._ensure_chat(request, title="Pasted text")
+            self.store.add_message(chat_id, "user", request, {"kind": "summary_request"})
+        except AppError as exc:
+            messages.app_error(exc)
+            return None
+        self._wire(self.view.add_message("user", request))
+        widget = self.view.add_message("assistant")
+        widget.set_streaming("summarizing…")
+        self._show_answer_source(())
+        job = text_summary_job(self.session, doc, self.summary_ranker)
+        return self._run_on_llm(job, widget, "summary", {"kind": "summary", "source": ""})
+
     def _run_on_llm(
         self,
         job: Callable[[CancelToken], Generator[Event, None, Any]],
@@ -654,16 +680,35 @@ def summary_job(
 ) -> Callable[[CancelToken], Generator[Event, None, Any]]:
     """`hearth summarize`'s use case (services/tasks.summarize) on the window's resources: a library
     document's stored pages (read on the index lane), else the file read by its reader."""
+    from desktop.services import tasks
 
+    def read(cancel: CancelToken) -> Generator[Event, None, tasks.Pages]:
+        lib = session.retriever(cancel) if session.library is not None else None
+        stored = lib.stored_pages(str(path)) if lib is not None else None
+        if stored is not None:
+            return tasks.Pages(tuple(stored), path.stem.replace("_", " "), path.name)
+        return (yield from tasks.file_pages(path, cancel))
+
+    return _summarizing(session, read, ranker)
+
+
+def text_summary_job(
+    session: Session, doc: Any, ranker: RankerFactory | None
+) -> Callable[[CancelToken], Generator[Event, None, Any]]:
+    """The summary use case on text already in hand (pasted): no reading step."""
+
+    def read(cancel: CancelToken) -> Generator[Event, None, Any]:
+        return doc
+        yield  # the pages are already here
+
+    return _summarizing(session, read, ranker)
+
+
+def _summarizing(
+    session: Session, read: Any, ranker: RankerFactory | None
+) -> Callable[[CancelToken], Generator[Event, None, Any]]:
     def job(cancel: CancelToken) -> Generator[Event, None, Any]:
         from desktop.services import tasks
-
-        def read(cancel: CancelToken) -> Generator[Event, None, tasks.Pages]:
-            lib = session.retriever(cancel) if session.library is not None else None
-            stored = lib.stored_pages(str(path)) if lib is not None else None
-            if stored is not None:
-                return tasks.Pages(tuple(stored), path.stem.replace("_", " "), path.name)
-            return (yield from tasks.file_pages(path, cancel))
 
         runtime = session.require_runtime()
         rank = ranker(session, cancel) if ranker is not None else None
