@@ -66,7 +66,7 @@ class JobHandle(QObject):
 
     Signals (payload — when):
         tokens(str)       streamed text merged since the last flush (Token events), ≤ ~30 Hz
-        event(object)     a Progress (only the newest since the last flush), Sources or Notice
+        progressed(object) a Progress (only the newest since the last flush), Sources or Notice
         succeeded(object) the job's return value
         failed(object)    an AppError (expected: show it inline with its hint) or a JobBug
         cancelled()       the job was cancelled (or replaced) and has stopped
@@ -74,10 +74,7 @@ class JobHandle(QObject):
     """
 
     tokens = Signal(str)
-    # Named like QObject.event(): shiboken routes Qt's virtual to a Python override only when it is a
-    # function, so this signal leaves event handling alone (JobHandles go through deleteLater and
-    # queued events in every UI test without errors).
-    event = Signal(object)  # type: ignore[assignment]
+    progressed = Signal(object)  # not `event`: that name is QObject.event(), Qt's event handler
     succeeded = Signal(object)
     failed = Signal(object)
     cancelled = Signal()
@@ -131,7 +128,7 @@ class JobHandle(QObject):
             if kind == "tokens":
                 emit(self.tokens, payload)
             else:
-                emit(self.event, payload)
+                emit(self.progressed, payload)
         return False
 
     def _end(self, outcome: str, value: Any) -> None:
@@ -306,7 +303,7 @@ class JobRunner(QObject):
         handle = self.create(lane, job, name, replaces)
         for signal, slot in (
             (handle.tokens, on_tokens),
-            (handle.event, on_event),
+            (handle.progressed, on_event),
             (handle.succeeded, on_succeeded),
             (handle.failed, on_failed),
             (handle.cancelled, on_cancelled),

@@ -142,7 +142,7 @@ def test_progress_keeps_only_the_newest_between_flushes(qtbot: Any, runner: JobR
 
     handle = runner.create("io", job)
     got: list[Progress] = []
-    handle.event.connect(got.append)
+    handle.progressed.connect(got.append)
     with qtbot.waitSignal(handle.finished, timeout=5000):
         handle.start()
     assert got[-1].done == 1000

@@ -88,7 +88,7 @@ def test_cited_answer_while_a_folder_indexes_never_stalls_and_opens_the_page(
             sources.append(ev)
             indexing_when_sources.append(not indexing.done)
 
-    window.chat.answer_started.connect(lambda h: h.event.connect(on_event))
+    window.chat.answer_started.connect(lambda h: h.progressed.connect(on_event))
     meter = StallMeter()
     meter.start()
     indexing = window.library.add([more])

@@ -247,7 +247,7 @@ def test_a_summary_shows_a_progress_bar_while_it_reads(
         if type(event).__name__ == "Progress":
             shown.append(window.chat.view.messages()[-1].progress.isVisible())
 
-    window.chat.answer_started.connect(lambda handle: handle.event.connect(on_event))
+    window.chat.answer_started.connect(lambda handle: handle.progressed.connect(on_event))
     with qtbot.waitSignal(window.chat.answer_finished, timeout=30_000):
         window.summarize(report_pdf)
     assert shown and all(shown), "a bar, not only grey text"

@@ -414,7 +414,7 @@ class ChatPanel(QSplitter):
         streaming = self._start_saving(chat_id, extra)
         widget.setProperty("streaming", streaming)
         handle.tokens.connect(lambda text: self._on_tokens(widget, text))
-        handle.event.connect(lambda ev: self._on_event(widget, ev))
+        handle.progressed.connect(lambda ev: self._on_event(widget, ev))
         handle.succeeded.connect(lambda result: self._on_succeeded(handle, chat_id, widget, result, extra))
         handle.failed.connect(lambda error: self._on_failed(handle, widget, error, chat_id, extra))
         handle.cancelled.connect(lambda: self._on_cancelled(handle, chat_id, widget, extra))

@@ -497,7 +497,7 @@ class LibraryPanel(QWidget):
     def _start_index(self, make: Any, verb: str) -> JobHandle:
         job = self.session.library_job(make)
         handle = self.session.runner.create("index", job, name="index")
-        handle.event.connect(self._on_index_event)
+        handle.progressed.connect(self._on_index_event)
         handle.succeeded.connect(self._on_indexed)
         handle.failed.connect(lambda e: self._index_done("failed", e))
         handle.cancelled.connect(lambda: self._index_done("cancelled"))
