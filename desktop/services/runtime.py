@@ -154,7 +154,7 @@ class ServerFirstRuntime:
         self._down_since = self._clock()
         if self.remote is not None:
             self.remote.close()
-        log.warning("model server unavailable: %s", why)
+        log.info("model server unavailable: %s", why)  # the user sees it as a Notice
 
     @property
     def active(self) -> Any:
