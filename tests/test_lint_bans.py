@@ -23,7 +23,7 @@ def fetch():
 """
 
 
-def _ruff(path: Path) -> subprocess.CompletedProcess[str]:
+def _ruff(path: Path, cwd: Path = REPO) -> subprocess.CompletedProcess[str]:
     ruff = Path(sys.executable).with_name("ruff")
     return subprocess.run(
         [
@@ -40,7 +40,7 @@ def _ruff(path: Path) -> subprocess.CompletedProcess[str]:
         ],
         capture_output=True,
         text=True,
-        cwd=REPO,  # with --config, per-file-ignores are matched relative to the working directory
+        cwd=cwd,  # with --config, per-file-ignores are matched relative to the working directory
     )
 
 
@@ -83,23 +83,7 @@ def test_http_clients_are_banned_everywhere_but_the_one_remote_module(tmp_path: 
     # The same code in the module that talks to the model server the user named passes.
     remote = tmp_path / "desktop" / "services" / "remote_llm.py"
     remote.write_text(HTTP_CLIENT)
-    result = subprocess.run(
-        [
-            str(Path(sys.executable).with_name("ruff")),
-            "check",
-            "--config",
-            str(REPO / "pyproject.toml"),
-            "--no-cache",
-            "--select",
-            "TID",
-            "--output-format",
-            "concise",
-            "desktop/services/remote_llm.py",
-        ],
-        capture_output=True,
-        text=True,
-        cwd=tmp_path,  # per-file-ignores match paths relative to the project root
-    )
+    result = _ruff(Path("desktop/services/remote_llm.py"), cwd=tmp_path)
     assert result.returncode == 0, result.stdout
 
 

@@ -1,8 +1,9 @@
 """Reading the administrator's policy file (the rules themselves are in core/policy.py).
 
-The file is system-wide and read-only for users: /etc/hearth/policy.json, or the file named by
-HEARTH_POLICY_FILE (tests, and sites that keep it elsewhere). No file: no policy. A file that
-cannot be read or parsed: the policy fails closed (remote servers forbidden) and says why.
+The file is system-wide and read-only for users: /etc/hearth/policy.json (on Windows
+%PROGRAMDATA%\\Hearth\\policy.json), or the file named by HEARTH_POLICY_FILE (tests, and sites
+that keep it elsewhere). No file: no policy. A file that cannot be read or parsed: the policy
+fails closed (remote servers forbidden) and says why.
 """
 
 from __future__ import annotations
@@ -31,7 +32,11 @@ POLICY_ENV = "HEARTH_POLICY_FILE"
 
 
 def policy_path() -> Path:
-    return Path(os.environ.get(POLICY_ENV) or DEFAULT_POLICY_PATH)
+    if os.environ.get(POLICY_ENV):
+        return Path(os.environ[POLICY_ENV])
+    if os.name == "nt":  # the system-wide, administrator-only folder on Windows
+        return Path(os.environ.get("PROGRAMDATA", r"C:\ProgramData")) / "Hearth" / "policy.json"
+    return Path(DEFAULT_POLICY_PATH)
 
 
 def load_policy(path: Path | None = None) -> Policy:
