@@ -217,6 +217,15 @@ SETTINGS: tuple[Setting, ...] = (
         "Servers",
     ),
     Setting(
+        "library_server_prefix",
+        str,
+        "team",
+        "Team library prefix",
+        "The team library's collections on the server are named PREFIX-NAME, so one Chroma server "
+        "can hold several teams' libraries. Everyone sharing a library uses the same prefix.",
+        "Servers",
+    ),
+    Setting(
         "allow_plain_http",
         bool,
         False,
