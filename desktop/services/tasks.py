@@ -143,9 +143,15 @@ class Pages:
 PagesJob = Job[Pages]
 
 
-def file_pages(path: Path, cancel: CancelToken) -> Generator[Event, None, Pages]:
+# Runs a blocking call somewhere else (a thread; the window's io lane); must not block the caller.
+Spawn = Callable[[Callable[[], None]], Any]
+
+
+def file_pages(path: Path, cancel: CancelToken, spawn: Spawn | None = None) -> Generator[Event, None, Pages]:
     """Read a file by its type (services/readers), reporting `Progress` per page or section and a
-    `Notice` for anything the reader left out. DocumentError for what cannot be read."""
+    `Notice` for anything the reader left out. DocumentError for what cannot be read. The reading
+    runs where `spawn` puts it (default: a thread of its own; the window: its io lane) while this
+    generator relays its progress."""
     from desktop.core.errors import DocumentError
     from desktop.services import readers
 
@@ -159,6 +165,7 @@ def file_pages(path: Path, cancel: CancelToken) -> Generator[Event, None, Pages]
     info, pages = yield from _with_progress(
         lambda progress: reader.extract(path, cancel, progress),
         lambda done, total: Progress(done, total, label, unit),
+        spawn,
     )
     for notice in (info.truncated, *info.notices):
         if notice:
@@ -244,11 +251,13 @@ def reply_of(result: Answer | Completion | Summary) -> Reply:
 
 
 def _with_progress(
-    work: Callable[[Callable[[int, int], None]], R], event: Callable[[int, int], Event]
+    work: Callable[[Callable[[int, int], None]], R],
+    event: Callable[[int, int], Event],
+    spawn: Spawn | None = None,
 ) -> Generator[Event, None, R]:
-    """Run `work(progress)` in a helper thread and yield its progress as events, in order, while it
-    runs; return its result (or raise its error). The reader's own worker does the parsing (a PDF is
-    parsed in pdf.py's worker process); this thread only relays its progress."""
+    """Run `work(progress)` elsewhere (`spawn`, default a thread) and yield its progress as events, in
+    order, while it runs; return its result (or raise its error). A PDF itself is parsed in pdf.py's
+    worker process; where `work` runs only waits on it."""
     out: queue.Queue[tuple[str, Any]] = queue.Queue()
 
     def run() -> None:
@@ -257,7 +266,10 @@ def _with_progress(
         except BaseException as exc:  # handed to the job's thread, which raises it
             out.put(("error", exc))
 
-    threading.Thread(target=run, name="read-document", daemon=True).start()
+    if spawn is None:
+        threading.Thread(target=run, name="read-document", daemon=True).start()
+    else:
+        spawn(run)
     while True:
         kind, value = out.get()
         if kind == "progress":

@@ -219,3 +219,33 @@ def test_pasted_text_is_summarized_in_a_chat_of_its_own(
     assert request.content == f"Summarize pasted text ({len(PASTED.split())} words)"
     assert summary.meta["kind"] == "summary" and summary.meta["stats"]["mode"] == "grounded"
     assert "footpath" in summary.content or "lighting" in summary.content
+
+
+def test_a_dropped_pdf_is_read_on_the_io_lane(
+    qtbot: Any, make_window: Any, report_pdf: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Issue 9: PDF parsing on the io lane (the llm lane only waits for the pages to summarize).
+    Its progress is the job's own events: tests/cli/test_summarize_cli.py checks them per page."""
+    import threading
+
+    from desktop.services import readers
+
+    real_reader_for = readers.reader_for
+    read_on: list[str] = []
+
+    class Recorded:
+        def __init__(self, path: Any) -> None:
+            self._reader = real_reader_for(path)
+            self.kind = self._reader.kind
+
+        def extract(self, *a: Any, **k: Any) -> Any:
+            read_on.append(threading.current_thread().name)
+            return self._reader.extract(*a, **k)
+
+    monkeypatch.setattr(readers, "reader_for", Recorded)
+    window = make_window()
+    window.chat.summary_ranker = None
+    with qtbot.waitSignal(window.chat.answer_finished, timeout=30_000) as done:
+        window.chat.summarize(report_pdf)
+    assert done.args == ["succeeded"]
+    assert read_on and read_on[0].startswith("hearth-io"), read_on

@@ -687,7 +687,8 @@ def summary_job(
         stored = lib.stored_pages(str(path)) if lib is not None else None
         if stored is not None:
             return tasks.Pages(tuple(stored), path.stem.replace("_", " "), path.name)
-        return (yield from tasks.file_pages(path, cancel))
+        # Read on the io lane (the model's lane only waits for the pages it is about to summarize).
+        return (yield from tasks.file_pages(path, cancel, lambda fn: session.runner.call_between("io", fn)))
 
     return _summarizing(session, read, ranker)
 
