@@ -78,14 +78,19 @@ def summarize_job(
     request: SummaryRequest,
     rank: Ranker | None = None,
     split: Splitter | None = None,
+    map_engine: SummaryEngine | None = None,
 ) -> Callable[[CancelToken], Generator[Event, None, Summary]]:
-    """A job that summarizes `request.pages`, streaming the final level, and returns a `Summary`."""
+    """A job that summarizes `request.pages`, streaming the final level, and returns a `Summary`.
+
+    `map_engine`: another model for the map and intermediate reduce steps of a long abstractive
+    summary (a model team, core/team.py: a small model reads the sections, `engine` writes the
+    summary). None: `engine` does everything."""
 
     def job(cancel: CancelToken) -> Generator[Event, None, Summary]:
         req = replace(request, pages=strip_running_lines(request.pages))
         return (
             yield from _Summarizer(
-                engine, req, rank or overlap_rank, split or split_sentences_basic, cancel
+                engine, req, rank or overlap_rank, split or split_sentences_basic, cancel, map_engine
             ).run()
         )
 
@@ -103,13 +108,21 @@ class _Summarizer:
     MARGIN = 8  # tokens kept free: sentence token counts add up slightly differently from the joined text
 
     def __init__(
-        self, engine: SummaryEngine, req: SummaryRequest, rank: Ranker, split: Splitter, cancel: CancelToken
+        self,
+        engine: SummaryEngine,
+        req: SummaryRequest,
+        rank: Ranker,
+        split: Splitter,
+        cancel: CancelToken,
+        map_engine: SummaryEngine | None = None,
     ):
         if req.style not in STYLES:
             raise AppError(f"Unknown summary style {req.style!r}.", f"Choose one of: {', '.join(STYLES)}.")
         if req.mode not in MODES:
             raise AppError(f"Unknown summary mode {req.mode!r}.", f"Choose one of: {', '.join(MODES)}.")
         self.engine, self.req, self.rank, self.split, self.cancel = engine, req, rank, split, cancel
+        self.map_engine = map_engine if map_engine is not None else engine
+        self.map_calls = 0  # calls made by map_engine when it is another model
         self.words = max(20, req.length or DEFAULT_WORDS[req.style])
         self.n_points = max(3, min(15, round(self.words / (18 if req.style == "key_points" else 25))))
         self.meter = _Meter()
@@ -122,13 +135,16 @@ class _Summarizer:
         self.overview_n = 0
         self.quoted_n = 0
         n_ctx = int(engine.n_ctx)
+        # The map steps must fit both models' contexts (units are counted with `engine`'s tokenizer;
+        # _generate trims what the map model counts as too long).
+        map_ctx = n_ctx if self.map_engine is engine else min(n_ctx, int(self.map_engine.n_ctx))
         # Output room per call; the runtime keeps min(max_tokens, n_ctx/2) free for the answer.
         self.final_tokens = min(n_ctx // 2, int(self.words * 1.7) + 48)
-        self.map_tokens = min(n_ctx // 3, req.map_tokens)
+        self.map_tokens = min(map_ctx // 3, req.map_tokens)
         overhead = engine.count_tokens(
             _final_messages("", req.title, req.style, self.words, self.n_points, True)
         )
-        self.map_budget = n_ctx - self.map_tokens - overhead - self.MARGIN
+        self.map_budget = map_ctx - self.map_tokens - overhead - self.MARGIN
         self.final_budget = n_ctx - self.final_tokens - overhead - self.MARGIN
         if req.max_input_tokens:
             self.map_budget = min(self.map_budget, req.max_input_tokens)
@@ -206,6 +222,7 @@ class _Summarizer:
             "overview_sentences": self.overview_n,
             "quoted_points": self.quoted_n,
             "model_params": self.model_params,
+            "map_calls_other_model": self.map_calls,
         }
         return Summary(
             title=req.title,
@@ -438,6 +455,7 @@ class _Summarizer:
                     self.map_tokens,
                     stream=False,
                     style="key_points",
+                    engine=self.map_engine,
                 )
                 if not points:
                     # Nothing usable came back: the section's most central sentences stand in, verbatim.
@@ -464,6 +482,7 @@ class _Summarizer:
                 self.map_tokens,
                 stream=False,
                 style="key_points",
+                engine=self.map_engine,
             )
             if not points:
                 points = [SummaryPoint(u.text, u.pages) for u in group[:2]]
@@ -520,14 +539,19 @@ class _Summarizer:
         min_support: float | None = None,
         strict: bool = False,
         max_points: int | None = None,
+        engine: SummaryEngine | None = None,
     ) -> Generator[Event, None, list[SummaryPoint]]:
-        """One model call; points come out cleaned and attributed, streamed as Tokens when asked."""
+        """One model call (by `engine`, default the summary's model); points come out cleaned and
+        attributed, streamed as Tokens when asked."""
         self.cancel.raise_if_cancelled()
         req = self.req
+        engine = engine if engine is not None else self.engine
+        if engine is not self.engine:
+            self.map_calls += 1
         # A prompt over budget would make the runtime refuse it: drop shown units from the end until it fits.
-        limit = int(self.engine.n_ctx) - max_tokens
+        limit = int(engine.n_ctx) - max_tokens
         messages = build(shown)
-        while self.engine.count_tokens(messages) > limit and len(shown) > 1:
+        while engine.count_tokens(messages) > limit and len(shown) > 1:
             shown = shown[: max(1, len(shown) * 4 // 5)]
             messages = build(shown)
         params = GenerationParams(
@@ -544,7 +568,7 @@ class _Summarizer:
         self.cancel.on_cancel(inner.cancel)
         t0 = time.perf_counter()
         raw: list[str] = []
-        gen = self.engine.stream_chat(messages, params, inner)
+        gen = engine.stream_chat(messages, params, inner)
         completion: Completion | None = None
         try:
             while True:
@@ -572,9 +596,9 @@ class _Summarizer:
         finally:
             gen.close()
         if completion is None:  # stopped early: the runtime kept no stats, so count what was done
-            n_out = sum(self.engine.count_text_tokens(["".join(raw)])) if raw else 0
+            n_out = sum(engine.count_text_tokens(["".join(raw)])) if raw else 0
             stats = GenerationStats(
-                prompt_tokens=self.engine.count_tokens(messages),
+                prompt_tokens=engine.count_tokens(messages),
                 completion_tokens=n_out,
                 stop_reason="early_stop",
             )
