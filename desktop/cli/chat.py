@@ -37,6 +37,13 @@ def register(sub: Any) -> None:
         help="answer from this library collection, with cited sources, as the window's chat does when "
         "collections are ticked (repeatable; a resumed chat keeps its own)",
     )
+    p.add_argument(
+        "--compare",
+        action="append",
+        metavar="MODEL",
+        help="with --once: then ask MODEL the same question (one model after the other); both answers, "
+        "with their stats, are kept as one turn (as `hearth compare`)",
+    )
     p.set_defaults(func=run)
 
 
@@ -108,6 +115,10 @@ def _show_sources(event: Event) -> None:
 def run(args: argparse.Namespace) -> int:
     from desktop.services.runtime import open_runtime
 
+    if args.compare:
+        from desktop.cli.compare import run_chat
+
+        return run_chat(args)
     settings = open_settings()
     store = None if args.no_save else open_store()
     saved = None

@@ -240,8 +240,45 @@ class ChatStore:
             cur = db.execute("DELETE FROM messages WHERE chat_id = ? AND id >= ?", (chat_id, message_id))
         return cur.rowcount
 
+    # -- side by side (services/compare.py): one turn, several models' answers
+
+    def add_comparison(self, message_id: int, first_model: str, entry: dict[str, Any]) -> StoredMessage:
+        """Keep another model's answer (`entry`: model, text, stats, citations) on the answer
+        `message_id`, as one turn: `meta["compare"]` lists the answers, the first being the
+        message's own (by `first_model`, unless the meta names its model). The message's text stays
+        the chosen answer, so the history the model sees next holds one answer. A model compared
+        again replaces its earlier answer."""
+        stored = self.message(message_id)
+        meta = dict(stored.meta)
+        entries = list(meta.get("compare") or [_own_entry(stored, first_model)])
+        entries = [e for i, e in enumerate(entries) if i == 0 or e.get("model") != entry.get("model")]
+        entries.append(dict(entry))
+        meta["compare"] = entries
+        meta.setdefault("compare_chosen", 0)
+        return self.update_message(message_id, stored.content, meta)
+
+    def choose_answer(self, message_id: int, index: int) -> StoredMessage:
+        """Make compared answer `index` the one the conversation continues from: the message's text,
+        stats and sources become that answer's."""
+        stored = self.message(message_id)
+        entries = list(stored.meta.get("compare") or [])
+        if not 0 <= index < len(entries):
+            raise IndexError(index)
+        chosen = entries[index]
+        meta = {
+            **stored.meta,
+            "compare_chosen": index,
+            "model": chosen.get("model", ""),
+            "stats": chosen.get("stats") or {},
+        }
+        meta.pop("citations", None)
+        if chosen.get("citations"):
+            meta["citations"] = list(chosen["citations"])
+        return self.update_message(message_id, str(chosen.get("text", "")), meta)
+
     def history(self, chat_id: int) -> list[ChatMessage]:
-        """What the model sees: the chat's system prompt, then user and assistant turns."""
+        """What the model sees: the chat's system prompt, then user and assistant turns (of a turn
+        answered side by side, only the chosen answer: the message's own text)."""
         chat = self.chat(chat_id)
         out = [ChatMessage("system", chat.system_prompt)] if chat.system_prompt else []
         out += [m.as_chat_message() for m in self.messages(chat_id) if m.role != "system" and m.content]
@@ -256,6 +293,9 @@ class ChatStore:
             lines += [f"*Model: {chat.model}*", ""]
         for m in self.messages(chat_id):
             who = {"user": "You", "assistant": "Hearth", "system": "System"}[m.role]
+            if m.meta.get("compare"):
+                lines += comparison_lines(m.meta)
+                continue
             lines += [f"## {who}", "", m.content.rstrip(), ""]
             if m.meta.get("interrupted"):
                 lines += ["*(interrupted: Hearth stopped before this answer was finished)*", ""]
@@ -354,6 +394,50 @@ def source_lines(citations: Sequence[dict[str, Any]]) -> list[str]:
             line += " *(shown for context; not used in the answer)*"
         lines.append(line)
     return [*lines, ""]
+
+
+def comparison_lines(meta: dict[str, Any]) -> list[str]:
+    """A turn answered side by side, in Markdown: each model's answer under its name and stats, the
+    one the conversation continued from marked."""
+    entries = list(meta.get("compare") or [])
+    chosen = int(meta.get("compare_chosen", 0))
+    names = " and ".join(str(e.get("model") or "?") for e in entries)
+    lines = [f"## Hearth — side by side: {names}", ""]
+    for i, e in enumerate(entries):
+        mark = " (the answer the chat continued from)" if i == chosen and len(entries) > 1 else ""
+        lines += [f"### {e.get('model') or 'Model'}{mark}", ""]
+        stats = compare_stats_text(e.get("stats") or {})
+        if stats:
+            lines += [f"*{stats}*", ""]
+        lines += [str(e.get("text") or "").rstrip() or "*(no answer)*", ""]
+        if e.get("error"):
+            lines += [f"*({e['error']})*", ""]
+        lines += source_lines(e.get("citations") or [])
+    return lines
+
+
+def compare_stats_text(stats: dict[str, Any]) -> str:
+    """`0.4 s to first token · 31.2 tokens/s · 48 tokens`, for a compared answer."""
+    parts = []
+    if stats.get("ttft_s"):
+        parts.append(f"{float(stats['ttft_s']):.2f} s to first token")
+    if stats.get("tokens_per_s"):
+        parts.append(f"{float(stats['tokens_per_s']):.1f} tokens/s")
+    if stats.get("completion_tokens"):
+        parts.append(f"{stats['completion_tokens']} tokens")
+    if stats.get("load_s"):
+        parts.append(f"loaded in {float(stats['load_s']):.1f} s")
+    return " · ".join(parts)
+
+
+def _own_entry(stored: StoredMessage, model: str) -> dict[str, Any]:
+    meta = stored.meta
+    return {
+        "model": str(meta.get("model") or model),
+        "text": stored.content,
+        "stats": dict(meta.get("stats") or {}),
+        "citations": list(meta.get("citations") or []),
+    }
 
 
 def _one_line(text: str) -> str:
