@@ -20,7 +20,10 @@ if TYPE_CHECKING:
 
 
 def open_settings() -> SettingsStore:
+    from desktop.services import policy
+
     store = SettingsStore(data_dir() / "settings.json")
+    policy.apply(store)  # what an administrator's policy pins reads as pinned, and cannot be set
     for problem in store.problems:
         print(f"hearth: settings: {problem}", file=sys.stderr)
     return store

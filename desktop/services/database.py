@@ -350,6 +350,10 @@ def set_up(folder: Path | None, method: str, passphrase: str | None = None, *, r
     """Record how a folder without a record is protected (the window's set-up dialog, `eval`'s
     own index of public documents). `method` PLAIN is the user's explicit choice."""
     folder = _folder(folder)
+    if method == PLAIN:
+        from desktop.services import policy
+
+        policy.check_plain_storage()  # an administrator may require encryption at rest
     with _lock, folder_lock(folder):
         if read_state(folder) is not None:
             raise StorageError(f"{folder} is already set up.", "Use `hearth storage` to change it.")
@@ -828,8 +832,9 @@ def choose_plain(folder: Path | None = None, progress: ProgressSink | None = Non
     """The user's explicit choice to store without encryption: decrypt every store in place,
     then record the choice and drop the key from the keyring. Killed halfway, the next start
     encrypts again (the choice takes effect when this returns)."""
-    from desktop.services import migration
+    from desktop.services import migration, policy
 
+    policy.check_plain_storage()  # before anything is decrypted
     folder = _folder(folder)
     state = read_state(folder)
     if state is None:

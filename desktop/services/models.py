@@ -341,6 +341,9 @@ def import_model(path: str | Path, *, on_progress: Callable[[Progress], None] | 
     Importing the same file twice (same sha256) returns the entry already there.
     """
     src = Path(path).expanduser()
+    from desktop.services import policy
+
+    policy.check_import(src)  # an administrator may allow imports from one folder only
     info = validate_model_file(src)
     template_refused = ""
     if info.chat_template:

@@ -65,7 +65,7 @@ def check_engine(settings: SettingsStore) -> str:
     from desktop.core.types import ChatMessage
     from desktop.services.runtime import open_runtime
 
-    runtime, choice = open_runtime(settings)
+    runtime, choice = open_runtime(settings, server=False)  # this computer's engine, not a server
     notes: list[str] = []
     with runtime:
         info = runtime.start()

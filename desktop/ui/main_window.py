@@ -515,7 +515,9 @@ class MainWindow(QMainWindow):
             app = QApplication.instance()
             if isinstance(app, QApplication):
                 apply_theme(app, str(changed["theme"]))
-        restart = {"model", "context_size", "gpu", "threads"} & set(changed)
+        from desktop.core.settings import SETTINGS
+
+        restart = {s.key for s in SETTINGS if s.restart} & set(changed)
         if restart:
             self.switch_model(str(self.session.settings["model"]))
 

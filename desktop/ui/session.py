@@ -92,8 +92,10 @@ class Session(QObject):
     def settings(self) -> SettingsStore:
         if self._settings is None:
             from desktop.core.settings import SettingsStore
+            from desktop.services import policy
 
             self._settings = SettingsStore(data_dir() / "settings.json")
+            policy.apply(self._settings)  # an administrator's pins read as pinned, and are locked
         return self._settings
 
     @settings.setter
@@ -389,8 +391,10 @@ def open_planned_runtime(settings: SettingsStore, model: str) -> tuple[Any, dict
     from desktop.services.runtime import open_runtime
 
     runtime, choice = open_runtime(settings, model or None)
+    # Answers come from the model server when one is named and allowed (the local model stands by).
+    served = f"{settings['model_server_model'] or 'model'} on {choice.server}" if choice.server else ""
     return runtime, {
-        "name": choice.model.name,
+        "name": served or choice.model.name,
         "path": choice.model.path,
         "backend": choice.plan.backend,
         "reason": choice.plan.reason,

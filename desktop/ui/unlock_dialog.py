@@ -208,7 +208,11 @@ def unlock_at_start(folder: Path | None = None) -> bool:
     folder = folder or data_dir()
     try:
         if _needs_set_up_dialog(folder):
-            dialog = PassphraseDialog(PassphraseRequest(folder, new=True), allow_plain=True)
+            from desktop.services import policy
+
+            # An administrator's policy may require encryption at rest: then there is no plain choice.
+            plain_allowed = not policy.load_policy().require_encryption
+            dialog = PassphraseDialog(PassphraseRequest(folder, new=True), allow_plain=plain_allowed)
             if not dialog.exec():
                 return False
             if dialog.chose_plain:

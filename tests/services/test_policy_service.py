@@ -157,3 +157,31 @@ def test_plain_storage_is_refused_when_the_policy_requires_encryption(policy_fil
     policy_file.write_text('{"require_encryption": true}')
     with pytest.raises(PolicyError, match="requires chats and the library to be stored encrypted"):
         policy.check_plain_storage()
+
+
+def test_the_policy_is_enforced_where_imports_and_plain_storage_happen(
+    policy_file: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The checks above, through the real entry points: `hearth models import`, choosing plain
+    storage, and every settings store the CLI opens (the pins apply without `hearth settings`)."""
+    from desktop.cli.common import open_settings
+    from desktop.core.policy import PolicyError
+    from desktop.services import database
+
+    allowed = tmp_path / "approved-models"
+    allowed.mkdir()
+    policy_file.write_text(
+        f'{{"model_import_folder": "{allowed}", "require_encryption": true, "settings": {{"temperature": 0.1}}}}'
+    )
+    outside = tmp_path / "downloads" / "x.gguf"
+    outside.parent.mkdir()
+    outside.write_bytes(b"GGUF" + bytes(64))
+    assert main(["models", "import", str(outside)]) != 0
+    err = capsys.readouterr().err
+    assert "Your administrator allows models only from" in err, err
+    with pytest.raises(PolicyError):
+        database.set_up(tmp_path / "fresh", database.PLAIN)
+    with pytest.raises(PolicyError):
+        database.choose_plain(tmp_path / "fresh2")
+    assert not (tmp_path / "fresh").exists() or not any((tmp_path / "fresh").iterdir())
+    assert open_settings()["temperature"] == 0.1
