@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import hashlib
 import logging
-import os
 import shutil
 import subprocess
 import sys
@@ -20,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from desktop.core.errors import StorageError
+from desktop.services import child
 
 log = logging.getLogger("desktop.library")
 
@@ -176,11 +176,12 @@ def check_health(path: Path, timeout_s: float = HEALTH_TIMEOUT_S) -> tuple[bool,
     """Open the index in a child process, count and query every collection. (ok, detail)."""
     if not path.exists():
         return True, "no index yet"
-    cmd = [sys.executable, "-m", "desktop.services.library_vectors", str(path)]
-    env = {**os.environ, "ANONYMIZED_TELEMETRY": "False"}
     try:
-        proc = subprocess.run(
-            cmd, capture_output=True, text=True, timeout=timeout_s, env=env, stdin=subprocess.DEVNULL
+        proc = child.run(
+            "desktop.services.library_vectors",
+            (str(path),),
+            timeout=timeout_s,
+            env={"ANONYMIZED_TELEMETRY": "False"},
         )
     except subprocess.TimeoutExpired:
         return False, f"health check took over {timeout_s:.0f}s"
@@ -224,6 +225,9 @@ def low_on_space(path: Path, minimum: int = 32 * 1024**2) -> bool:
 
 
 def _health_main(path: str) -> int:
+    # A corrupt index can crash the loader: that is the answer, not a core file beside Hearth's.
+    child.no_core_dumps()
+    child.die_with_parent()
     import chromadb
 
     client = chromadb.PersistentClient(path=path, settings=_settings())

@@ -23,8 +23,6 @@ import codecs
 import logging
 import os
 import signal
-import socket
-import subprocess
 import sys
 import threading
 import time
@@ -46,7 +44,7 @@ from desktop.core.errors import (
 from desktop.core.events import Event, Notice, Token
 from desktop.core.jobs import CancelToken
 from desktop.core.types import ChatMessage, Completion, GenerationStats, RuntimePlan
-from desktop.services import chat_template, kernels
+from desktop.services import chat_template, child, kernels
 
 log = logging.getLogger("desktop.llm")
 
@@ -135,9 +133,8 @@ class _CancelFlag:
 def _child_main(conn: Connection, cancel: Any, model_path: str, plan: dict[str, Any]) -> None:
     """Entry point of the runtime process. Owns the Llama; never returns normally until told."""
     # Ctrl-C in a terminal goes to the whole process group: it must stop the answer, not the model.
-    signal.signal(signal.SIGINT, signal.SIG_IGN)
-    _no_core_dumps()
-    _die_with_parent()
+    # No core file either (it would hold the prompts), and no life after Hearth's.
+    child.become_child()
     from desktop.services import privacy
 
     privacy.install()
@@ -150,15 +147,9 @@ def _child_main(conn: Connection, cancel: Any, model_path: str, plan: dict[str, 
         conn.send(("error", "model_file", "This model could not be loaded.", "", repr(exc)))
         return
     conn.send(("ready", asdict(runtime.info)))
-    while True:
-        try:
-            msg = conn.recv()
-        except (EOFError, OSError):
-            return
+    for msg in child.requests(conn):
         op = msg[0]
         try:
-            if op == "quit":
-                return
             if op == "chat":
                 cancel.clear()
                 runtime.chat(conn, cancel, msg[1])
@@ -173,34 +164,6 @@ def _child_main(conn: Connection, cancel: Any, model_path: str, plan: dict[str, 
         except Exception as exc:
             log.exception("runtime request failed")
             conn.send(("error", "error", "The model runtime failed on this request.", "", repr(exc)))
-
-
-def _die_with_parent() -> None:
-    """The model child must never outlive Hearth (a runaway decode or template would keep a core
-    and gigabytes busy). The socket's EOF ends an idle child; this watch ends a busy one: when the
-    parent is gone, the child is re-parented and `getppid()` changes. It runs in a daemon thread,
-    which Python schedules even while the main thread renders a template, and llama.cpp releases
-    the GIL while it decodes."""
-    parent = os.getppid()
-
-    def watch() -> None:
-        while True:
-            time.sleep(0.5)
-            if os.getppid() != parent:
-                os._exit(3)
-
-    threading.Thread(target=watch, name="parent-watch", daemon=True).start()
-
-
-def _no_core_dumps() -> None:
-    """A native crash of the model must not write a core file: it would hold the user's documents
-    and prompts (privacy) and can be gigabytes. The parent reports the crash instead."""
-    try:
-        import resource
-
-        resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
-    except (ImportError, ValueError, OSError):  # Windows has no resource module
-        pass
 
 
 # The load-time check decode: a short multi-token prompt, so a kernel that crashes on its first
@@ -542,9 +505,9 @@ class LlamaRuntime:
         self.plan = plan
         self.load_timeout_s = load_timeout_s
         self.info: RuntimeInfo | None = None
-        self._proc: Any = None
+        self._child: child.Child | None = None
         self._conn: Connection | None = None
-        self._cancel: Any = None
+        self._cancel: Connection | None = None
         self._lock = threading.Lock()
         self.restarts = 0
         self._notified_pid: int | None = None
@@ -556,11 +519,11 @@ class LlamaRuntime:
 
     @property
     def alive(self) -> bool:
-        return self._proc is not None and self._proc.poll() is None
+        return self._child is not None and self._child.alive
 
     @property
     def pid(self) -> int | None:
-        return self._proc.pid if self._proc is not None else None
+        return self._child.pid if self._child is not None else None
 
     def start(self) -> RuntimeInfo:
         """Start the runtime if it is not running; return what it loaded. Blocks until ready.
@@ -636,34 +599,14 @@ class LlamaRuntime:
     def _start_once(self, rung: str) -> RuntimeInfo:
         import json
 
-        data_parent, data_child = socket.socketpair()
-        cancel_parent, cancel_child = socket.socketpair()
         plan = asdict(self.plan)
         plan.pop("memory", None)
         plan["kernels"] = kernels.CHOICES[rung].to_plan()
         plan["idle_prompt_threads"] = self._idle_prompt_threads()
-        cmd = [
-            sys.executable,
-            "-m",
-            "desktop.services.llm",
-            str(data_child.fileno()),
-            str(cancel_child.fileno()),
-            self.model_path,
-            json.dumps(plan),
-        ]
-        try:
-            proc = subprocess.Popen(
-                cmd,
-                pass_fds=(data_child.fileno(), cancel_child.fileno()),
-                start_new_session=True,  # Ctrl-C in the terminal reaches Hearth, not the model
-                stdin=subprocess.DEVNULL,
-            )
-        finally:
-            data_child.close()
-            cancel_child.close()
-        parent_conn = Connection(data_parent.detach())
-        self._proc, self._conn = proc, parent_conn
-        self._cancel = Connection(cancel_parent.detach())
+        # Two channels: requests and replies, and the cancel byte.
+        proc = child.Child("desktop.services.llm", (self.model_path, json.dumps(plan)), channels=2)
+        parent_conn, self._cancel = proc.conns
+        self._child, self._conn = proc, parent_conn
         if not parent_conn.poll(self.load_timeout_s):
             self._cleanup()
             raise ModelCrashed(
@@ -672,10 +615,7 @@ class LlamaRuntime:
         try:
             msg = parent_conn.recv()
         except (EOFError, OSError) as exc:
-            try:
-                code = proc.wait(timeout=5)
-            except subprocess.TimeoutExpired:
-                code = None
+            code = proc.wait(timeout=5)
             self._cleanup()
             if kernels.is_kernel_crash(code):
                 raise _LoadCrash(code) from exc
@@ -692,26 +632,14 @@ class LlamaRuntime:
         )
 
     def close(self) -> None:
-        if self._conn is not None and self.alive:
-            try:
-                self._conn.send(("quit",))
-            except OSError:
-                pass
-            try:
-                self._proc.wait(timeout=3)
-            except subprocess.TimeoutExpired:
-                pass
+        if self._child is not None:
+            self._child.quit()
         self._cleanup()
 
     def _cleanup(self) -> None:
-        if self._proc is not None:
-            if self._proc.poll() is None:
-                self._proc.kill()
-            self._proc.wait(timeout=10)
-        for conn in (self._conn, self._cancel):
-            if conn is not None:
-                conn.close()
-        self._proc = self._conn = self._cancel = None
+        if self._child is not None:
+            self._child.kill()
+        self._child = self._conn = self._cancel = None
         self.info = None
 
     def __enter__(self) -> LlamaRuntime:
@@ -723,12 +651,9 @@ class LlamaRuntime:
     # -- requests
 
     def _exit_code(self) -> int | None:
-        if self._proc is None:
+        if self._child is None:
             return None
-        try:
-            return self._proc.wait(timeout=2)  # the pipe closes a moment before the process is reaped
-        except subprocess.TimeoutExpired:
-            return None
+        return self._child.wait(timeout=2)  # the pipe closes a moment before the process is reaped
 
     def _crashed(self) -> ModelCrashed:
         code = self._exit_code()
@@ -886,10 +811,8 @@ def _error_from(msg: tuple[Any, ...]) -> AppError:
 def _worker_entry(argv: list[str]) -> None:
     import json
 
-    data_fd, cancel_fd, model_path, plan_json = argv
-    conn = Connection(int(data_fd))
-    cancel = _CancelFlag(Connection(int(cancel_fd)))
-    _child_main(conn, cancel, model_path, json.loads(plan_json))
+    (conn, cancel_conn), (model_path, plan_json) = child.connections(argv, 2)
+    _child_main(conn, _CancelFlag(cancel_conn), model_path, json.loads(plan_json))
 
 
 if __name__ == "__main__":

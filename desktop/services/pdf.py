@@ -23,8 +23,6 @@ from __future__ import annotations
 import atexit
 import logging
 import os
-import socket
-import subprocess
 import sys
 import threading
 import time
@@ -38,6 +36,7 @@ from desktop.core.chunking import clean_text, glyph_code_ratio
 from desktop.core.errors import Cancelled, DocumentError
 from desktop.core.jobs import CancelToken
 from desktop.core.types import Page
+from desktop.services import child
 
 log = logging.getLogger("desktop.pdf")
 
@@ -237,14 +236,8 @@ def _probe_contents(page: Any) -> None:
 
 def _serve(conn: Connection) -> None:
     """The worker's loop: one request at a time until told to quit or the pipe closes."""
-    while True:
-        try:
-            msg = conn.recv()
-        except (EOFError, OSError):
-            return
+    for msg in child.requests(conn):
         op = msg[0]
-        if op == "quit":
-            return
         if op == "stall":  # tests: behave like a file that makes the parser hang
             time.sleep(float(msg[1]))
             continue
@@ -328,24 +321,18 @@ def _serve_read(conn: Connection, path: str, kind: str) -> None:
             return
 
 
-def _worker_main(fd: int, memory_limit: int) -> None:
-    import signal
+def _worker_main(argv: list[str]) -> None:
     import warnings
 
-    signal.signal(signal.SIGINT, signal.SIG_IGN)  # the parent decides when this process ends
+    (conn,), (memory_limit,) = child.connections(argv)
+    # The parent decides when this process ends; RLIMIT_AS against compression bombs (the parent's
+    # timeout guards where it is not available); no core file holding the document's text.
+    child.become_child(int(memory_limit))
     warnings.simplefilter("ignore")
     logging.basicConfig(level=logging.CRITICAL)
-    if memory_limit > 0:
-        try:
-            import resource
-
-            resource.setrlimit(resource.RLIMIT_AS, (memory_limit, memory_limit))
-        except (ImportError, ValueError, OSError):  # not on this platform; the timeout still guards
-            pass
     sys.setrecursionlimit(5000)
     import pypdf  # noqa: F401  (import before the first request, so the open timeout covers parsing only)
 
-    conn = Connection(fd)
     conn.send(("ready", os.getpid()))
     _serve(conn)
 
@@ -357,19 +344,8 @@ class _Worker:
     """One worker process and its pipe."""
 
     def __init__(self, memory_limit: int) -> None:
-        parent, child = socket.socketpair()
-        cmd = [sys.executable, "-m", "desktop.services.pdf", str(child.fileno()), str(memory_limit)]
-        try:
-            self.proc = subprocess.Popen(
-                cmd,
-                pass_fds=(child.fileno(),),
-                start_new_session=True,
-                stdin=subprocess.DEVNULL,
-                stdout=subprocess.DEVNULL,
-            )
-        finally:
-            child.close()
-        self.conn = Connection(parent.detach())
+        self.child = child.Child("desktop.services.pdf", (str(memory_limit),), quiet=True)
+        self.proc, self.conn = self.child.proc, self.child.conn
         if not self.conn.poll(START_TIMEOUT_S):
             self.kill()
             raise DocumentError(
@@ -388,7 +364,7 @@ class _Worker:
 
     @property
     def alive(self) -> bool:
-        return self.proc.poll() is None
+        return self.child.alive
 
     def recv(self, timeout: float, cancel: CancelToken | None = None) -> tuple[Any, ...]:
         """The next message, or DocumentError(timeout/parser crash); the worker is killed on either."""
@@ -407,27 +383,16 @@ class _Worker:
         try:
             return self.conn.recv()
         except (EOFError, OSError) as exc:
-            code = self.proc.wait(timeout=10)
+            code = self.child.wait(timeout=10)
             self.kill()
             # A worker that dies mid-file hit its memory limit or crashed in the parser.
             raise document_error("parser_limit", f"PDF worker exited with code {code}") from exc
 
     def kill(self) -> None:
-        if self.proc.poll() is None:
-            self.proc.kill()
-        try:
-            self.proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            pass
-        self.conn.close()
+        self.child.kill()
 
     def quit(self) -> None:
-        try:
-            self.conn.send(("quit",))
-            self.proc.wait(timeout=3)
-        except (OSError, subprocess.TimeoutExpired):
-            pass
-        self.kill()
+        self.child.quit()
 
 
 class _WorkerPool:
@@ -660,4 +625,4 @@ def extract(
 
 
 if __name__ == "__main__":
-    _worker_main(int(sys.argv[1]), int(sys.argv[2]))
+    _worker_main(sys.argv[1:])
