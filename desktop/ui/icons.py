@@ -45,6 +45,8 @@ _PATHS = {
     '<path d="M9 13h6M9 17h6"/>',
     "summarize": '<path d="M4 6h16M4 10h16M4 14h10M4 18h7"/>',
     "add": '<path d="M12 5v14M5 12h14"/>',
+    "compare": '<rect x="3" y="4" width="7.5" height="16" rx="1.5"/>'
+    '<rect x="13.5" y="4" width="7.5" height="16" rx="1.5"/>',
 }
 
 

@@ -72,6 +72,7 @@ class MessageWidget(QFrame):
         link_activated(str)   a cite:N or page:N link in the body was clicked
         source_clicked(int)   source chip N was clicked
         regenerate_requested() / edit_requested()
+        compare_requested()   "Compare with another model" (ui/chat/compare.py)
         version_requested(int)  the user stepped to another version of this answer (its index)
     """
 
@@ -79,6 +80,7 @@ class MessageWidget(QFrame):
     source_clicked = Signal(int)
     regenerate_requested = Signal()
     edit_requested = Signal()
+    compare_requested = Signal()
     version_requested = Signal(int)
 
     def __init__(self, role: str, text: str = "", parent: QWidget | None = None, *, page_links: bool = False):
@@ -129,16 +131,24 @@ class MessageWidget(QFrame):
         self.regenerate_button.clicked.connect(self.regenerate_requested)
         self.edit_button = self._action("edit", "Edit", "Edit and resend this question (Ctrl+Up)")
         self.edit_button.clicked.connect(self.edit_requested)
+        self.compare_button = self._action(
+            "compare",
+            "Compare with another model",
+            "Ask another model the same question and see both answers",
+        )
+        self.compare_button.clicked.connect(self.compare_requested)
         for w in (
             self.prev_version_button,
             self.version_label,
             self.next_version_button,
             self.copy_button,
             self.regenerate_button,
+            self.compare_button,
             self.edit_button,
         ):
             actions.addWidget(w)
         self.regenerate_button.setVisible(False)
+        self.compare_button.setVisible(False)
         self.edit_button.setVisible(False)
         self._versions: tuple[int, int] = (0, 1)  # (shown index, count)
         self._show_versions()
@@ -291,8 +301,11 @@ class MessageWidget(QFrame):
 
     # -- actions
 
-    def set_actions(self, *, regenerate: bool = False, edit: bool = False, pinned: bool = False) -> None:
+    def set_actions(
+        self, *, regenerate: bool = False, edit: bool = False, pinned: bool = False, compare: bool = False
+    ) -> None:
         self.regenerate_button.setVisible(regenerate)
+        self.compare_button.setVisible(compare)
         self.edit_button.setVisible(edit)
         self._pinned = pinned
         self._update_actions_shown()
@@ -364,6 +377,7 @@ class MessageWidget(QFrame):
             self.next_version_button,
             self.copy_button,
             self.regenerate_button,
+            self.compare_button,
             self.edit_button,
         ]
         return out
