@@ -4,10 +4,22 @@ from __future__ import annotations
 
 import os
 import socket
+from collections.abc import Iterator
 
 import pytest
 
 from desktop.services import privacy
+
+
+@pytest.fixture(autouse=True)
+def forget_the_refusals_made_here() -> Iterator[None]:
+    """These tests make the guard refuse on purpose; later tests (doctor's "All good.") count what
+    the guard refused during real work, so the deliberate refusals are taken back afterwards."""
+    with privacy._state.lock:
+        before = len(privacy._state.attempts)
+    yield
+    with privacy._state.lock:
+        del privacy._state.attempts[before:]
 
 
 def test_guard_is_installed_and_offline_switches_are_set() -> None:
@@ -60,5 +72,8 @@ def test_loopback_and_unix_sockets_still_work(tmp_path) -> None:  # type: ignore
 
 def test_a_host_the_user_named_is_allowed() -> None:
     privacy.allow_host("chroma.team.internal")
-    assert privacy._allowed("chroma.team.internal")
-    assert not privacy._allowed("other.internal")
+    try:
+        assert privacy._allowed("chroma.team.internal")
+        assert not privacy._allowed("other.internal")
+    finally:
+        privacy.set_allowed_hosts([])  # every later test expects the guard to let nothing out
