@@ -55,7 +55,7 @@ from desktop.core.grounding import numbers_in as grounding_numbers
 from desktop.core.jobs import CancelToken
 from desktop.core.text import TITLE_STOPWORDS, TOKEN, keyword_terms
 from desktop.core.text import content_words as support_words
-from desktop.core.types import Answer, AnswerSentence, ChatMessage, Citation, Completion, Page
+from desktop.core.types import Answer, AnswerSentence, ChatMessage, ChunkRecord, Citation, Completion, Page
 
 log = logging.getLogger("desktop.rag")
 
@@ -94,7 +94,7 @@ class Retriever(Protocol):
 
     def keyword_search(self, query: str, collections: Sequence[str], k: int) -> list[tuple[str, float]]: ...
 
-    def chunks(self, ids: Sequence[str]) -> list[Any]: ...
+    def chunks(self, ids: Sequence[str]) -> list[ChunkRecord]: ...
 
     # Optional: `pages(sha256, first, last) -> list[Page]` (the stored page texts). With it, a
     # passage that spans pages is cited at the page holding its best-matching sentence
@@ -142,7 +142,7 @@ def title_match(question: str, titles: dict[str, str]) -> dict[str, float]:
 
 @dataclass(frozen=True, slots=True)
 class Retrieved:
-    records: tuple[Any, ...]  # ChunkRecord-like: id, sha256, text, page_start, page_end, title, path
+    records: tuple[ChunkRecord, ...]
     scores: tuple[float, ...]
     found: bool
 
@@ -201,7 +201,7 @@ def retrieve(
 _SEGMENT = re.compile(r"(?<=[.!?;:])\s+")
 
 
-def cited_page(question: str, text: str, page_start: int, page_end: int, pages: Sequence[Any]) -> int:
+def cited_page(question: str, text: str, page_start: int, page_end: int, pages: Sequence[Page]) -> int:
     """The page of a multi-page passage that holds its sentence sharing most words with `question`.
 
     `pages` are the stored Page(number, text) of the span. Each page's own sentences are scored
@@ -226,7 +226,7 @@ def cited_page(question: str, text: str, page_start: int, page_end: int, pages: 
     return best_page
 
 
-def cited_pages(retriever: Any, question: str, records: Sequence[Any]) -> tuple[int, ...]:
+def cited_pages(retriever: Any, question: str, records: Sequence[ChunkRecord]) -> tuple[int, ...]:
     """`cited_page` for each record; records within one page (or no page texts) keep page_start."""
     fetch = getattr(retriever, "pages", None)
     out: list[int] = []
@@ -688,7 +688,7 @@ class Gathered:
     (`missing_year`); `evidence` then holds the closest units, for showing only.
     """
 
-    records: tuple[Any, ...]
+    records: tuple[ChunkRecord, ...]
     evidence: Evidence | None
     names: tuple[str, ...] = ()
     missing: str = ""
@@ -785,7 +785,7 @@ def _owner_not_subject(question: str, names: Sequence[str], subjects: dict[str, 
     return next((o for o in owners if o in names and stem(o) not in about), "")
 
 
-def _name_unsaid(question: str, evidence: Evidence, records: Sequence[Any]) -> str:
+def _name_unsaid(question: str, evidence: Evidence, records: Sequence[ChunkRecord]) -> str:
     """A name the question gives that neither the best units (in their text, their table's
     headings, or as their document's subject, see _subject_names) nor the passages retrieved for it
     say; "" when every name is there. Names in parentheses restate the one before them ("AWS
@@ -873,7 +873,7 @@ def _name_holders(
     question: str,
     names: Sequence[str],
     request: AskRequest,
-    records: Sequence[Any],
+    records: Sequence[ChunkRecord],
     target: str | None,
 ) -> dict[str, set[str]]:
     """Per name the question gives, the documents that hold it.
@@ -929,7 +929,7 @@ _ORDINAL_QUARTER = re.compile(r"\b(first|second|third|fourth)\s+(?:fiscal\s+)?qu
 _ORDINALS = {"first": "Q1", "second": "Q2", "third": "Q3", "fourth": "Q4"}
 
 
-def _titled(question: str, records: Sequence[Any]) -> frozenset[str] | None:
+def _titled(question: str, records: Sequence[ChunkRecord]) -> frozenset[str] | None:
     titles = {r.sha256: f"{r.title} {PurePath(r.path).stem if r.path else ''}" for r in records}
     if len(titles) < 2:
         return None
@@ -958,7 +958,7 @@ def _period(title: str) -> tuple[int, int] | None:
 
 
 def _latest(
-    question: str, retriever: Any, records: Sequence[Any], held: dict[str, set[str]]
+    question: str, retriever: Any, records: Sequence[ChunkRecord], held: dict[str, set[str]]
 ) -> frozenset[str] | None:
     """For "the latest 10-Q", "the most recent quarter": the candidate documents whose titles name
     the latest period (candidates: those retrieved and those holding the question's names)."""
@@ -977,7 +977,7 @@ def _latest(
 
 
 def _keep(
-    retriever: Any, question: str, request: AskRequest, records: tuple[Any, ...], docs: frozenset[str]
+    retriever: Any, question: str, request: AskRequest, records: tuple[ChunkRecord, ...], docs: frozenset[str]
 ) -> tuple[Any, ...]:
     """The records of `docs`; when that leaves fewer than two, those documents' best passages."""
     mine = tuple(r for r in records if r.sha256 in docs)
@@ -1001,7 +1001,7 @@ def _units(
     request: AskRequest,
     retriever: Any,
     target: str | None,
-    records: Sequence[Any],
+    records: Sequence[ChunkRecord],
     whole_used: list[bool] | None = None,
 ) -> list[Unit]:
     """Evidence units of the passages, and of the whole target document when it fits (then
@@ -1021,7 +1021,7 @@ def _rounded(timings: dict[str, float]) -> dict[str, float]:
     return {k: round(v, 3) for k, v in timings.items()}
 
 
-def _passages(retriever: Any, question: str, records: Sequence[Any]) -> list[Passage]:
+def _passages(retriever: Any, question: str, records: Sequence[ChunkRecord]) -> list[Passage]:
     at = cited_pages(retriever, question, records)
     out = []
     for i, r in enumerate(records):
@@ -1032,7 +1032,9 @@ def _passages(retriever: Any, question: str, records: Sequence[Any]) -> list[Pas
     return out
 
 
-def _whole_document(retriever: Any, doc: str, records: Sequence[Any], request: AskRequest) -> Passage | None:
+def _whole_document(
+    retriever: Any, doc: str, records: Sequence[ChunkRecord], request: AskRequest
+) -> Passage | None:
     """All pages of `doc` as one passage, when their text fits the model's context."""
     pages = _fetch_pages(retriever, doc)
     if not pages:
@@ -1075,7 +1077,7 @@ def _abstain(
 
 
 def _context_citations(
-    used: Sequence[Citation], records: Sequence[Any], evidence: Evidence, limit: int
+    used: Sequence[Citation], records: Sequence[ChunkRecord], evidence: Evidence, limit: int
 ) -> list[Citation]:
     """The other retrieved passages, shown as context (not used), each with its best unit as quote."""
     out: list[Citation] = []
@@ -1188,7 +1190,7 @@ def _grounded(
     question: str,
     evidence: Evidence,
     verdict: Verdict,
-    records: Sequence[Any],
+    records: Sequence[ChunkRecord],
     extra: Sequence[str],
     count_tokens: Callable[[Sequence[ChatMessage]], int],
     start_model: Callable[[], int] | None,
@@ -1281,7 +1283,7 @@ def _checked(
     question: str,
     evidence: Evidence,
     verdict: Verdict,
-    records: Sequence[Any],
+    records: Sequence[ChunkRecord],
     extra: Sequence[str],
     count_tokens: Callable[[Sequence[ChatMessage]], int],
     start_model: Callable[[], int] | None,

@@ -159,6 +159,21 @@ class Chunk:
 
 
 @dataclass(frozen=True, slots=True)
+class ChunkRecord:
+    """A passage of a library document as retrieval returns it: the chunk's text, the pages it spans
+    and the document it belongs to (title, path) for citing it."""
+
+    id: str  # "{sha256}:{n}"
+    sha256: str
+    n: int
+    text: str
+    page_start: int
+    page_end: int
+    title: str
+    path: str
+
+
+@dataclass(frozen=True, slots=True)
 class Citation:
     """A numbered source shown to the user and given to the model.
 

@@ -20,7 +20,7 @@ from typing import Any
 
 from desktop.core.errors import StorageError
 from desktop.core.text import KEYWORD_STOPWORDS, keyword_terms
-from desktop.core.types import Chunk, Page
+from desktop.core.types import Chunk, ChunkRecord, Page
 from desktop.services import database
 from desktop.services.library_vectors import storage_error
 from desktop.services.sqlite_tx import immediate_transaction
@@ -117,18 +117,6 @@ class FileRow:
     message: str = ""
     hint: str = ""
     chunks: int = 0
-
-
-@dataclass(frozen=True, slots=True)
-class ChunkRecord:
-    id: str  # "{sha256}:{n}"
-    sha256: str
-    n: int
-    text: str
-    page_start: int
-    page_end: int
-    title: str
-    path: str
 
 
 class LibraryStore:
