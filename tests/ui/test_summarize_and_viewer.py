@@ -62,7 +62,9 @@ def test_real_summary_streams_with_page_links_that_open_the_viewer(
     window = make_window(factory=real_factory(model_path, cpu_plan))
     window.chat.summary_ranker = None  # word-overlap centrality: the embedder is tested elsewhere
     states: list[str] = []
-    window.chat.answer_started.connect(lambda h: h.progressed.connect(lambda ev: states.append(type(ev).__name__)))
+    window.chat.answer_started.connect(
+        lambda h: h.progressed.connect(lambda ev: states.append(type(ev).__name__))
+    )
     with qtbot.waitSignal(window.chat.answer_finished, timeout=120_000) as done:
         window.handle_drop([report_pdf])
     assert done.args == ["succeeded"]
