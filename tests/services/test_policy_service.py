@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -55,7 +56,9 @@ def test_a_malformed_policy_fails_closed_and_says_why(policy_file: Path) -> None
 
 def test_the_guard_allows_exactly_the_servers_named_in_settings(policy_file: Path) -> None:
     settings = store()
-    settings.update({"model_server_url": "https://gpu-box.lab:8443", "library_server_url": "https://10.0.0.9"})
+    settings.update(
+        {"model_server_url": "https://gpu-box.lab:8443", "library_server_url": "https://10.0.0.9"}
+    )
     servers = policy.allow_named_servers(settings)
     assert [s.address.host for s in servers if s.address] == ["gpu-box.lab", "10.0.0.9"]
     assert "questions" in servers[0].sends and "passages" in servers[1].sends
@@ -170,9 +173,12 @@ def test_the_policy_is_enforced_where_imports_and_plain_storage_happen(
 
     allowed = tmp_path / "approved-models"
     allowed.mkdir()
-    policy_file.write_text(
-        f'{{"model_import_folder": "{allowed}", "require_encryption": true, "settings": {{"temperature": 0.1}}}}'
-    )
+    rules = {
+        "model_import_folder": str(allowed),
+        "require_encryption": True,
+        "settings": {"temperature": 0.1},
+    }
+    policy_file.write_text(json.dumps(rules))
     outside = tmp_path / "downloads" / "x.gguf"
     outside.parent.mkdir()
     outside.write_bytes(b"GGUF" + bytes(64))
