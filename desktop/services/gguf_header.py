@@ -10,7 +10,6 @@ loop beyond what the file's own size allows. The `gguf` package supplies the typ
 
 from __future__ import annotations
 
-import hashlib
 import os
 import struct
 import threading
@@ -457,17 +456,9 @@ def _read_info(path: Path) -> ModelInfo:
 
 
 def file_sha256(path: str | Path, on_progress: Callable[[Progress], None] | None = None) -> str:
-    """The file's sha256, streamed (never the whole file in memory)."""
-    h = hashlib.sha256()
-    path = Path(path)
-    from desktop.services.files import open_regular
+    """The file's sha256, streamed (never the whole file in memory), with progress in bytes."""
+    from desktop.services.files import sha256_file
 
-    done = 0
-    with open_regular(path) as f:
-        total = os.fstat(f.fileno()).st_size
-        while chunk := f.read(COPY_CHUNK):
-            h.update(chunk)
-            done += len(chunk)
-            if on_progress:
-                on_progress(Progress(done, total, f"checking {path.name}", "bytes"))
-    return h.hexdigest()
+    name = Path(path).name
+    on_read = (lambda d, t: on_progress(Progress(d, t, f"checking {name}", "bytes"))) if on_progress else None
+    return sha256_file(path, on_read, COPY_CHUNK)

@@ -1,6 +1,6 @@
 """Sentences for summaries: a PDF-aware sentence splitter, and centrality with the bundled embedder.
 
-`EmbeddingRanker` is the `Ranker` that core/summarize.py calls: given the sections' sentences it
+`EmbeddingRanker` is the `Ranker` that core/summarize (job.py) calls: given the sections' sentences it
 yields, section by section, how central each sentence is (cosine to the section's mean embedding,
 damped for fragments such as table rows and headings). It works ahead in a background thread, so the
 embedder reads section k+1 while the model (in its own process) writes about section k: on a 2-core

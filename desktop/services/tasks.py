@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 
 from desktop.core.chat import ChatEngine
 from desktop.core.events import Event, Notice, Progress
-from desktop.core.jobs import CancelToken
+from desktop.core.jobs import CancelToken, Job
 from desktop.core.requests import Settings, answer_params, answer_request
 
 if TYPE_CHECKING:
@@ -29,7 +29,6 @@ if TYPE_CHECKING:
     from desktop.services.llm import RuntimeInfo
 
 R = TypeVar("R")
-Job = Callable[[CancelToken], Generator[Event, None, R]]
 
 
 class Runtime(ChatEngine, Protocol):

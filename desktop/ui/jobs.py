@@ -39,7 +39,7 @@ from PySide6.QtCore import QObject, QTimer, Signal, Slot
 
 from desktop.core.errors import AppError, Cancelled
 from desktop.core.events import Event, Progress, Token
-from desktop.core.jobs import CancelToken
+from desktop.core.jobs import CancelToken, run_job
 from desktop.ui.qtcompat import emit
 
 log = logging.getLogger("desktop.ui.jobs")
@@ -167,16 +167,12 @@ class JobHandle(QObject):
         if self.token.cancelled:
             self._finish("cancelled", None)
             return
+        def step(event: Event) -> None:
+            self._push(event)
+            between()  # the lane's quick calls (a question's search) run between this job's steps
+
         try:
-            gen = self._job(self.token)
-            while True:
-                try:
-                    event = next(gen)
-                except StopIteration as stop:
-                    result = stop.value
-                    break
-                self._push(event)
-                between()  # the lane's quick calls (a question's search) run between this job's steps
+            result = run_job(self._job, step, self.token)
         except Cancelled:
             self._finish("cancelled", None)
         except AppError as exc:

@@ -19,7 +19,7 @@ from PySide6.QtCore import Signal
 from PySide6.QtWidgets import QSplitter, QWidget
 
 from desktop.core.errors import AppError
-from desktop.core.events import EtaSmoother, Event, Notice, Progress, Sources
+from desktop.core.events import EtaSmoother, Event, Notice, Progress, Sources, format_eta
 from desktop.core.jobs import CancelToken
 from desktop.ui import messages
 from desktop.ui.chat.sidebar import ConversationList
@@ -654,13 +654,7 @@ def progress_text(event: Progress) -> str:
     if event.total <= 0:  # a step of unknown length
         return f"{event.label}…"
     unit = f" {event.unit}" if event.unit else ""
-    eta = ""
-    if event.eta_s:
-        eta = (
-            f", about {event.eta_s:.0f} s left"
-            if event.eta_s < 90
-            else f", about {event.eta_s / 60:.0f} min left"
-        )
+    eta = f", about {format_eta(event.eta_s)} left" if event.eta_s else ""
     return f"{event.label} {event.done}/{event.total}{unit}{eta}".strip()
 
 
