@@ -9,7 +9,7 @@ spawn, so it never re-imports the caller's `__main__` (a Qt app, pytest, a scrip
 
 Protocol (tuples over a socketpair wrapped in `multiprocessing.connection.Connection`):
     parent → child  ("chat", request_dict) | ("count", [messages…]) | ("tokenize", [texts…]) | ("quit",)
-    child → parent  ("ready", info) | ("error", kind, message, hint, detail) | ("prompt", info)
+    child → parent  ("ready", info) | ("error", kind, message, hint, detail, extra) | ("prompt", info)
                     | ("tok", text) | ("done", stats) | ("result", value)
 Cancel is a byte on a second socketpair that the child polls after every token, so a stop takes
 effect within one token. The KV cache of the shared prefix is reused by llama-cpp-python's own
@@ -37,9 +37,9 @@ from desktop.core.chat import GenerationParams, fit_history
 from desktop.core.errors import (
     AppError,
     Cancelled,
-    ContextOverflow,
     ModelCrashed,
     ModelFileError,
+    from_wire,
 )
 from desktop.core.events import Event, Notice, Token
 from desktop.core.jobs import CancelToken
@@ -47,13 +47,6 @@ from desktop.core.types import ChatMessage, Completion, GenerationStats, Runtime
 from desktop.services import chat_template, child, kernels
 
 log = logging.getLogger("desktop.llm")
-
-_ERRORS: dict[str, type[AppError]] = {
-    "model_file": ModelFileError,
-    "context_overflow": ContextOverflow,
-    "model_crashed": ModelCrashed,
-    "error": AppError,
-}
 
 # The fallback when a GGUF has no chat template, or its template is refused: ChatML, which many
 # small models understand.
@@ -141,10 +134,10 @@ def _child_main(conn: Connection, cancel: Any, model_path: str, plan: dict[str, 
     try:
         runtime = _ChildRuntime(model_path, plan)
     except AppError as exc:
-        conn.send(("error", exc.kind, exc.user_message, exc.hint, exc.detail))
+        conn.send(("error", *exc.to_wire()))
         return
     except Exception as exc:
-        conn.send(("error", "model_file", "This model could not be loaded.", "", repr(exc)))
+        conn.send(("error", *ModelFileError("This model could not be loaded.", detail=repr(exc)).to_wire()))
         return
     conn.send(("ready", asdict(runtime.info)))
     for msg in child.requests(conn):
@@ -158,12 +151,13 @@ def _child_main(conn: Connection, cancel: Any, model_path: str, plan: dict[str, 
             elif op == "tokenize":
                 conn.send(("result", [len(runtime.tokenize(t)) for t in msg[1]]))
             else:
-                conn.send(("error", "error", f"unknown request {op!r}", "", ""))
+                conn.send(("error", *AppError(f"unknown request {op!r}").to_wire()))
         except AppError as exc:
-            conn.send(("error", exc.kind, exc.user_message, exc.hint, exc.detail))
+            conn.send(("error", *exc.to_wire()))
         except Exception as exc:
             log.exception("runtime request failed")
-            conn.send(("error", "error", "The model runtime failed on this request.", "", repr(exc)))
+            failed = AppError("The model runtime failed on this request.", detail=repr(exc))
+            conn.send(("error", *failed.to_wire()))
 
 
 # The load-time check decode: a short multi-token prompt, so a kernel that crashes on its first
@@ -803,9 +797,8 @@ class LlamaRuntime:
 
 
 def _error_from(msg: tuple[Any, ...]) -> AppError:
-    _, kind, message, hint, detail = msg
-    cls = _ERRORS.get(kind, AppError)
-    return cls(message, hint, detail=detail)
+    """The child's ("error", kind, message, hint, detail, extra) as that kind of AppError."""
+    return from_wire(*msg[1:])
 
 
 def _worker_entry(argv: list[str]) -> None:
