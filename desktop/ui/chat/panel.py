@@ -22,6 +22,7 @@ from desktop.core.errors import AppError
 from desktop.core.events import EtaSmoother, Event, Notice, Progress, Sources, format_eta
 from desktop.core.jobs import CancelToken
 from desktop.ui import messages
+from desktop.ui.chat.compare import Comparer
 from desktop.ui.chat.sidebar import ConversationList
 from desktop.ui.chat.view import ChatView
 from desktop.ui.jobs import JobBug, JobHandle
@@ -134,6 +135,7 @@ class ChatPanel(QSplitter):
         self._answer_meta: dict[str, Any] = {}
         self.pending_collections: tuple[str, ...] = ()  # what the next new chat will ask
         self.summary_ranker: RankerFactory | None = default_ranker
+        self.comparer = Comparer(self)  # "Compare with…" on the last answer (ui/chat/compare.py)
 
         self.sidebar.chat_selected.connect(self.open_chat)
         self.sidebar.new_requested.connect(self.new_chat)
@@ -184,6 +186,7 @@ class ChatPanel(QSplitter):
             versions = m.meta.get("versions") or []
             if versions:
                 w.set_versions(int(m.meta.get("version", len(versions) - 1)), len(versions))
+            self.comparer.show_stored(w, m.meta)
         self._update_actions()
         self.view.scroll_to_bottom()
         self.sidebar.refresh(select=chat_id)
@@ -242,7 +245,7 @@ class ChatPanel(QSplitter):
 
     @property
     def answering(self) -> bool:
-        return self._answer is not None and not self._answer.done
+        return (self._answer is not None and not self._answer.done) or self.comparer.running
 
     def ask(self, question: str) -> JobHandle | None:
         """Store the question, show it, and stream an answer. A running answer is cancelled first."""
@@ -328,6 +331,7 @@ class ChatPanel(QSplitter):
     def stop(self) -> None:
         """Stop the answer now. What the user saw is kept and stored at once, so a question asked
         right after lands after it in the history; the job's own late `cancelled` is then ignored."""
+        self.comparer.stop()
         handle, widget = self._answer, self._answer_widget
         if handle is None or handle.done or widget is None or self.chat_id is None:
             return
@@ -584,6 +588,7 @@ class ChatPanel(QSplitter):
                 regenerate=is_last and w.role == "assistant" and not w.page_links and not self.answering,
                 edit=w is last_user and not self.answering,
                 pinned=is_last and w.role == "assistant" and not self.answering,
+                compare=self.comparer.can_compare(w),
             )
         self.view.fix_tab_order()
 
@@ -591,6 +596,7 @@ class ChatPanel(QSplitter):
         widget.regenerate_requested.connect(self.regenerate)
         widget.version_requested.connect(lambda index, w=widget: self.show_version(w, index))
         widget.edit_requested.connect(self.edit_last_question)
+        widget.compare_requested.connect(lambda w=widget: self.comparer.choose_model(w))
         widget.source_clicked.connect(lambda n, w=widget: self._open_citation(w, n))
         widget.link_activated.connect(lambda link, w=widget: self._open_link(w, link))
 

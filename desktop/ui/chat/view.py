@@ -244,7 +244,7 @@ class ChatView(QWidget):
     def _on_focus_changed(self, old: QWidget | None, new: QWidget | None) -> None:
         for w in (old, new):
             message = self._message_of(w)
-            if message is not None:
+            if message is not None and hasattr(message, "set_focus_inside"):  # not one being destroyed
                 message.set_focus_inside(self._message_of(new) is message)
 
     def _message_of(self, w: QWidget | None) -> MessageWidget | None:
