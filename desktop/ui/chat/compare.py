@@ -43,6 +43,11 @@ log = logging.getLogger("desktop.ui.chat")
 
 BESIDE_MIN_WIDTH = 600  # a message narrower than this shows the answers one under the other
 CHOSEN = "the chat continues from this answer"
+# The theme's colours through the palette it sets (ui/theme.py): a quiet frame, the chosen one in accent.
+PANE_STYLE = (
+    "QFrame#comparePane { border: 1px solid palette(mid); border-radius: 8px; }"
+    'QFrame#comparePane[chosen="true"] { border: 1px solid palette(highlight); }'
+)
 
 
 class AnswerPane(QFrame):
@@ -69,16 +74,6 @@ class AnswerPane(QFrame):
         self.name.setWordWrap(True)
         self.name.setAccessibleName("Model")
         head.addWidget(self.name, 1)
-        self.use_button = QPushButton("Use this answer")
-        self.use_button.setObjectName("useAnswer")
-        self.use_button.setToolTip(
-            "Continue the chat from this answer (the next question sends it as the reply)"
-        )
-        self.use_button.setAccessibleName(f"Use the answer by {model}")
-        self.use_button.setAutoDefault(False)
-        self.use_button.clicked.connect(self.chosen)
-        self.use_button.setVisible(False)
-        head.addWidget(self.use_button, 0, Qt.AlignmentFlag.AlignTop)
         layout.addLayout(head)
         self.state = QLabel("")
         self.state.setObjectName("answerState")
@@ -105,6 +100,16 @@ class AnswerPane(QFrame):
         self.error.setWordWrap(True)
         self.error.setVisible(False)
         layout.addWidget(self.error)
+        self.use_button = QPushButton("Use this answer")
+        self.use_button.setObjectName("useAnswer")
+        self.use_button.setToolTip(
+            "Continue the chat from this answer (the next question sends it as the reply)"
+        )
+        self.use_button.setAccessibleName(f"Use the answer by {model}")
+        self.use_button.setAutoDefault(False)
+        self.use_button.clicked.connect(self.chosen)
+        self.use_button.setVisible(False)
+        layout.addWidget(self.use_button, 0, Qt.AlignmentFlag.AlignLeft)
         layout.addStretch(1)
 
     def set_state(self, text: str) -> None:
@@ -129,7 +134,10 @@ class AnswerPane(QFrame):
         self.text = text
         self.body.setMarkdown(text)
         self.set_state(note)
-        line = stats_line(dict(stats or {}))
+        stats = dict(stats or {})
+        line = stats_line(stats)
+        if stats.get("load_s"):
+            line += f" · loaded in {float(stats['load_s']):.1f} s"
         self.stats_label.setText(line)
         self.stats_label.setVisible(bool(line))
 
@@ -139,7 +147,10 @@ class AnswerPane(QFrame):
         self.error.setVisible(True)
 
     def set_chosen(self, chosen: bool, can_choose: bool) -> None:
-        self.setProperty("chosen", chosen)
+        if self.property("chosen") != chosen:
+            self.setProperty("chosen", chosen)
+            self.style().unpolish(self)
+            self.style().polish(self)
         self.use_button.setVisible(not chosen and can_choose)
         if chosen:
             self.set_state(CHOSEN)
@@ -154,6 +165,7 @@ class CompareView(QWidget):
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.setObjectName("compareView")
+        self.setStyleSheet(PANE_STYLE)
         self.setAccessibleName("Answers side by side")
         self.box = QBoxLayout(QBoxLayout.Direction.LeftToRight, self)
         self.box.setContentsMargins(0, 0, 0, 0)
