@@ -86,6 +86,18 @@ SETTINGS: tuple[Setting, ...] = (
         choices=("auto", "off"),
     ),
     Setting(
+        "lora_scale",
+        float,
+        1.0,
+        "LoRA adapter strength",
+        "How strongly a chosen 'model + adapter' applies its LoRA adapter: 1 as trained, 0 the base "
+        "model as it is, between them a blend.",
+        "Model",
+        restart=True,
+        minimum=0.0,
+        maximum=2.0,
+    ),
+    Setting(
         "threads",
         int,
         0,
