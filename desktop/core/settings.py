@@ -109,6 +109,27 @@ SETTINGS: tuple[Setting, ...] = (
         maximum=256,
     ),
     Setting(
+        "model_team",
+        str,
+        "off",
+        "Model team",
+        "on: a second, smaller model does the cheap, frequent steps (reading each section of a long "
+        "summary) and the chat model writes answers and final summaries; which job goes to which "
+        "model, and why, is core/team.py's policy (docs/models.md). off: the chat model does all.",
+        "Model",
+        restart=True,
+        choices=("off", "on"),
+    ),
+    Setting(
+        "team_small_model",
+        str,
+        "",
+        "Model team: small model",
+        "Name or path of the team's small model. Empty: the bundled default.",
+        "Model",
+        restart=True,
+    ),
+    Setting(
         "temperature",
         float,
         0.3,
