@@ -116,6 +116,7 @@ class GenerationStats:
     total_s: float = 0.0
     backend: str = "cpu"
     stop_reason: str = ""  # "stop" | "length" | "cancelled"
+    model: str = ""  # which model wrote it (its file name); set by the use case, "" when not known
 
     @property
     def tokens_per_s(self) -> float:
