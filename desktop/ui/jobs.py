@@ -29,6 +29,7 @@ import itertools
 import logging
 import queue
 import threading
+import time
 import traceback
 from collections import deque
 from collections.abc import Callable, Generator
@@ -188,6 +189,8 @@ class JobHandle(QObject):
     def _finish(self, outcome: str, value: Any) -> None:
         with self._lock:
             self._pending.append(("end", (outcome, value)))
+        if self._runner.closed:  # a job that outlived the quit: nobody is listening, and the
+            return  # runner's Qt object may already be gone with its window
         emit(self._runner._wake)  # queued to the GUI thread: report the end without waiting a tick
 
 
@@ -247,11 +250,12 @@ class _Lane:
             self._run_calls()
             item._run(self._run_calls)
 
-    def stop(self, timeout: float) -> bool:
+    def stop(self, deadline: float) -> bool:
+        """Ask the threads to end and wait for them until `deadline` (time.monotonic())."""
         for _ in self._threads:
             self._queue.put(None)
         for t in self._threads:
-            t.join(timeout)
+            t.join(max(0.0, deadline - time.monotonic()))
         return not any(t.is_alive() for t in self._threads)
 
 
@@ -366,14 +370,21 @@ class JobRunner(QObject):
     def shutdown(self, timeout: float = 10.0) -> bool:
         """Cancel every job and stop the lanes' threads. True when every thread has ended."""
         self._closed = True
+        running = [h.name for h in self._active.values()]
         for handle in list(self._active.values()):
             handle.cancel()
-        ok = all([lane.stop(timeout) for lane in self._lanes.values()])
+        deadline = time.monotonic() + timeout  # one wait for all the lanes, not one each
+        ok = all([lane.stop(deadline) for lane in self._lanes.values()])
         self._flush()  # deliver the ends, so every handle emits `finished`
         self._timer.stop()
         if not ok:
-            log.warning("some job threads did not stop within %.0fs", timeout)
+            busy = self.busy_lanes()
+            log.info("lanes %s busy after %.1fs (jobs %s), left to the exit", busy, timeout, running)
         return ok
+
+    def busy_lanes(self) -> list[str]:
+        """The lanes whose threads are still running (after `shutdown`: work that could not stop)."""
+        return [name for name, lane in self._lanes.items() if any(t.is_alive() for t in lane._threads)]
 
     def threads(self) -> list[threading.Thread]:
         return [t for lane in self._lanes.values() for t in lane._threads]

@@ -34,6 +34,8 @@ if TYPE_CHECKING:  # opened after the first paint (see Session.settings / .chats
 
 log = logging.getLogger("desktop.ui")
 
+QUIT_WAIT_S = 0.5  # how long quitting waits for jobs that are still finishing their step
+
 # (settings, model name or path) -> (an unstarted LlamaRuntime, LoadedModel fields). Tests pass their own.
 RuntimeFactory = Callable[["SettingsStore", str], tuple["Runtime", dict[str, Any]]]
 
@@ -274,9 +276,15 @@ class Session(QObject):
         return removed
 
     def close(self) -> None:
-        """Stop every job, then the model process. Called once, when the window closes."""
-        self.runner.shutdown()
-        if self.library is not None:  # the lanes have stopped: no other thread can be using it
+        """Stop every job, then the model process. Called once, when the window closes.
+
+        Jobs stop at their next check; work that cannot be interrupted (loading the embedder, a
+        batch being embedded) is not waited for beyond QUIT_WAIT_S: quitting must not take seconds.
+        Its lane's thread ends with the process; what it owns is then closed by the process's exit
+        (SQLite keeps every committed write; the vector index lives in its own child process)."""
+        self.runner.shutdown(QUIT_WAIT_S)
+        busy = self.runner.busy_lanes()
+        if self.library is not None and "index" not in busy:  # no other thread can be using it
             self.library.close()
             self.library = None
         if self.runtime is not None:

@@ -167,3 +167,42 @@ def test_shutdown_ends_every_lane_thread(qtbot: Any) -> None:
     assert not any(t.is_alive() for t in threads)
     with pytest.raises(RuntimeError):
         r.create("io", lambda c: iter(())).start()  # type: ignore[arg-type,return-value]
+
+
+def test_quitting_does_not_wait_for_work_that_cannot_stop(qtbot: Any) -> None:
+    """Issue 8: quitting took 5–9 s while the embedder loaded on a lane (a load cannot be
+    interrupted). Shutdown waits one bounded time for all the lanes together, then leaves such
+    work to end with the process, and says which lanes it left."""
+    from desktop.ui.session import QUIT_WAIT_S, Session
+
+    release = threading.Event()
+
+    def uninterruptible() -> None:
+        release.wait(30)  # like loading a model: no cancel check inside
+
+    session = Session()
+    for lane in ("index", "io", "io"):
+        session.runner.call(lane, uninterruptible)  # type: ignore[arg-type]
+    qtbot.wait(100)
+    closed = threading.Event()
+    session.library = library = _Closable(closed)  # type: ignore[assignment]
+    t0 = time.monotonic()
+    session.close()
+    took = time.monotonic() - t0
+    try:
+        assert took < QUIT_WAIT_S + 1.0, took  # one wait for every lane, not one per busy thread
+        assert sorted(session.runner.busy_lanes()) == ["index", "io"]
+        assert not closed.is_set(), "the index lane may still be using the library: it is left alone"
+        assert session.library is library
+    finally:
+        release.set()
+        for t in session.runner.threads():  # they end now; the session outlives them
+            t.join(5)
+
+
+class _Closable:
+    def __init__(self, closed: threading.Event) -> None:
+        self._closed = closed
+
+    def close(self) -> None:
+        self._closed.set()
