@@ -73,7 +73,16 @@ def open_runtime(
 ) -> tuple[Any, RuntimeChoice]:
     """A runtime handle, not yet started (start() loads the model in its child process, or checks
     the model server). Nothing here touches the network. `server=False`: the local model only
-    (checks of this computer's engine)."""
+    (checks of this computer's engine). With the `model_team` setting on, a services/team.py
+    TeamRuntime: this runtime with the team's small model beside it."""
+    from desktop.services.team import TeamRuntime, small_runtime
+
+    runtime, choice = _open_runtime(settings, model, server=server)
+    small = small_runtime(settings, choice.model.path) if server else None
+    return (TeamRuntime(runtime, small) if small is not None else runtime), choice
+
+
+def _open_runtime(settings: SettingsStore, model: str | None, *, server: bool) -> tuple[Any, RuntimeChoice]:
     choice = choose_runtime(settings, model)
     local = LlamaRuntime(choice.model.path, choice.plan)
     if not server:

@@ -14,7 +14,7 @@ from __future__ import annotations
 import queue
 import threading
 from collections.abc import Callable, Generator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 
@@ -96,7 +96,10 @@ def answer(
             embed=embed,
             gather=gather,
         )
-        return (yield from run(cancel))
+        result = yield from run(cancel)
+        if result.stats is None:
+            return result
+        return replace(result, stats=replace(result.stats, model=_model_label(runtime)))
 
     return job
 
@@ -114,7 +117,6 @@ def chat(
     seed: int = -1,
 ) -> Job[Completion]:
     """The model's next turn in a conversation (the settings' length and temperature unless given)."""
-    from dataclasses import replace
 
     from desktop.core.chat import ChatRequest, chat_job
 
@@ -124,7 +126,13 @@ def chat(
     if temperature is not None:
         params = replace(params, temperature=temperature)
     params = replace(params, seed=seed)
-    return chat_job(runtime, ChatRequest(tuple(history), params))
+    turn = chat_job(runtime, ChatRequest(tuple(history), params))
+
+    def job(cancel: CancelToken) -> Generator[Event, None, Completion]:
+        completion = yield from turn(cancel)
+        return replace(completion, stats=replace(completion.stats, model=_model_label(runtime)))
+
+    return job
 
 
 # -- documents ----------------------------------------------------------------------------------
@@ -199,7 +207,10 @@ def summarize(
 
     `ranker` scores how central each sentence is (services/sentences.EmbeddingRanker: the
     CLI's own embedder, or the window's on the index lane); None: no grounded key points.
-    `style`/`mode` None: the settings'. `model_params` None: read from the runtime."""
+    `style`/`mode` None: the settings'. `model_params` None: read from the runtime. A team runtime
+    (services/team.py) gives the steps core/team.py routes to the small model to its small model;
+    the summary's stats name the model that wrote it (`model`) and the one that read the sections
+    (`map_model`, when another)."""
 
     def job(cancel: CancelToken) -> Generator[Event, None, Summary]:
         from desktop.core.summarize import SummaryRequest, summarize_job
@@ -215,10 +226,26 @@ def summarize(
             mode=str(settings["summary_mode"]) if mode is None else mode,
             model_params=getattr(runtime, "n_params", None) if model_params is None else model_params,
         )
-        run = summarize_job(runtime, request, ranker, split_sentences if ranker is not None else None)
-        return (yield from run(cancel))
+        from desktop.core.team import SMALL, role_for
+        from desktop.services.team import team_small
+
+        small = team_small(runtime)
+        map_engine = small if small is not None and role_for("summary_map", True) == SMALL else None
+        split = split_sentences if ranker is not None else None
+        run = summarize_job(runtime, request, ranker, split, map_engine=map_engine)
+        summary = yield from run(cancel)
+        stats = {**summary.stats, "model": _model_label(runtime)}
+        if map_engine is not None and summary.stats.get("map_calls_other_model"):
+            stats["map_model"] = _model_label(map_engine)
+        return replace(summary, stats=stats)
 
     return job
+
+
+def _model_label(runtime: Any) -> str:
+    from desktop.services.team import model_label
+
+    return model_label(runtime)
 
 
 # -- results -------------------------------------------------------------------------------------
