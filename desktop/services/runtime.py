@@ -49,8 +49,8 @@ def choose_runtime(
         gpu=str(settings["gpu"]),
         threads=int(settings["threads"]),
     )
-    if adapter:  # "base + adapter" (models list): the model child applies it at full scale
-        plan = replace(plan, lora_path=adapter)
+    if adapter:  # "base + adapter" (models list): the model child applies it at the setting's scale
+        plan = replace(plan, lora_path=adapter, lora_scale=float(settings["lora_scale"]))
     server, notice = _model_server(settings)
     return RuntimeChoice(info, hw, plan, server.address.url if server and server.address else "", notice)
 

@@ -26,6 +26,7 @@ from desktop.ui.chat.compare import Comparer
 from desktop.ui.chat.sidebar import ConversationList
 from desktop.ui.chat.view import ChatView
 from desktop.ui.jobs import JobBug, JobHandle
+from desktop.ui.models import chat_model
 from desktop.ui.qtcompat import emit
 from desktop.ui.session import Session
 
@@ -190,9 +191,11 @@ class ChatPanel(QSplitter):
         self._update_actions()
         self.view.scroll_to_bottom()
         self.sidebar.refresh(select=chat_id)
-        collections = tuple(self.store.chat(chat_id).collections)
+        chat = self.store.chat(chat_id)
+        collections = tuple(chat.collections)
         self._show_answer_source(collections, document_of(self.store.messages(chat_id)))
         emit(self.chat_changed, collections)
+        chat_model.follow(self.session, chat.model)  # its model (with its adapter), if another is loaded
 
     def _on_deleted(self, chat_id: int) -> None:
         if chat_id == self.chat_id:
@@ -340,6 +343,7 @@ class ChatPanel(QSplitter):
 
     def _start_answer(self, meta: dict[str, Any] | None = None) -> JobHandle:
         assert self.chat_id is not None
+        chat_model.remember(self.store, self.chat_id, self.session.model)
         chat = self.store.chat(self.chat_id)
         history = tuple(self.store.history(self.chat_id))
         widget = self.view.add_message("assistant")
