@@ -32,11 +32,11 @@ from PySide6.QtWidgets import (
     QLineEdit,
     QScrollArea,
     QToolButton,
-    QVBoxLayout,
     QWidget,
 )
 
-from desktop.ui import icons, theme
+from desktop.ui import theme
+from desktop.ui.viewer.find_bar import FindRow, pane_frame, tool_button
 
 log = logging.getLogger("desktop.ui.viewer")
 
@@ -379,21 +379,7 @@ class PdfViewer(QWidget):
         self._current_page = 0
         self._jump_to_first_hit = False
 
-        layout = QVBoxLayout(self)
-        layout.setContentsMargins(0, 0, 0, 0)
-        layout.setSpacing(0)
-        top = QWidget()
-        bars = QVBoxLayout(top)
-        bars.setContentsMargins(8, 6, 8, 6)
-        bars.setSpacing(4)
-
-        # The tab names the document; this line speaks only when it cannot be opened.
-        self.title = QLabel()
-        self.title.setObjectName("inlineError")
-        self.title.setAccessibleName("Document")
-        self.title.setWordWrap(True)
-        self.title.setVisible(False)
-        bars.addWidget(self.title)
+        layout, top, bars, self.title = pane_frame(self)
         self.close_button = self._button("close", "Close document", "Close the document (Ctrl+W)")
         self.close_button.clicked.connect(self.close_requested)
 
@@ -431,27 +417,10 @@ class PdfViewer(QWidget):
             nav.addWidget(w)
         bars.addLayout(nav)
 
-        find = QHBoxLayout()
-        find.setSpacing(2)
-        self.find_box = QLineEdit()
-        self.find_box.setPlaceholderText("Find in document (Ctrl+F)")
-        self.find_box.setAccessibleName("Find in document")
-        self.find_box.setClearButtonEnabled(True)
-        for button in self.find_box.findChildren(QToolButton):
-            button.setAccessibleName("Clear find")
-        self.find_box.returnPressed.connect(self._on_find_enter)
-        self.find_box.textChanged.connect(self._on_find_text)
-        find.addWidget(self.find_box, 1)
-        self.find_count = QLabel()
-        self.find_count.setObjectName("findCount")
-        self.find_count.setAccessibleName("Matches")
-        find.addWidget(self.find_count)
-        self.find_prev_button = self._button("up", "Previous match", "Previous match (Shift+Enter, Shift+F3)")
-        self.find_prev_button.clicked.connect(self.find_previous)
-        self.find_next_button = self._button("down", "Next match", "Next match (Enter, F3)")
-        self.find_next_button.clicked.connect(self.find_next)
-        find.addWidget(self.find_prev_button)
-        find.addWidget(self.find_next_button)
+        self.finder = FindRow(self._on_find_enter, self._on_find_text, self.find_previous, self.find_next)
+        find = self.finder.layout
+        self.find_box, self.find_count = self.finder.box, self.finder.count
+        self.find_prev_button, self.find_next_button = self.finder.previous_button, self.finder.next_button
         find.addSpacing(4)
         find.addWidget(self.close_button)
         bars.addLayout(find)
@@ -489,13 +458,7 @@ class PdfViewer(QWidget):
         self._update_labels()
 
     def _button(self, icon_name: str, name: str, tip: str) -> QToolButton:
-        button = QToolButton()
-        button.setIcon(icons.icon(icon_name))
-        button.setIconSize(QSize(18, 18))
-        button.setToolTip(tip)
-        button.setAccessibleName(name)
-        button.setFocusPolicy(Qt.FocusPolicy.StrongFocus)
-        return button
+        return tool_button(icon_name, name, tip)
 
     # -- opening
 
@@ -727,16 +690,7 @@ class PdfViewer(QWidget):
         self.canvas.update()
 
     def _update_find_label(self) -> None:
-        text, count = self.find_box.text().strip(), self.hit_count()
-        if not text:
-            self.find_count.setText("")
-        elif count == 0:
-            self.find_count.setText("No match")
-        elif self.canvas.current_hit < 0:
-            self.find_count.setText(f"{count} found")
-        else:
-            self.find_count.setText(f"{self.canvas.current_hit + 1} of {count}")
-        self.find_count.setAccessibleName(f"Matches: {self.find_count.text() or 'none'}")
+        self.finder.show_count(self.hit_count(), self.canvas.current_hit)
 
     def _show_hit(self, index: int) -> None:
         self.canvas.current_hit = index

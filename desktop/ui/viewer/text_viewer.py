@@ -16,22 +16,21 @@ import logging
 from pathlib import Path
 from typing import Any
 
-from PySide6.QtCore import QSize, Qt, Signal
+from PySide6.QtCore import Qt, Signal
 from PySide6.QtGui import QColor, QFont, QKeySequence, QShortcut, QTextCharFormat, QTextCursor, QTextDocument
 from PySide6.QtWidgets import (
     QFrame,
     QHBoxLayout,
     QLabel,
-    QLineEdit,
     QPlainTextEdit,
     QTextEdit,
     QToolButton,
-    QVBoxLayout,
     QWidget,
 )
 
 from desktop.core.errors import DocumentError
-from desktop.ui import icons, theme
+from desktop.ui import theme
+from desktop.ui.viewer.find_bar import FindRow, pane_frame, tool_button
 from desktop.ui.viewer.pdf_viewer import find_span, passage_candidates
 
 log = logging.getLogger("desktop.ui.viewer")
@@ -75,19 +74,7 @@ class TextViewer(QWidget):
         self._hits: list[QTextCursor] = []
         self._current_hit = -1
 
-        layout = QVBoxLayout(self)
-        layout.setContentsMargins(0, 0, 0, 0)
-        layout.setSpacing(0)
-        top = QWidget()
-        bars = QVBoxLayout(top)
-        bars.setContentsMargins(8, 6, 8, 6)
-        bars.setSpacing(4)
-        self.title = QLabel()
-        self.title.setObjectName("inlineError")
-        self.title.setAccessibleName("Document")
-        self.title.setWordWrap(True)
-        self.title.setVisible(False)
-        bars.addWidget(self.title)
+        layout, top, bars, self.title = pane_frame(self)
 
         nav = QHBoxLayout()
         nav.setSpacing(2)
@@ -105,27 +92,10 @@ class TextViewer(QWidget):
         nav.addWidget(self.close_button)
         bars.addLayout(nav)
 
-        find = QHBoxLayout()
-        find.setSpacing(2)
-        self.find_box = QLineEdit()
-        self.find_box.setPlaceholderText("Find in document (Ctrl+F)")
-        self.find_box.setAccessibleName("Find in document")
-        self.find_box.setClearButtonEnabled(True)
-        for button in self.find_box.findChildren(QToolButton):
-            button.setAccessibleName("Clear find")
-        self.find_box.returnPressed.connect(self.find_next)
-        self.find_box.textChanged.connect(self._on_find_text)
-        find.addWidget(self.find_box, 1)
-        self.find_count = QLabel()
-        self.find_count.setObjectName("findCount")
-        self.find_count.setAccessibleName("Matches")
-        find.addWidget(self.find_count)
-        self.find_prev_button = self._button("up", "Previous match", "Previous match (Shift+Enter, Shift+F3)")
-        self.find_prev_button.clicked.connect(self.find_previous)
-        self.find_next_button = self._button("down", "Next match", "Next match (Enter, F3)")
-        self.find_next_button.clicked.connect(self.find_next)
-        find.addWidget(self.find_prev_button)
-        find.addWidget(self.find_next_button)
+        self.finder = FindRow(self.find_next, self._on_find_text, self.find_previous, self.find_next)
+        find = self.finder.layout
+        self.find_box, self.find_count = self.finder.box, self.finder.count
+        self.find_prev_button, self.find_next_button = self.finder.previous_button, self.finder.next_button
         bars.addLayout(find)
         layout.addWidget(top)
 
@@ -153,13 +123,7 @@ class TextViewer(QWidget):
         self._update_labels()
 
     def _button(self, icon_name: str, name: str, tip: str) -> QToolButton:
-        button = QToolButton()
-        button.setIcon(icons.icon(icon_name))
-        button.setIconSize(QSize(18, 18))
-        button.setToolTip(tip)
-        button.setAccessibleName(name)
-        button.setFocusPolicy(Qt.FocusPolicy.StrongFocus)
-        return button
+        return tool_button(icon_name, name, tip)
 
     # -- opening
 
@@ -395,16 +359,7 @@ class TextViewer(QWidget):
         return len(self._hits)
 
     def _update_find_label(self) -> None:
-        text, count = self.find_box.text().strip(), len(self._hits)
-        if not text:
-            self.find_count.setText("")
-        elif count == 0:
-            self.find_count.setText("No match")
-        elif self._current_hit < 0:
-            self.find_count.setText(f"{count} found")
-        else:
-            self.find_count.setText(f"{self._current_hit + 1} of {count}")
-        self.find_count.setAccessibleName(f"Matches: {self.find_count.text() or 'none'}")
+        self.finder.show_count(len(self._hits), self._current_hit)
 
     def _show_hit(self, index: int) -> None:
         self._current_hit = index
