@@ -121,7 +121,7 @@ def run(args: argparse.Namespace) -> int:
                 n_ctx=choice.plan.n_ctx,
                 model_params=choice.model.n_params,
             )
-            answer = run_job(job, on_event)
+            answer = run_job(lib.with_notices(job), on_event)  # the team library not answering …
     if args.json:
         print_json(answer.to_dict())
     elif not streamed:

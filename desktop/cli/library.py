@@ -25,6 +25,12 @@ def register(sub: Any) -> None:
         "put -- before the names: hearth library add -- -rf.pdf",
     )
     add.add_argument("--collection", default="default")
+    add.add_argument(
+        "--shared",
+        action="store_true",
+        help="add to the team library (the Chroma server in the library_server_url setting): its "
+        "collection team:NAME, searched by everyone who names the same server and prefix",
+    )
     add.add_argument("--json", action="store_true")
     add.set_defaults(func=_add)
     ls = lsub.add_parser("list", help="documents and their status, with the reason for each problem")
@@ -45,15 +51,26 @@ def _open(check_index: bool = True) -> Any:
 
 
 def _add(args: argparse.Namespace) -> int:
+    from desktop.core.errors import AppError
     from desktop.services.embeddings import Embedder
     from desktop.services.library import Library
+    from desktop.services.library_remote import is_shared, shared_collection
 
     progress = ProgressLine()
     # Nothing else runs in this process, so the embedder may use every core.
     import os
 
+    collection = args.collection
     with Library(embedder=Embedder(threads=os.cpu_count() or 1)) as lib:
-        result = run_job(lib.add_job(args.paths, args.collection), progress)
+        if args.shared or is_shared(collection):
+            collection = shared_collection(collection)
+            if lib.team is None:
+                raise AppError(
+                    "No team library server is set, so Hearth cannot add to the team library.",
+                    "Name it with: hearth settings set library_server_url http://HOST:PORT "
+                    "(and library_server_prefix, the same for everyone sharing it).",
+                )
+        result = run_job(lib.with_notices(lib.add_job(args.paths, collection)), progress)
     progress.clear()
     if args.json:
         print_json(result.to_dict())

@@ -23,6 +23,15 @@ API for the window (every job runs on the index lane; see DESIGN.md):
   `path == ""` are about the run as a whole.
 - Per-file outcome: `files(collection)` -> FileRow.status (queued | indexing | ready | error)
   and reason/message/hint for errors.
+
+The team library (services/library_remote.py), when the settings name a Chroma server: a
+collection named `team:NAME` is shared. Adding to it reads files exactly as for a local one (same
+readers, limits and reasons) but sends the passages, their vectors and citation metadata to the
+server instead of the local vector index; the shared documents other people added are cached in
+library.sqlite under the same `team:NAME` (rebuildable: dropped and filled again from the server).
+A question over both searches the local index and the server by vector, and the cache's FTS5 by
+keyword, fused as for local collections. A server that does not answer leaves the user's own
+collections working, with a notice (`with_notices`).
 """
 
 from __future__ import annotations
@@ -37,7 +46,7 @@ from collections.abc import Callable, Generator, Iterable, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from desktop.core.chunking import chunk_pages
 from desktop.core.errors import AppError, Cancelled, DocumentError, StorageError
@@ -47,6 +56,14 @@ from desktop.core.types import Page
 from desktop.services import readers
 from desktop.services.embeddings import LEGACY_PRECISION, Embedder
 from desktop.services.files import NotRegularFile, check_regular
+from desktop.services.library_remote import (
+    SHARED_PREFIX,
+    TeamDocument,
+    TeamLibrary,
+    TeamUnavailable,
+    is_shared,
+    team_name,
+)
 from desktop.services.library_store import ChunkRecord, FileRow, LibraryStore
 from desktop.services.library_vectors import VectorIndex, check_health, low_on_space, quarantine
 from desktop.services.paths import data_dir
@@ -57,6 +74,7 @@ DEFAULT_COLLECTION = "default"
 EMBED_BATCH = 32
 EMBEDDER_KEY = "embedder"  # library.sqlite meta: the Embedder.identity that made the vectors
 DOCUMENT_SUFFIXES = readers.SUFFIXES  # what a folder is searched for
+T = TypeVar("T")
 
 
 @dataclass(frozen=True, slots=True)
@@ -167,7 +185,9 @@ class Library:
         embedder: Embedder | None = None,
         *,
         check_index: bool = True,
+        team: TeamLibrary | bool | None = True,
     ) -> None:
+        """`team`: the team library; True (default) = the one this data dir's settings name, if any."""
         self.root = root or data_dir()
         self.root.mkdir(parents=True, exist_ok=True, mode=0o700)
         self._lock = _DataDirLock(self.root / "library.lock")
@@ -179,12 +199,17 @@ class Library:
         self.vectors = VectorIndex(self.root / "vectors")
         self.embedder = embedder or Embedder()
         self.notices: list[Notice] = []  # things to tell the user once (index rebuilt …)
+        self.team: TeamLibrary | None = self._open_team() if team is True else (team or None)
+        self._team_synced = False
+        self._team_reported = False
         if check_index:
             self._check_index()
 
     # -- lifecycle
 
     def close(self) -> None:
+        if self.team is not None:
+            self.team.close()
         self.vectors.close()
         self.store.close()
         self._lock.release()
@@ -211,6 +236,7 @@ class Library:
         if not ok:
             moved = quarantine(path)
             n = self.store.requeue_ready()
+            self._drop_team_cache()
             self.notices.append(
                 Notice(
                     "The document index was damaged; Hearth set it aside and is rebuilding it from "
@@ -224,6 +250,8 @@ class Library:
         # A healthy index can still miss vectors (an add that failed on a full disk, or an index
         # folder that is gone altogether): "ready" means text and vectors, so re-embed what is missing.
         for name in self.store.collections():
+            if is_shared(name):  # the team library's vectors are on its server
+                continue
             expected = self.store.ready_chunk_count(name)
             if expected and (not path.exists() or self.vectors.count(name) < expected):
                 n = self.store.requeue_ready(name)
@@ -241,6 +269,8 @@ class Library:
         `hearth doctor`."""
         problems: list[str] = []
         for name in self.store.collections():
+            if is_shared(name):  # the team library's vectors are on its server
+                continue
             ids = self.vectors.document_ids(name) if self.vectors.path.exists() else []
             if len(ids) != len(set(ids)):
                 problems.append(f"collection “{name}”: {len(ids) - len(set(ids))} duplicated vector id(s)")
@@ -282,6 +312,7 @@ class Library:
             return False
         moved = quarantine(path) if path.exists() else None
         n = self.store.requeue_ready()
+        self._drop_team_cache()
         self.store.set_meta(EMBEDDER_KEY, identity)
         if moved is not None:
             # Not damaged, only made by another embedder: nothing worth keeping for inspection.
@@ -300,11 +331,13 @@ class Library:
     # -- reading
 
     def collections(self) -> list[str]:
+        self.sync_team()
         return self.store.collections()
 
     def files(self, collection: str | None = None) -> list[FileRow]:
         """Files with their status; a document whose PDF names no title is shown by each file's own
         name (copies of one PDF under several names no longer all carry the first one's)."""
+        self.sync_team()
         return [
             r if r.title else replace(r, title=Path(r.path).stem)
             for r in self.store.files(collection=collection)
@@ -340,7 +373,9 @@ class Library:
         ]
 
     def keyword_search(self, query: str, collections: Sequence[str], k: int) -> list[tuple[str, float]]:
-        return self.store.keyword_search(query, collections, k)
+        # The team library's passages are searched by keyword in the local cache's FTS5 (BM25, as
+        # for the user's own), while its server answers; once it does not, only the user's own.
+        return self.store.keyword_search(query, self._searchable(collections), k)
 
     def vector_search(self, query: str, collections: Sequence[str], k: int) -> list[tuple[str, float]]:
         if not collections:
@@ -351,10 +386,16 @@ class Library:
     def vector_search_by(
         self, vector: Sequence[float], collections: Sequence[str], k: int
     ) -> list[tuple[str, float]]:
-        known = [c for c in collections if c in set(self.store.collections())]
-        hits = self.vectors.query(known, vector, k)
+        self.sync_team()
+        every = set(self.store.collections())
+        known = [c for c in collections if c in every and not is_shared(c)]
+        shared = [c for c in self._searchable(collections) if c in every and is_shared(c)]
+        hits = self.vectors.query(known, vector, k) if known or not shared else []
         ok = self.store.ready_ids([h[0] for h in hits], known)
-        return [h for h in hits if h[0] in ok]
+        hits = [h for h in hits if h[0] in ok]
+        if shared:
+            hits = sorted(hits + self._team_search(shared, vector, k), key=lambda h: h[1])[:k]
+        return hits
 
     def embed_texts(self, texts: Sequence[str]) -> list[list[float]]:
         """Unit-length vectors of `texts` by the library's embedder (rag scores evidence with them)."""
@@ -401,7 +442,11 @@ class Library:
 
     def prune(self, collection: str | None = None) -> int:
         """Forget files that no longer exist on disk."""
-        rows = [r for r in self.store.files(collection=collection) if not Path(r.path).exists()]
+        rows = [
+            r
+            for r in self.store.files(collection=collection)
+            if not Path(r.path).exists() and not _cached(r)  # a shared document is not a file here
+        ]
         for row in rows:
             self._drop_file(row)
         self.store.drop_orphan_documents()
@@ -414,9 +459,188 @@ class Library:
 
     def _drop_file(self, row: FileRow) -> None:
         self.store.delete_file(row.collection, row.path)
+        if is_shared(row.collection):
+            return  # forgotten here only: the team library keeps it for everyone
         if not self.store.sha_in_collection(row.collection, row.sha256):
             # SQLite first: if we die before Chroma forgets, the stale vectors are filtered out.
             self.vectors.delete_document(row.collection, row.sha256)
+
+    # -- team library
+
+    def _open_team(self) -> TeamLibrary | None:
+        """The team library this data dir's settings name (none: no settings file, or no server)."""
+        path = self.root / "settings.json"
+        if not path.is_file():
+            return None
+        from desktop.core.settings import SettingsStore
+        from desktop.services.library_remote import team_from_settings
+
+        settings = SettingsStore(path)
+        if not str(settings["library_server_url"]).strip():
+            return None
+        identity = getattr(self.embedder, "identity", None)
+        team, notice = team_from_settings(settings, identity if isinstance(identity, str) else None)
+        if notice:
+            self.notices.append(Notice(notice, "warning"))
+        return team
+
+    def sync_team(self, force: bool = False) -> None:
+        """Fill the local cache of the team library from its server (once per run unless `force`):
+        each shared collection, each document complete on the server that is not here yet."""
+        if self.team is None or (self._team_synced and not force) or self.team.down:
+            return
+        self._team_synced = True
+        try:
+            for name in self.team.collections():
+                self._sync_collection(name)
+        except TeamUnavailable as exc:
+            self._team_failed(exc)
+        finally:
+            self.store.drop_orphan_documents()
+
+    def _sync_collection(self, name: str) -> None:
+        assert self.team is not None
+        local = SHARED_PREFIX + name
+        self.store.ensure_collection(local)
+        docs = self.team.documents(name)
+        rows = self.store.files(collection=local)
+        for sha, doc in docs.items():
+            mine = [r for r in rows if r.sha256 == sha]
+            if any(r.status == "ready" for r in mine):
+                continue
+            stored = self.store.document(sha)
+            if stored is None or not stored["text_ready"]:
+                chunks = self.team.passages(name, sha)
+                if len(chunks) != doc.chunks:  # being replaced on the server right now: next time
+                    continue
+                self.store.save_text(sha, doc.title, doc.size, False, self.team.pages(name, sha), chunks)
+            if mine:  # this user's own add of it, finished by someone else
+                self.store.set_status(local, sha, "ready")
+                continue
+            taken = {r.path for r in rows}
+            shown = doc.file or sha[:12]
+            if shown in taken:
+                stem, suffix = os.path.splitext(shown)
+                shown = f"{stem} ({sha[:8]}){suffix}"
+            self.store.upsert_file(local, shown, sha, doc.size, 0, "ready")
+        for r in rows:  # gone from the server: gone from the cache
+            if _cached(r) and r.sha256 not in docs:
+                self.store.delete_file(local, r.path)
+
+    def _drop_team_cache(self) -> None:
+        """Forget the cached team library (after a rebuild requeued everything); it is filled
+        again from the server."""
+        for name in self.store.collections():
+            if is_shared(name):
+                self.store.delete_collection(name)
+        self.store.drop_orphan_documents()
+        self._team_synced = False
+
+    def _searchable(self, collections: Sequence[str]) -> list[str]:
+        """`collections` without the shared ones unless the team library's server answers."""
+        if self.team is not None and not self.team.down:
+            return list(collections)
+        return [c for c in collections if not is_shared(c)]
+
+    def _team_search(self, shared: Sequence[str], vector: Sequence[float], k: int) -> list[tuple[str, float]]:
+        assert self.team is not None
+        try:
+            hits = self.team.query([team_name(c) for c in shared], vector, k)
+            ok = self.store.ready_ids([h[0] for h in hits], shared)
+            if len(ok) < len(hits):  # added on the server since this run's sync
+                self.sync_team(force=True)
+                ok = self.store.ready_ids([h[0] for h in hits], shared)
+        except TeamUnavailable as exc:
+            self._team_failed(exc)
+            return []
+        return [h for h in hits if h[0] in ok]
+
+    def _team_failed(self, exc: TeamUnavailable) -> None:
+        if self._team_reported or self.team is None:
+            return
+        self._team_reported = True
+        self.notices.append(
+            Notice(
+                f"The team library at {self.team.address.display} did not answer; answered from your "
+                "own documents only.",
+                "warning",
+                {"server": self.team.url, "detail": exc.detail or ""},
+            )
+        )
+
+    def take_notices(self) -> list[Notice]:
+        out, self.notices = self.notices, []
+        return out
+
+    def with_notices(
+        self, job: Callable[[CancelToken], Generator[Event, None, T]]
+    ) -> Callable[[CancelToken], Generator[Event, None, T]]:
+        """`job`, with the library's notices (the team library not answering …) yielded as they
+        arise, before the event that follows them."""
+
+        def wrapped(cancel: CancelToken) -> Generator[Event, None, T]:
+            inner = job(cancel)
+            while True:
+                try:
+                    event = next(inner)
+                except StopIteration as stop:
+                    yield from self.take_notices()
+                    return stop.value
+                yield from self.take_notices()
+                yield event
+
+        return wrapped
+
+    def _share(
+        self,
+        col: str,
+        sha: str,
+        label: str,
+        path: str,
+        page_count: int,
+        progress: _ProgressMeter,
+        result: AddResult,
+        cancel: CancelToken,
+    ) -> Generator[Event, None, None]:
+        """Index a document into the team library: its passages, vectors and pages go to the
+        server (upserts under content-hash ids: two people adding it at once make one copy)."""
+        team = self.team
+        if team is None:
+            raise AppError(
+                "No team library server is set, so Hearth cannot add to the team library.",
+                "Name it with: hearth settings set library_server_url http://HOST:PORT",
+            )
+        name = team_name(col)
+        self.store.set_status(col, sha, "indexing")
+        chunks = self.store.chunks_of(sha)
+        doc = self.store.document(sha)
+        title = str(doc["title"]) if doc is not None else ""
+        file = Path(path).name if path else sha[:12]
+        share = page_count / max(1, len(chunks))
+        try:
+            if not team.has_document(name, sha):
+                for at in range(0, len(chunks), EMBED_BATCH):
+                    cancel.raise_if_cancelled()
+                    batch = chunks[at : at + EMBED_BATCH]
+                    vectors = self.embedder.encode([c.text for c in batch], batch_size=EMBED_BATCH)
+                    team.upsert_passages(name, batch, vectors, title, file)
+                    progress.embedded(share * len(batch))
+                    yield progress.event(label, path, col, page_count)
+                size = int(doc["size"]) if doc is not None else 0
+                pages = self.store.pages_of(sha)
+                team.publish(name, TeamDocument(sha, title, file, size, len(pages), len(chunks)), pages)
+            else:
+                progress.embedded(page_count)
+        except TeamUnavailable as exc:
+            raise TeamUnavailable(
+                exc.user_message + " The documents not yet shared are kept queued.",
+                "Run the same add again when the server answers: it resumes where it stopped.",
+                detail=exc.detail,
+            ) from exc
+        self.store.set_status(col, sha, "ready")
+        result.ready += 1
+        result.pages += page_count
+        result.chunks += len(chunks)
 
     # -- indexing
 
@@ -565,6 +789,8 @@ class Library:
 
     def _index_pending(self, result: AddResult, cancel: CancelToken) -> Generator[Event, None, None]:
         work = self.store.pending()
+        if self.team is None:  # shared documents wait for a team library server
+            work = [(col, sha) for col, sha in work if not is_shared(col)]
         if not work:
             return
         self._warm_embedder()
@@ -684,6 +910,9 @@ class Library:
         result: AddResult,
         cancel: CancelToken,
     ) -> Generator[Event, None, None]:
+        if is_shared(col):
+            yield from self._share(col, sha, label, path, page_count, progress, result, cancel)
+            return
         self.store.set_status(col, sha, "indexing")
         chunks = self.store.chunks_of(sha)
         share = page_count / max(1, len(chunks))
@@ -699,6 +928,11 @@ class Library:
         result.ready += 1
         result.pages += page_count
         result.chunks += len(chunks)
+
+
+def _cached(row: FileRow) -> bool:
+    """A row of the team library's cache (a document someone shared), not a file on this computer."""
+    return is_shared(row.collection) and not Path(row.path).is_absolute()
 
 
 def future_wait(future: Future[Any], timeout: float) -> None:
