@@ -120,15 +120,7 @@ def run(args: argparse.Namespace) -> int:
 
         return run_chat(args)
     settings = open_settings()
-    store = None if args.no_save else open_store()
-    saved = None
-    if args.resume:
-        try:
-            saved = (store or open_store()).chat(args.resume)
-        except KeyError:
-            raise AppError(
-                f"There is no saved conversation {args.resume}.", "`hearth chats list` shows them."
-            ) from None
+    store, saved = kept_chat(args)
     runtime, choice = open_runtime(settings, args.model or (saved.model if saved else None))
     if saved is not None and store is not None:
         history = store.history(saved.id)
@@ -147,6 +139,19 @@ def run(args: argparse.Namespace) -> int:
             return _interactive(turn, history, choice, keeper)
     finally:
         turn.close()
+
+
+def kept_chat(args: argparse.Namespace) -> tuple[ChatStore | None, Any]:
+    """The chat store (None with --no-save) and the conversation --resume names (None without)."""
+    store = None if args.no_save else open_store()
+    if not args.resume:
+        return store, None
+    try:
+        return store, (store or open_store()).chat(args.resume)
+    except KeyError:
+        raise AppError(
+            f"There is no saved conversation {args.resume}.", "`hearth chats list` shows them."
+        ) from None
 
 
 class _Keeper:

@@ -57,21 +57,13 @@ def run_chat(args: argparse.Namespace) -> int:
 
 
 def compare_turn(args: argparse.Namespace, question: str, models: Sequence[str]) -> int:
-    from desktop.services.chats import open_store
+    from desktop.cli.chat import kept_chat
     from desktop.services.compare import model_answer, planned_opener
 
     settings = open_settings()
-    store = None if args.no_save else open_store()
-    saved = None
-    if args.resume:
-        try:
-            saved = (store or open_store()).chat(args.resume)
-        except KeyError:
-            raise AppError(
-                f"There is no saved conversation {args.resume}.", "`hearth chats list` shows them."
-            ) from None
-        if not models[0]:
-            models = [saved.model, *models[1:]]
+    store, saved = kept_chat(args)
+    if saved is not None and not models[0]:
+        models = [saved.model, *models[1:]]
     if saved is not None and store is not None:
         history = store.history(saved.id)
     else:
