@@ -134,3 +134,23 @@ def test_a_new_question_cancels_a_comparison_that_said_nothing(
     assert compare_view(answer) is None  # nothing said: the answer is shown as before
     assert "compare" not in chat.store.messages(chat.chat_id)[1].meta
     assert answer.body.isVisibleTo(answer)
+
+
+def test_no_compare_in_the_chat_of_an_opened_document(qtbot: Any, make_window: Any) -> None:
+    window = make_window()
+    chat = window.chat
+    store = chat.store
+    doc = store.create_chat("report.pdf", model="fake-model")
+    store.add_message(doc.id, "user", "Summarize report.pdf", {"kind": "summary_request"})
+    store.add_message(doc.id, "assistant", "It says things.", {"kind": "summary", "source": "/x/report.pdf"})
+    store.add_message(doc.id, "user", "Who wrote it?")
+    store.add_message(doc.id, "assistant", "Ann.", {"stats": {}})
+    chat.open_chat(doc.id)
+    last = chat.view.messages()[-1]
+    assert last.text == "Ann." and not last.compare_button.isVisibleTo(last)
+    plain = store.create_chat("plain", model="fake-model")
+    store.add_message(plain.id, "user", "Hi")
+    store.add_message(plain.id, "assistant", "Hello.", {"stats": {}})
+    chat.open_chat(plain.id)
+    last = chat.view.messages()[-1]
+    assert last.compare_button.isVisibleTo(last)

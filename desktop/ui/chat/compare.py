@@ -241,16 +241,25 @@ class Comparer(QObject):
         return self._handle is not None and not self._handle.done
 
     def can_compare(self, widget: MessageWidget) -> bool:
-        """On the last answer of a chat (not a summary), when nothing is answering."""
+        """On the last answer of a chat, when nothing is answering; not in the chat of an opened
+        document (its answers come from that document, which a comparison does not search)."""
+        from desktop.ui.chat.panel import document_of
+
         widgets = self.panel.view.messages()
-        return (
-            bool(widgets)
+        if not (
+            widgets
             and widget is widgets[-1]
             and widget.role == "assistant"
             and not widget.page_links
             and widget.property("message_id") is not None
+            and self.panel.chat_id is not None
             and not self.panel.answering
-        )
+        ):
+            return False
+        try:
+            return document_of(self.panel.store.messages(self.panel.chat_id)) is None
+        except AppError:
+            return False
 
     # -- choosing the second model
 
