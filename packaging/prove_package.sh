@@ -48,8 +48,10 @@ ROOT=$WORK/root
 mkdir -p "$ROOT/var/lib/dpkg/info" "$ROOT/var/lib/dpkg/updates"
 : > "$ROOT/var/lib/dpkg/status"
 DPKG=(dpkg "--root=$ROOT" --force-not-root --force-script-chrootless --force-depends)
-"${DPKG[@]}" -i "$DEB" >/dev/null
-"${DPKG[@]}" --verify hearth || fail "dpkg --verify after install"
+# (dpkg lists the system libraries in Depends as missing from this empty root: the app uses the host's.)
+"${DPKG[@]}" -i "$DEB" >"$WORK/dpkg-install.log" 2>&1 || { cat "$WORK/dpkg-install.log"; fail "dpkg -i"; }
+# dpkg --verify prints a line per changed file (and exits 0 either way, in dpkg 1.21).
+[ -z "$("${DPKG[@]}" --verify hearth)" ] || fail "dpkg --verify after install: $("${DPKG[@]}" --verify hearth)"
 [ -x "$ROOT/opt/hearth/hearth" ] && [ -L "$ROOT/usr/bin/hearth" ] || fail "layout"
 pass "installed: $(find "$ROOT" -path "$ROOT/var" -prune -o -type f -print | wc -l) files; dpkg --verify clean"
 
@@ -100,7 +102,7 @@ fi
 pass "hearth doctor --selftest (no network, no checkout)"
 answer=$("${APP_ENV[@]}" hearth chat --once "Say hello in five words." --json)
 printf '%s\n' "$answer" | head -c 600; echo
-printf '%s' "$answer" | grep -q '"text"' || fail "hearth chat --once gave no answer"
+printf '%s' "$answer" | grep -q '"answer": "[^"]' || fail "hearth chat --once gave no answer"
 pass "one-shot chat answered"
 
 # The .desktop entry's Exec line, as a file manager runs it: %F = the files, one argument each.
@@ -168,8 +170,9 @@ with open(path, "r+b") as f:
 PYFLIP
 }
 flip "$MODEL"
-if out=$("${DPKG[@]}" --verify hearth); then fail "dpkg --verify missed a changed byte"; fi
+out=$("${DPKG[@]}" --verify hearth)
 printf '%s\n' "$out"
+[ -n "$out" ] || fail "dpkg --verify missed a changed byte"
 grep -q "${MODEL#"$ROOT"}" <<<"$out" || fail "dpkg --verify did not name the file"
 pass "dpkg --verify names the changed model file"
 BUNDLE="$WORK/USB stick/hearth-offline"
