@@ -31,6 +31,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import os
 import re
 import socket
 import threading
@@ -195,15 +196,25 @@ class TeamLibrary:
         from chromadb.api.shared_system_client import SharedSystemClient as Shared
 
         with _CONNECTING:  # chromadb keeps its clients' systems in one process-wide table
+            _bypass_proxies(self.address.host if ip_literal(host.strip("[]")) is None else host.strip("[]"))
             before = set(Shared._identifier_to_system)
             client = chromadb.HttpClient(
                 host=host, port=self.address.port, ssl=self.address.scheme == "https", settings=settings
             )
             self._systems = [i for i in Shared._identifier_to_system if i not in before]
-        # chromadb's httpx session waits forever by default: bound every later request too.
-        session = getattr(getattr(client, "_server", None), "_session", None)
+        # chromadb's HTTP session waits forever and follows proxy variables (HTTP_PROXY …): a
+        # session of the same kind instead, bounded by timeouts and going only to the server named.
+        server = getattr(client, "_server", None)
+        session = getattr(server, "_session", None)
         if session is not None:
-            session.timeout = (self.connect_timeout_s, self.timeout_s, self.timeout_s, self.timeout_s)
+            bounded = type(session)(
+                timeout=(self.connect_timeout_s, self.timeout_s, self.timeout_s, self.timeout_s),
+                limits=server.http_limits,  # type: ignore[union-attr]
+                trust_env=False,
+                headers=session.headers,
+            )
+            session.close()
+            server._session = bounded  # type: ignore[union-attr]
         self._client = client
         return client
 
@@ -412,6 +423,21 @@ class TeamLibrary:
                 system.stop()
             except Exception:  # best effort on shutdown
                 log.debug("closing the team library client failed", exc_info=True)
+
+
+_PROXY_VARIABLES = ("HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY", "http_proxy", "https_proxy", "all_proxy")
+
+
+def _bypass_proxies(host: str) -> None:
+    """The team library is reached directly, never through a proxy the environment names: chromadb's
+    client follows HTTP_PROXY … in its first requests, before its session can be replaced, so the
+    server's host goes on NO_PROXY (only when a proxy variable is set)."""
+    if not any(os.environ.get(name) for name in _PROXY_VARIABLES):
+        return
+    for key in ("NO_PROXY", "no_proxy"):
+        hosts = [h.strip() for h in os.environ.get(key, "").split(",") if h.strip()]
+        if host not in hosts:
+            os.environ[key] = ",".join([*hosts, host])
 
 
 def team_from_settings(settings: Any, embedder_identity: str | None = None) -> tuple[TeamLibrary | None, str]:
