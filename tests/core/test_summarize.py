@@ -486,3 +486,27 @@ def test_lines_that_do_not_recur_are_kept() -> None:
     ]
     assert strip_running_lines(pages) == tuple(pages)
     assert strip_running_lines(pages[:1]) == tuple(pages[:1])
+
+
+def test_an_overview_sentence_stitched_from_unrelated_sentences_is_dropped() -> None:
+    """Read in a real grounded summary of a team update (SmolLM2-135M): "The document is a report on
+    the new intake form, which was launched Monday and will be available for four days in December"
+    — every word is in the text, from three sentences, and the claim is in none. A checked sentence
+    may fuse two sentences, not more; the key points (quotes) are unaffected."""
+    from desktop.core.summarize.points import _Sources, _Unit
+
+    units = [
+        _Unit("The new intake form went live on Monday.", (1,), 9),
+        _Unit("In its first four days 212 people used it, against about 150 a week.", (1,), 16),
+        _Unit("The volunteer rota for December is still short of six evening shifts.", (1,), 14),
+        _Unit("The boiler in the back office was serviced on Wednesday.", (1,), 11),
+    ]
+    sources = _Sources(units)
+    stitched = (
+        "The document is a report on the new intake form, which was launched Monday and will be "
+        "available for four days in December."
+    )
+    assert sources.attribute(stitched, 0.6) is not None  # what the bag-of-words check let through
+    assert sources.attribute(stitched, 0.6, within=2) is None
+    fused = "The new intake form went live on Monday and 212 people used it in its first four days."
+    assert sources.attribute(fused, 0.6, within=2) == (1,)

@@ -44,13 +44,21 @@ class _Sources:
         """
         return self.support.has_specifics_of(text)
 
-    def attribute(self, text: str, min_support: float) -> tuple[int, ...] | None:
-        """Pages of the sources `text` was written from; None when too little of it is in them."""
+    def attribute(self, text: str, min_support: float, within: int | None = None) -> tuple[int, ...] | None:
+        """Pages of the sources `text` was written from; None when too little of it is in them.
+
+        `within`: the words must be found in that many sources at most (the best ones), not
+        scattered over all of them: "launched Monday and available for four days in December"
+        takes its words from three unrelated sentences and says something none of them says."""
         mine = content_words(text)
         if not mine:
             return None
         hits = [len(mine & w) for w in self.words]
-        covered = set().union(*(mine & w for w in self.words)) if self.words else set()
+        if within is not None:
+            top = sorted(range(len(hits)), key=lambda i: -hits[i])[:within]
+            covered = set().union(*(mine & self.words[i] for i in top)) if top else set()
+        else:
+            covered = set().union(*(mine & w for w in self.words)) if self.words else set()
         if len(covered) < min(2, len(mine)) or len(covered) / len(mine) < min_support:
             return None
         best = max(hits)
@@ -138,7 +146,8 @@ class _PointCollector:
             self.dropped["duplicate"] += 1
             self.rejected_in_a_row += 1
             return None
-        pages = self.sources.attribute(text, self.min_support)
+        # A checked sentence (strict: the grounded overview) may fuse two sentences, not more.
+        pages = self.sources.attribute(text, self.min_support, within=2 if self.strict else None)
         if pages is None or (self.strict and not self.sources.has_specifics_of(text)):
             self.dropped["unsupported"] += 1
             self.rejected_in_a_row += 1
