@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -14,6 +15,9 @@ from desktop.services import privacy
 privacy.install()
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 os.environ.setdefault("HEARTH_PASSPHRASE", "hearth tests: not a secret")  # stores encrypted, headless
+# One model-check verdict file for the run (services/model_check.py): checked once, not per data dir.
+_CHECKS = os.path.join(tempfile.gettempdir(), f"hearth-checks-{os.getpid()}.json")
+os.environ.setdefault("HEARTH_MODEL_CHECKS", _CHECKS)
 
 REPO = Path(__file__).resolve().parents[1]
 SHARED = REPO.parent / "shared"

@@ -70,7 +70,17 @@ def run_list(args: argparse.Namespace) -> int:
     entries = models.list_models(skipped=skipped)
     selected = str(open_settings()["model"]) or models.DEFAULT_NAME
     if args.json:
-        print_json([{**e.to_dict(), "selected": e.name == selected} for e in entries])
+        from desktop.services import model_check
+
+        kept = model_check.load_verdicts()
+
+        def check(path: str) -> dict[str, Any] | None:  # the faithfulness check's verdict, once run
+            verdict = model_check.cached_verdict(path, kept)
+            return verdict.to_dict() if verdict else None
+
+        print_json(
+            [{**e.to_dict(), "selected": e.name == selected, "quality_check": check(e.path)} for e in entries]
+        )
         return 0
     if not entries:
         print("No models. Run `make install` for the bundled one, or `hearth models import PATH`.")

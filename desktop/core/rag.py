@@ -438,7 +438,9 @@ def check_question(question: str) -> str:
 
 
 def pick_mode(request: AskRequest, engine: Any) -> str:
-    """grounded or checked: as asked, else by the model's size (unknown size: grounded)."""
+    """grounded or checked: as asked, else by the model's size (unknown size: grounded). The use
+    cases (services/tasks.py) ask for a mode by the model's measured faithfulness check
+    (services/model_check.py) where it has one; the size rule is what `auto` falls back to."""
     if request.mode not in ASK_MODES:
         raise AppError(f"Unknown answer mode {request.mode!r}.", f"Choose one of: {', '.join(ASK_MODES)}.")
     if request.mode != "auto":

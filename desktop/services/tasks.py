@@ -76,13 +76,16 @@ def answer(
     def job(cancel: CancelToken) -> Generator[Event, None, Answer]:
         from desktop.core.rag import ask_job
 
+        asked = str(settings["answer_mode"]) if mode is None else mode
+        if asked == "auto":  # the model's measured check decides, where it has one
+            asked = (yield from _measured_mode(runtime, cancel, "answer")) or asked
         request = answer_request(
             question,
             collections,
             settings,
             n_ctx=runtime.n_ctx if n_ctx is None else n_ctx,
             history=history,
-            mode=str(settings["answer_mode"]) if mode is None else mode,
+            mode=asked,
             document=document,
             model_params=getattr(runtime, "n_params", None) if model_params is None else model_params,
         )
@@ -218,12 +221,15 @@ def summarize(
 
         doc = yield from read(cancel)
         cancel.raise_if_cancelled()
+        asked = str(settings["summary_mode"]) if mode is None else mode
+        if asked == "auto":  # the model's measured check decides, where it has one
+            asked = (yield from _measured_mode(runtime, cancel, "summary")) or asked
         request = SummaryRequest(
             doc.pages,
             title=doc.title,
             style=str(settings["summary_style"]) if style is None else style,
             length=length,
-            mode=str(settings["summary_mode"]) if mode is None else mode,
+            mode=asked,
             model_params=getattr(runtime, "n_params", None) if model_params is None else model_params,
         )
         from desktop.core.team import SMALL, role_for
@@ -240,6 +246,18 @@ def summarize(
         return replace(summary, stats=stats)
 
     return job
+
+
+def _measured_mode(runtime: Any, cancel: CancelToken, kind: str) -> Generator[Event, None, str | None]:
+    """What `auto` means for this model by its faithfulness check (services/model_check.py; run
+    once per model, here, on the lane that owns it), or None: no local model file to check, or
+    not measured (the size rule then decides)."""
+    from desktop.services import model_check
+
+    verdict = yield from model_check.verdict_for(runtime, cancel)
+    if verdict is None:
+        return None
+    return verdict.answer_mode() if kind == "answer" else verdict.summary_mode()
 
 
 def _model_label(runtime: Any) -> str:
