@@ -68,7 +68,8 @@ def run_list(args: argparse.Namespace) -> int:
 
     skipped: list[tuple[str, str]] = []
     entries = models.list_models(skipped=skipped)
-    selected = str(open_settings()["model"]) or models.DEFAULT_NAME
+    settings = open_settings()
+    selected = str(settings["model"]) or models.DEFAULT_NAME
     if args.json:
         from desktop.services import model_check
 
@@ -117,6 +118,13 @@ def run_list(args: argparse.Namespace) -> int:
             f"\n{len(found)} model(s) found on this computer ({', '.join(apps)}), used where they are "
             "(nothing copied). * = the default; change it with `hearth models use NAME`."
         )
+    if str(settings["model_team"]) == "on":  # the team's routing policy (core/team.py)
+        from desktop.core import team
+
+        small = str(settings["team_small_model"]) or models.DEFAULT_NAME
+        print(f"\nModel team on: the chat model writes; {inline(small)} is the small model.")
+        for line in team.describe(True):
+            print(f"  {line}")
     if skipped:
         print("\nNot listed:")
         for where, reason in skipped:

@@ -86,3 +86,18 @@ def test_open_runtime_builds_the_team_from_settings(data_dir: Path, tmp_path: Pa
     # nor for checks of this computer's engine
     runtime, _ = open_runtime(settings, str(large_path), server=False)
     assert not isinstance(runtime, TeamRuntime)
+
+
+def test_models_list_shows_the_team_policy_when_it_is_on(data_dir: Path, capsys) -> None:  # type: ignore[no-untyped-def]
+    from desktop.cli import main
+
+    assert main(["models", "list"]) == 0
+    assert "Model team" not in capsys.readouterr().out
+    settings = SettingsStore(data_dir / "settings.json")
+    settings.set("model_team", "on")
+    settings.save()
+    assert main(["models", "list"]) == 0
+    out = capsys.readouterr().out
+    assert "Model team on" in out
+    for r in team.POLICY:
+        assert f"  {r.job}: " in out
