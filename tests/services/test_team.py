@@ -5,6 +5,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
+
 from desktop.core import team
 from desktop.core.jobs import run_job
 from desktop.core.settings import SettingsStore
@@ -32,7 +34,12 @@ def _read(pages: tuple[Page, ...]) -> tasks.PagesJob:
     return job
 
 
-def test_summary_map_steps_run_on_the_small_model_and_the_stats_name_both(data_dir: Path) -> None:
+def test_summary_map_steps_run_on_the_small_model_and_the_stats_name_both(
+    data_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The mechanism, with a policy that gives the map step to the small model (the measured policy
+    # does not: see the next test).
+    monkeypatch.setitem(team._BY_JOB, "summary_map", team.Route("summary_map", team.SMALL, "test"))
     settings = SettingsStore(data_dir / "settings.json")
     large = NamedEngine("/models/large-0.5b.gguf", 2048)
     small = NamedEngine("/models/small-135m.gguf", 2048)
@@ -40,7 +47,6 @@ def test_summary_map_steps_run_on_the_small_model_and_the_stats_name_both(data_d
     assert team_small(runtime) is small and runtime.n_ctx == 2048  # the rest is the chat model's
     job = tasks.summarize(runtime, _read(topic_pages(30)), settings, mode="abstractive")
     summary = run_job(job)
-    assert team.role_for("summary_map", True) == team.SMALL  # the policy this test relies on
     assert summary.stats["model"] == "large-0.5b.gguf"
     assert summary.stats["map_model"] == "small-135m.gguf"
     assert len(small.calls) >= summary.stats["sections"] > 1 and len(large.calls) == 1
@@ -49,6 +55,17 @@ def test_summary_map_steps_run_on_the_small_model_and_the_stats_name_both(data_d
 
     alone = NamedEngine("/models/large-0.5b.gguf", 2048)
     summary = run_job(tasks.summarize(alone, _read(topic_pages(30)), settings, mode="abstractive"))
+    assert summary.stats["model"] == "large-0.5b.gguf" and "map_model" not in summary.stats
+
+
+def test_the_measured_policy_keeps_the_map_steps_on_the_chat_model(data_dir: Path) -> None:
+    settings = SettingsStore(data_dir / "settings.json")
+    large = NamedEngine("/models/large-0.5b.gguf", 2048)
+    small = NamedEngine("/models/small-135m.gguf", 2048)
+    summary = run_job(
+        tasks.summarize(TeamRuntime(large, small), _read(topic_pages(30)), settings, mode="abstractive")
+    )
+    assert small.calls == [] and len(large.calls) > summary.stats["sections"] > 1
     assert summary.stats["model"] == "large-0.5b.gguf" and "map_model" not in summary.stats
 
 
