@@ -77,8 +77,8 @@ def answer(
         from desktop.core.rag import ask_job
 
         asked = str(settings["answer_mode"]) if mode is None else mode
-        if asked == "auto":  # the model's measured check decides, where it has one
-            asked = (yield from _measured_mode(runtime, cancel, "answer")) or asked
+        if asked == "auto":  # the model's measured check decides where it was run; never run here:
+            asked = _kept_mode(runtime, "answer") or asked  # evidence first, no model before it
         request = answer_request(
             question,
             collections,
@@ -246,6 +246,19 @@ def summarize(
         return replace(summary, stats=stats)
 
     return job
+
+
+def _kept_mode(runtime: Any, kind: str) -> str | None:
+    """What `auto` means for this model by a faithfulness check already run (None: not checked yet,
+    and the size rule decides). An answer never waits for the check: its evidence comes first and
+    an abstention starts no model; the window runs the check when idle (Session.check_model)."""
+    from desktop.services import model_check
+
+    path = model_check.local_model_path(runtime)
+    verdict = model_check.cached_verdict(path) if path is not None else None
+    if verdict is None:
+        return None
+    return verdict.answer_mode() if kind == "answer" else verdict.summary_mode()
 
 
 def _measured_mode(runtime: Any, cancel: CancelToken, kind: str) -> Generator[Event, None, str | None]:

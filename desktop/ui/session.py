@@ -145,6 +145,26 @@ class Session(QObject):
         self.model, self.load_error = model, None
         log.info("model ready: %s on %s", model.name, model.backend)
         emit(self.model_ready, model)
+        self.check_model()
+
+    def check_model(self) -> JobHandle | None:
+        """Run the loaded model's faithfulness check (services/model_check.py) while the window is
+        idle, once per model file: `auto` answers and summaries then follow it. It runs as the
+        "answer" job, so a question or a summary cancels it (it is tried again at the next load);
+        a job already answering is never cancelled for it."""
+        if self.runtime is None or self.runner.closed or self.runner.running("answer") is not None:
+            return None
+        from desktop.services import model_check
+
+        runtime = self.runtime
+        path = model_check.local_model_path(runtime)
+        if path is None or model_check.cached_verdict(path) is not None:
+            return None
+
+        def job(cancel: CancelToken) -> Generator[Event, None, Any]:
+            return (yield from model_check.verdict_for(runtime, cancel))
+
+        return self.runner.create("llm", job, name="model check", replaces="answer").start()
 
     def _on_load_failed(self, error: Any) -> None:
         self.model = None

@@ -206,3 +206,25 @@ class _Closable:
 
     def close(self) -> None:
         self._closed.set()
+
+
+def test_the_model_check_runs_when_idle_and_a_question_cancels_it(
+    qtbot: Any, make_window: Any, fake_runtime: Any, tmp_path: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The faithfulness check (services/model_check.py) never delays an answer: the window runs it
+    after the model loads, as the "answer" job, and the first question cancels it."""
+    from desktop.services import model_check
+
+    gguf = tmp_path / "model.gguf"
+    gguf.write_bytes(b"GGUF")
+    monkeypatch.setenv("HEARTH_MODEL_CHECKS", str(tmp_path / "checks.json"))
+    fake_runtime.model_path = str(gguf)
+    fake_runtime.delay_s = 0.05  # a check that takes a while
+    window = make_window()
+    qtbot.waitUntil(lambda: window.session.runner.running("answer") is not None, timeout=10_000)
+    check = window.session.runner.running("answer")
+    assert check is not None and check.name == "model check"
+    with qtbot.waitSignal(window.chat.answer_finished, timeout=20_000) as done:
+        window.chat.ask("Hello?")
+    assert done.args == ["succeeded"] and check.done
+    assert model_check.cached_verdict(gguf) is None  # cancelled, so not kept: tried again next load

@@ -74,6 +74,9 @@ def test_cited_answer_while_a_folder_indexes_never_stalls_and_opens_the_page(
     index(qtbot, window, [folder / "village_energy.pdf"])
     window.library.set_asked(("default",))
     window.chat.set_collections(("default",))
+    if window.session.model is None:  # the question must find the model ready, not wait for its
+        with qtbot.waitSignal(window.session.model_ready, timeout=180_000):  # load (slow on a
+            pass  # busy machine, and longer where the first kernels crash) while the folder indexes
 
     more = tmp_path / "more"
     more.mkdir()
