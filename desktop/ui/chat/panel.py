@@ -22,7 +22,6 @@ from desktop.core.errors import AppError
 from desktop.core.events import EtaSmoother, Event, Notice, Progress, Sources, format_eta
 from desktop.core.jobs import CancelToken
 from desktop.ui import messages
-from desktop.ui.chat.compare import Comparer
 from desktop.ui.chat.sidebar import ConversationList
 from desktop.ui.chat.view import ChatView
 from desktop.ui.jobs import JobBug, JobHandle
@@ -33,6 +32,7 @@ from desktop.ui.session import Session
 if TYPE_CHECKING:  # imported on first use: the first frame needs none of them
     from desktop.core.types import ChatMessage
     from desktop.services.chats import ChatStore, StreamingAnswer
+    from desktop.ui.chat.compare import Comparer
     from desktop.ui.chat.message_view import MessageWidget
 
 log = logging.getLogger("desktop.ui.chat")
@@ -136,7 +136,7 @@ class ChatPanel(QSplitter):
         self._answer_meta: dict[str, Any] = {}
         self.pending_collections: tuple[str, ...] = ()  # what the next new chat will ask
         self.summary_ranker: RankerFactory | None = default_ranker
-        self.comparer = Comparer(self)  # "Compare with…" on the last answer (ui/chat/compare.py)
+        self._comparer: Comparer | None = None  # "Compare with…" (ui/chat/compare.py), made on first use
 
         self.sidebar.chat_selected.connect(self.open_chat)
         self.sidebar.new_requested.connect(self.new_chat)
@@ -144,6 +144,15 @@ class ChatPanel(QSplitter):
         self.view.send_requested.connect(self.ask)
         self.view.stop_requested.connect(self.stop)
         session.data_reset.connect(self._on_data_reset)
+
+    @property
+    def comparer(self) -> Comparer:
+        """Side by side (ui/chat/compare.py), imported and made on first use: not before the first frame."""
+        if self._comparer is None:
+            from desktop.ui.chat.compare import Comparer
+
+            self._comparer = Comparer(self)
+        return self._comparer
 
     def load(self) -> None:
         """List the stored chats (opens chats.sqlite). The window calls it once it has painted."""
@@ -248,7 +257,9 @@ class ChatPanel(QSplitter):
 
     @property
     def answering(self) -> bool:
-        return (self._answer is not None and not self._answer.done) or self.comparer.running
+        return (self._answer is not None and not self._answer.done) or (
+            self._comparer is not None and self._comparer.running
+        )
 
     def ask(self, question: str) -> JobHandle | None:
         """Store the question, show it, and stream an answer. A running answer is cancelled first."""
@@ -334,7 +345,8 @@ class ChatPanel(QSplitter):
     def stop(self) -> None:
         """Stop the answer now. What the user saw is kept and stored at once, so a question asked
         right after lands after it in the history; the job's own late `cancelled` is then ignored."""
-        self.comparer.stop()
+        if self._comparer is not None:
+            self._comparer.stop()
         handle, widget = self._answer, self._answer_widget
         if handle is None or handle.done or widget is None or self.chat_id is None:
             return
