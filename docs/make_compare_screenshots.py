@@ -13,7 +13,7 @@ import shutil
 import sys
 from pathlib import Path
 
-from shots import OUT, rerun_under_xvfb, settle, throwaway_data, wait_for
+from shots import OUT, real_window, rerun_under_xvfb, settle, throwaway_data, wait_for
 
 QUESTION = "In two sentences: why do leaves change colour in autumn?"
 
@@ -33,20 +33,8 @@ def main() -> int:
         print(f"No second model at {other}; give a GGUF path.", file=sys.stderr)
         return 1
     data = throwaway_data()
-    from PySide6.QtWidgets import QApplication
 
-    from desktop.core.settings import SettingsStore
-    from desktop.ui.main_window import MainWindow
-    from desktop.ui.session import Session
-    from desktop.ui.theme import apply_theme
-
-    SettingsStore(data / "settings.json").update({"threads": 1, "temperature": 0.0, "max_answer_tokens": 90})
-    app = QApplication(sys.argv)
-    app.setApplicationName("Hearth")
-    apply_theme(app, "light")
-    window = MainWindow(Session())
-    window.dialogs_enabled = False
-    window.resize(1440, 900)
+    _app, window = real_window(data, {"threads": 1, "temperature": 0.0, "max_answer_tokens": 90})
     window.show()
     wait_for(window.session.model_ready)
     window.banner.setVisible(False)  # a note about this machine's CPU is not what these show

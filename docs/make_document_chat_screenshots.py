@@ -13,7 +13,7 @@ from __future__ import annotations
 import shutil
 import sys
 
-from shots import OUT, rerun_under_xvfb, settle, throwaway_data, wait_for
+from shots import OUT, real_window, rerun_under_xvfb, settle, throwaway_data, wait_for
 
 PAGES = [
     "Tenancy agreement for the flat at 14 Harbour Row. The tenancy starts on 1 March 2026 and runs "
@@ -31,25 +31,13 @@ def main() -> int:
     if status is not None:
         return status
     data = throwaway_data()
-    from PySide6.QtWidgets import QApplication
 
-    from desktop.core.settings import SettingsStore
-    from desktop.ui.main_window import MainWindow
-    from desktop.ui.session import Session
-    from desktop.ui.theme import apply_theme
     from tests.ui.conftest import write_pdf
 
     docs = data.parent / f"{data.name}-docs"
     docs.mkdir()
     lease = write_pdf(docs / "tenancy_agreement.pdf", PAGES)
-    SettingsStore(data / "settings.json").update({"max_answer_tokens": 160, "temperature": 0.0, "threads": 1})
-
-    app = QApplication(sys.argv)
-    app.setApplicationName("Hearth")
-    apply_theme(app, "light")
-    window = MainWindow(Session())
-    window.dialogs_enabled = False
-    window.resize(1440, 900)
+    _app, window = real_window(data, {"max_answer_tokens": 160, "temperature": 0.0, "threads": 1})
 
     def shoot(kind: str) -> None:
         for width, height in ((1440, 900), (800, 600)):

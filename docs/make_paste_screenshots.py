@@ -12,7 +12,7 @@ from __future__ import annotations
 import shutil
 import sys
 
-from shots import OUT, rerun_under_xvfb, settle, throwaway_data, wait_for
+from shots import OUT, real_window, rerun_under_xvfb, settle, throwaway_data, wait_for
 
 TEXT = """Team update — week 48
 
@@ -38,21 +38,10 @@ def main() -> int:
         return status
     data = throwaway_data()
     from PySide6.QtGui import QGuiApplication
-    from PySide6.QtWidgets import QApplication
 
-    from desktop.core.settings import SettingsStore
-    from desktop.ui.main_window import MainWindow
     from desktop.ui.paste_dialog import PasteDialog
-    from desktop.ui.session import Session
-    from desktop.ui.theme import apply_theme
 
-    SettingsStore(data / "settings.json").update({"threads": 1, "temperature": 0.0})
-    app = QApplication(sys.argv)
-    app.setApplicationName("Hearth")
-    apply_theme(app, "light")
-    window = MainWindow(Session())
-    window.dialogs_enabled = False
-    window.resize(1440, 900)
+    _app, window = real_window(data, {"threads": 1, "temperature": 0.0})
     window.show()
     wait_for(window.session.model_ready)
     window.banner.setVisible(False)  # a note about this machine's CPU is not what these show

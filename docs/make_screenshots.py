@@ -21,7 +21,7 @@ import sys
 import textwrap
 from pathlib import Path
 
-from shots import OUT, REPO, rerun_under_xvfb, settle, throwaway_data, wait_for, wait_until
+from shots import OUT, REPO, real_window, rerun_under_xvfb, settle, throwaway_data, wait_for, wait_until
 
 SIZES = ((1440, 900), (800, 600))
 THEMES = ("light", "dark")
@@ -120,11 +120,8 @@ def main() -> int:
     if status is not None:
         return status
     data = throwaway_data()
-    from PySide6.QtWidgets import QApplication, QWidget
+    from PySide6.QtWidgets import QWidget
 
-    from desktop.core.settings import SettingsStore
-    from desktop.ui.main_window import MainWindow
-    from desktop.ui.session import Session
     from desktop.ui.theme import apply_theme
 
     OUT.mkdir(parents=True, exist_ok=True)
@@ -139,14 +136,7 @@ def main() -> int:
     pdfs.scanned(docs / "scanned_invoice.pdf")  # image-only pages: no text layer, needs OCR
     pdfs.truncated(docs / "half_downloaded_report.pdf")  # the first half of a PDF, as after a broken download
     # Screenshots on the machine's defaults, kept short so they are quick to make.
-    SettingsStore(data / "settings.json").update({"max_answer_tokens": 160, "temperature": 0.2, "threads": 1})
-
-    app = QApplication(sys.argv)
-    app.setApplicationName("Hearth")
-    apply_theme(app, "light")
-    window = MainWindow(Session())
-    window.dialogs_enabled = False
-    window.resize(1440, 900)
+    app, window = real_window(data, {"max_answer_tokens": 160, "temperature": 0.2, "threads": 1})
 
     def shot(name: str, widget: QWidget | None = None) -> None:
         settle(300)

@@ -12,7 +12,7 @@ from __future__ import annotations
 import shutil
 import sys
 
-from shots import OUT, rerun_under_xvfb, settle, throwaway_data, wait_for, wait_until
+from shots import OUT, real_window, rerun_under_xvfb, settle, throwaway_data, wait_for, wait_until
 
 QUESTION = "How often should the compost heap be turned?"
 
@@ -22,11 +22,7 @@ def main() -> int:
     if status is not None:
         return status
     data = throwaway_data()
-    from PySide6.QtWidgets import QApplication
 
-    from desktop.core.settings import SettingsStore
-    from desktop.ui.main_window import MainWindow
-    from desktop.ui.session import Session
     from desktop.ui.theme import apply_theme
     from tests import documents
 
@@ -35,14 +31,7 @@ def main() -> int:
     documents.garden_md(docs / "garden_notes.md")
     documents.contract_docx(docs / "services_agreement.docx")
     documents.lisbon_html(docs / "lisbon.html")
-    SettingsStore(data / "settings.json").update({"max_answer_tokens": 120, "temperature": 0.0, "threads": 1})
-
-    app = QApplication(sys.argv)
-    app.setApplicationName("Hearth")
-    apply_theme(app, "light")
-    window = MainWindow(Session())
-    window.dialogs_enabled = False
-    window.resize(1440, 900)
+    app, window = real_window(data, {"max_answer_tokens": 120, "temperature": 0.0, "threads": 1})
 
     window.show()
     wait_for(window.session.model_ready)

@@ -68,3 +68,24 @@ def wait_until(check: Callable[[], bool], timeout_s: float = 120) -> None:
     end = time.monotonic() + timeout_s
     while not check() and time.monotonic() < end:
         settle(50)
+
+
+def real_window(data: Path, settings: dict[str, Any]) -> tuple[Any, Any]:
+    """The real app on `data` (a throwaway_data() folder) with `settings` saved first: the
+    QApplication (light theme) and the MainWindow at 1440×900, not shown yet; dialogs are off so a
+    script is never stopped by one."""
+    from PySide6.QtWidgets import QApplication
+
+    from desktop.core.settings import SettingsStore
+    from desktop.ui.main_window import MainWindow
+    from desktop.ui.session import Session
+    from desktop.ui.theme import apply_theme
+
+    SettingsStore(data / "settings.json").update(settings)
+    app = QApplication(sys.argv)
+    app.setApplicationName("Hearth")
+    apply_theme(app, "light")
+    window = MainWindow(Session())
+    window.dialogs_enabled = False
+    window.resize(1440, 900)
+    return app, window
