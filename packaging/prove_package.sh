@@ -12,7 +12,7 @@
 #    the caches hidden under empty tmpfs mounts; /opt/hearth = the fresh root's /opt/hearth; and
 #    every program run with `env -i` and PATH=<root>/usr/bin (only the package's launcher: no
 #    compiler, no cmake, no python) and HOME in a new folder:
-#      hearth doctor --selftest; hearth chat --once "…"
+#      hearth doctor --selftest; hearth chat --once "…"; hearth library add PDF; hearth ask "…"
 #      under Xvfb, the .desktop entry's Exec line on a PDF: one window, one window process; the
 #      same Exec line on a second PDF hands it over and exits; still one window, one process;
 #      after the window is closed, `hearth chats list` holds a chat named after each file.
@@ -104,6 +104,12 @@ answer=$("${APP_ENV[@]}" hearth chat --once "Say hello in five words." --json)
 printf '%s\n' "$answer" | head -c 600; echo
 printf '%s' "$answer" | grep -q '"answer": "[^"]' || fail "hearth chat --once gave no answer"
 pass "one-shot chat answered"
+# The library too (ChromaDB, the embedder, the PDF reader's child process): not in the list,
+# but the part of the bundle the checks above do not load.
+"${APP_ENV[@]}" hearth library add "$WORK/docs/Quarterly report.pdf" | tail -n1
+"${APP_ENV[@]}" hearth ask "What does the report say about numbers?" --json | grep -q '"citations"' \
+    || fail "hearth ask"
+pass "hearth library add + hearth ask"
 
 # The .desktop entry's Exec line, as a file manager runs it: %F = the files, one argument each.
 EXEC=$(sed -n 's/^Exec=//p' "$ROOT/usr/share/applications/hearth.desktop")
