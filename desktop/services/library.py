@@ -493,7 +493,7 @@ class Library:
         try:
             for name in self.team.collections():
                 self._sync_collection(name)
-        except TeamUnavailable as exc:
+        except AppError as exc:  # not answering, or refusing (another embedder)
             self._team_failed(exc)
         finally:
             self.store.drop_orphan_documents()
@@ -550,23 +550,26 @@ class Library:
             if len(ok) < len(hits):  # added on the server since this run's sync
                 self.sync_team(force=True)
                 ok = self.store.ready_ids([h[0] for h in hits], shared)
-        except TeamUnavailable as exc:
+        except AppError as exc:  # not answering, or refusing (another embedder)
             self._team_failed(exc)
             return []
         return [h for h in hits if h[0] in ok]
 
-    def _team_failed(self, exc: TeamUnavailable) -> None:
-        if self._team_reported or self.team is None:
+    def _team_failed(self, exc: AppError) -> None:
+        """The team library is left out for the rest of this run, and the user told so once."""
+        if self.team is None:
+            return
+        if not self.team.down:
+            self.team.down = exc.user_message
+        if self._team_reported:
             return
         self._team_reported = True
-        self.notices.append(
-            Notice(
-                f"The team library at {self.team.address.display} did not answer; answered from your "
-                "own documents only.",
-                "warning",
-                {"server": self.team.url, "detail": exc.detail or ""},
-            )
-        )
+        if isinstance(exc, TeamUnavailable):
+            message = f"The team library at {self.team.address.display} did not answer; answered from your "
+            message += "own documents only."
+        else:
+            message = f"{exc.user_message} Answered from your own documents only."
+        self.notices.append(Notice(message, "warning", {"server": self.team.url, "detail": exc.detail or ""}))
 
     def take_notices(self) -> list[Notice]:
         out, self.notices = self.notices, []

@@ -179,3 +179,21 @@ def test_another_embedder_is_refused_plainly(server: int, tmp_path: Path) -> Non
     finally:
         first.close()
         other.close()
+
+
+def test_a_library_made_by_another_embedder_is_left_out_with_the_reason(server: int, tmp_path: Path) -> None:
+    docs = tmp_path / "docs"
+    pdfs.corpus(docs, {"harbour": [HARBOUR]})
+    with library(tmp_path / "frank", server, "t6") as frank:
+        run_job(frank.add_job([docs], "team:default"))
+    other = TeamLibrary(
+        parse_server_url(f"http://127.0.0.1:{server}"), "t6", embedder_identity="other/1/fp32/r1"
+    )
+    own = tmp_path / "own"
+    pdfs.corpus(own, {"garden": [GARDEN]})
+    with Library(tmp_path / "grace", shared_embedder(), team=other) as grace:
+        run_job(grace.add_job([own], "default"))
+        hits = grace.vector_search("Who built the Zanthor lighthouse?", ["default", "team:default"], 5)
+        assert [r.title for r in grace.chunks([h[0] for h in hits])] == ["garden"]
+        messages = [n.message for n in grace.take_notices()]
+        assert any("another embedding model" in m and "own documents only" in m for m in messages), messages
