@@ -24,7 +24,7 @@ from desktop.core.jobs import CancelToken, Job
 from desktop.core.requests import Settings, answer_params, answer_request
 
 if TYPE_CHECKING:
-    from desktop.core.rag import Answer, Gather
+    from desktop.core.rag import Answer, AskRequest, Gather, Gathered
     from desktop.core.types import ChatMessage, Completion, Page, Summary
     from desktop.services.llm import RuntimeInfo
 
@@ -90,6 +90,19 @@ def answer(
             model_params=getattr(runtime, "n_params", None) if model_params is None else model_params,
         )
         embed = getattr(retriever, "embed_texts", None)  # the library's embedder scores the evidence
+        notices: list[Event] = []  # the library's, about the search (the team library not answering)
+
+        def gathered(q: str, req: AskRequest, cancel: CancelToken, timings: dict[str, float]) -> Gathered:
+            from desktop.core.rag import gather_evidence
+
+            if gather is not None:
+                found = gather(q, req, cancel, timings)
+            else:
+                found = gather_evidence(retriever, q, req, embed, cancel, timings)
+            take = getattr(retriever, "take_notices", None)
+            notices.extend(take() if take is not None else ())
+            return found
+
         run = ask_job(
             runtime,
             retriever,
@@ -97,9 +110,18 @@ def answer(
             runtime.count_tokens,
             start_model=lambda: runtime.n_ctx,
             embed=embed,
-            gather=gather,
+            gather=gathered,
         )
-        result = yield from run(cancel)
+        inner = run(cancel)
+        while True:  # the search's notices come before the first event after it (the sources)
+            try:
+                event = next(inner)
+            except StopIteration as stop:
+                result: Answer = stop.value
+                break
+            while notices:
+                yield notices.pop(0)
+            yield event
         if result.stats is None:
             return result
         return replace(result, stats=replace(result.stats, model=_model_label(runtime)))

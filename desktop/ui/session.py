@@ -326,6 +326,7 @@ class LaneRetriever:
     def __init__(self, session: Session, cancel: CancelToken) -> None:
         self._session = session
         self._cancel = cancel
+        self._notices: list[Any] = []
 
     def _call(self, fn: Callable[[Any], Any]) -> Any:
         future = self._session.runner.call_between("index", lambda: fn(self._session.library_on_lane()))
@@ -356,9 +357,16 @@ class LaneRetriever:
         from desktop.core.rag import gather_evidence
 
         def gather(lib: Library) -> Gathered:
-            return gather_evidence(lib, question, request, lib.embed_texts, cancel, timings)
+            found = gather_evidence(lib, question, request, lib.embed_texts, cancel, timings)
+            self._notices.extend(lib.take_notices())  # in the same call: the team library's, say
+            return found
 
         return self._call(gather)
+
+    def take_notices(self) -> list[Any]:
+        """What the library said during the last search (taken by the answer use case)."""
+        out, self._notices = self._notices, []
+        return out
 
     def document(self, path: str, collection: str) -> Any:
         """The ready library row of the file at `path`; a file not in the library yet is added to

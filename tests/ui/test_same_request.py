@@ -129,3 +129,28 @@ def test_the_cli_and_the_window_give_the_same_answer(
     for d in (from_cli, from_window):
         d.pop("timings", None)
     assert from_window == from_cli
+
+
+def test_the_librarys_notices_reach_the_window_before_the_sources(
+    qapp: Any, energy_library: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """What the library says during the search (the team library not answering, issue 13) reaches
+    the window's answer as a Notice, in the same index-lane call as the search, before the sources
+    (it reached only `hearth ask`)."""
+    from desktop.core.events import Notice, Sources
+    from desktop.ui.chat.panel import chat_answer_job
+    from desktop.ui.session import Session
+
+    said = Notice("The team library at 10.0.0.5 did not answer; answered from your own documents only.")
+    session = Session(SettingsStore(energy_library / "settings.json"))
+    try:
+        lib = library.Library(energy_library, shared_embedder(), check_index=False)
+        monkeypatch.setattr(lib, "take_notices", lambda: [said])
+        session.library = lib
+        session.runtime = _Runtime(ANSWER)
+        events: list[Any] = []
+        run_job(chat_answer_job(session, ("energy",), (ChatMessage("user", QUESTION),)), events.append)
+    finally:
+        session.close()
+    kinds = [type(e).__name__ for e in events if isinstance(e, Notice | Sources)]
+    assert said in events and kinds.index("Notice") < kinds.index("Sources"), kinds
