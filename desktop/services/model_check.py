@@ -9,9 +9,10 @@ are supported (FAITHFUL_SHARE, on every passage) passes: `auto` then lets it wri
 checked, summaries: abstractive); one that fails stays grounded (quotes, a checked overview).
 
 The verdict is kept in the data dir (`model_checks.json`), keyed by the model file's name, size
-and modification time, so a model is checked at most once (on its first `auto` job, on the lane
-that owns the model, before the job; a time cap ends it "unmeasured", which keeps the size rule
-and is kept too). `hearth models list --json` shows it.
+and modification time, so a model is checked at most once (before its first `auto` summary, on
+the lane that owns the model, and in the window after the model loads; answers only follow a kept
+verdict; a time cap ends it "unmeasured", which keeps the size rule and is kept too).
+`hearth models list --json` shows it.
 """
 
 from __future__ import annotations
