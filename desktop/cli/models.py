@@ -41,6 +41,16 @@ def register(sub: Any) -> None:
     use.add_argument("name", help="a name from `hearth models list`, or a path to a .gguf file")
     use.set_defaults(func=run_use)
 
+    chk = msub.add_parser(
+        "check",
+        help="measure whether a model stays faithful in its own words (auto answers and summaries "
+        "follow the verdict; the window runs it when idle)",
+    )
+    chk.add_argument("name", nargs="?", help="a model name or .gguf path (default: the default model)")
+    chk.add_argument("--again", action="store_true", help="check again even if a verdict is kept")
+    chk.add_argument("--json", action="store_true")
+    chk.set_defaults(func=run_check)
+
     rm = msub.add_parser("remove", help="delete an imported model (the bundled one stays)")
     rm.add_argument("name")
     rm.set_defaults(func=run_remove)
@@ -141,6 +151,33 @@ def run_use(args: argparse.Namespace) -> int:
     settings.set("model", value)
     settings.save()
     print(f"{inline(info.name)} is now the default model.")
+    return 0
+
+
+def run_check(args: argparse.Namespace) -> int:
+    """The model's faithfulness verdict (services/model_check.py): the kept one, or measured now."""
+    from desktop.core.jobs import run_job
+    from desktop.services import model_check
+    from desktop.services.runtime import open_runtime
+
+    settings = open_settings()
+    runtime, choice = open_runtime(settings, args.name, server=False)  # this computer's model file
+    path = choice.model.path
+    verdict = None if args.again else model_check.cached_verdict(path)
+    if verdict is None:
+        progress = ProgressLine()
+        with runtime:
+            verdict = run_job(lambda cancel: model_check.run_check(runtime, path, cancel), progress)
+        progress.clear()
+    if args.json:
+        print_json(verdict.to_dict())
+        return 0
+    answers, summaries = verdict.answer_mode() or "by size", verdict.summary_mode() or "by size"
+    modes = f"auto answers: {answers}, summaries: {summaries}"
+    print(
+        f"{inline(choice.model.name)}: {verdict.result} — {verdict.supported} of {verdict.sentences} "
+        f"sentences supported by their passage ({modes})."
+    )
     return 0
 
 

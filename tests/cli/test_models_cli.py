@@ -203,3 +203,22 @@ def test_a_warm_models_list_loads_no_engine_reader_or_heavy_library(tmp_path: Pa
     assert cold.returncode == 0, cold.stderr
     warm = subprocess.run([sys.executable, "-c", code], env=env, cwd=REPO, capture_output=True, text=True)
     assert warm.stdout.strip().splitlines()[-1] == "[]", warm.stdout + warm.stderr
+
+
+@pytest.mark.slow
+def test_models_check_measures_the_model_once_and_list_shows_the_verdict(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """`hearth models check`: the faithfulness verdict `auto` follows, measured on the real bundled
+    model (or the one this test run already kept); the listing shows the same verdict."""
+
+    assert main(["models", "check", "--json"]) == 0
+    verdict = json.loads(capsys.readouterr().out)
+    assert verdict["model"] == "SmolLM2-135M-Instruct.Q4_1.gguf" and verdict["sentences"] > 0
+    assert verdict["result"] in ("faithful", "unfaithful")
+    assert main(["models", "list", "--json"]) == 0
+    listed = {m["name"]: m for m in json.loads(capsys.readouterr().out)}
+    bundled = next(m for m in listed.values() if m["path"].endswith("SmolLM2-135M-Instruct.Q4_1.gguf"))
+    assert bundled["quality_check"]["result"] == verdict["result"]
+    assert main(["models", "check"]) == 0
+    assert "sentences supported by their passage" in capsys.readouterr().out
