@@ -78,19 +78,11 @@ def reader(args: argparse.Namespace) -> PagesJob:
 
     if args.document is not None:
         doc = library_pages(args.document)  # before minutes of work: an unknown name fails now
-        return _given(doc)
+        return tasks.given(doc)
     if args.file == "-":
-        return _given(tasks.text_pages(sys.stdin.read(), "standard input"))
+        return tasks.given(tasks.text_pages(sys.stdin.read(), "standard input"))
     path = Path(args.file).expanduser()
     return lambda cancel: tasks.file_pages(path, cancel)
-
-
-def _given(doc: Pages) -> PagesJob:
-    def read(cancel: CancelToken) -> Generator[Event, None, Pages]:
-        return doc
-        yield  # a generator that has its pages already
-
-    return read
 
 
 def to_markdown(summary: Summary, source: str) -> str:

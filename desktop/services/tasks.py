@@ -175,6 +175,16 @@ class Pages:
 PagesJob = Job[Pages]
 
 
+def given(doc: Pages) -> PagesJob:
+    """A reading step for pages already in hand (stored pages, pasted or piped text)."""
+
+    def read(cancel: CancelToken) -> Generator[Event, None, Pages]:
+        return doc
+        yield  # a generator that has its pages already
+
+    return read
+
+
 # Runs a blocking call somewhere else (a thread; the window's io lane); must not block the caller.
 Spawn = Callable[[Callable[[], None]], Any]
 
@@ -277,10 +287,7 @@ def _kept_mode(runtime: Any, kind: str) -> str | None:
     from desktop.services import model_check
 
     path = model_check.local_model_path(runtime)
-    verdict = model_check.cached_verdict(path) if path is not None else None
-    if verdict is None:
-        return None
-    return verdict.answer_mode() if kind == "answer" else verdict.summary_mode()
+    return _mode_of(model_check.cached_verdict(path) if path is not None else None, kind)
 
 
 def _measured_mode(runtime: Any, cancel: CancelToken, kind: str) -> Generator[Event, None, str | None]:
@@ -289,10 +296,15 @@ def _measured_mode(runtime: Any, cancel: CancelToken, kind: str) -> Generator[Ev
     not measured (the size rule then decides)."""
     from desktop.services import model_check
 
-    verdict = yield from model_check.verdict_for(runtime, cancel)
+    return _mode_of((yield from model_check.verdict_for(runtime, cancel)), kind)
+
+
+def _mode_of(verdict: Any, kind: str) -> str | None:
+    """The mode a faithfulness verdict gives an answer or a summary (None: no verdict)."""
     if verdict is None:
         return None
-    return verdict.answer_mode() if kind == "answer" else verdict.summary_mode()
+    mode: str | None = verdict.answer_mode() if kind == "answer" else verdict.summary_mode()
+    return mode
 
 
 def _model_label(runtime: Any) -> str:

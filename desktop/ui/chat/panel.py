@@ -713,12 +713,9 @@ def text_summary_job(
     session: Session, doc: Any, ranker: RankerFactory | None
 ) -> Callable[[CancelToken], Generator[Event, None, Any]]:
     """The summary use case on text already in hand (pasted): no reading step."""
+    from desktop.services import tasks
 
-    def read(cancel: CancelToken) -> Generator[Event, None, Any]:
-        return doc
-        yield  # the pages are already here
-
-    return _summarizing(session, read, ranker)
+    return _summarizing(session, tasks.given(doc), ranker)
 
 
 def _summarizing(
