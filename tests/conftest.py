@@ -55,3 +55,17 @@ def runtime(model_path: Path, cpu_plan) -> Iterator[object]:  # type: ignore[no-
     rt.start()
     yield rt
     rt.close()
+
+
+@pytest.fixture
+def adapter_folder(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """A models folder (HEARTH_MODEL_DIRS) with a tiny Phi-3 and a LoRA adapter for it that ends the
+    turn at once at scale 1 and changes nothing at scale 0: tests/ggufs.LORA_PAIR."""
+    from tests.ggufs import BY_NAME, write_family_gguf, write_lora_gguf
+
+    folder = tmp_path / "models"
+    folder.mkdir()
+    write_family_gguf(BY_NAME["phi3"], folder / "tiny-phi3.gguf")
+    write_lora_gguf(BY_NAME["phi3"], folder / "phi3-lora.gguf")
+    monkeypatch.setenv("HEARTH_MODEL_DIRS", str(folder))
+    return folder

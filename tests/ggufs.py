@@ -479,3 +479,7 @@ def write_lora_gguf(
     w.write_tensors_to_file()
     w.close()
     return path
+
+
+# The base + adapter pair the `adapter_folder` fixture (tests/conftest.py) writes.
+LORA_PAIR = "tiny-phi3 + phi3-lora"

@@ -11,20 +11,8 @@ from desktop.core.chat import GenerationParams
 from desktop.core.jobs import CancelToken, drive
 from desktop.core.settings import SettingsStore
 from desktop.core.types import ChatMessage
-from tests.ggufs import ANSWER, BY_NAME, write_family_gguf, write_lora_gguf
-
-PAIR = "tiny-phi3 + phi3-lora"
-
-
-@pytest.fixture
-def adapter_folder(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    """A tiny Phi-3 and an adapter for it that ends the turn at once (at scale 1; scale 0: no change)."""
-    folder = tmp_path / "models"
-    folder.mkdir()
-    write_family_gguf(BY_NAME["phi3"], folder / "tiny-phi3.gguf")
-    write_lora_gguf(BY_NAME["phi3"], folder / "phi3-lora.gguf")
-    monkeypatch.setenv("HEARTH_MODEL_DIRS", str(folder))
-    return folder
+from tests.ggufs import ANSWER
+from tests.ggufs import LORA_PAIR as PAIR
 
 
 def _settings(data_dir: Path, **values: object) -> SettingsStore:

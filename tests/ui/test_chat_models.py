@@ -8,20 +8,8 @@ from typing import Any
 
 import pytest
 
-from tests.ggufs import BY_NAME, write_family_gguf, write_lora_gguf
+from tests.ggufs import LORA_PAIR as PAIR
 from tests.ui.conftest import FakeRuntime
-
-PAIR = "tiny-phi3 + phi3-lora"
-
-
-@pytest.fixture
-def adapter_folder(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    folder = tmp_path / "models"
-    folder.mkdir()
-    write_family_gguf(BY_NAME["phi3"], folder / "tiny-phi3.gguf")
-    write_lora_gguf(BY_NAME["phi3"], folder / "phi3-lora.gguf")
-    monkeypatch.setenv("HEARTH_MODEL_DIRS", str(folder))
-    return folder
 
 
 def named_factory(loaded: list[str]) -> Any:
