@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import os
 import sys
 from pathlib import Path
@@ -10,6 +11,11 @@ from desktop.services import privacy
 
 
 def main(argv: list[str] | None = None) -> int:
+    # No cyclic garbage collection while starting: the start allocates tens of thousands of objects
+    # that all live on (modules, classes, Qt's types), and the collector would walk them again and
+    # again (5 ms of the window's first frame here). The window turns it back on after its first
+    # frame (run_gui), the command line at once.
+    gc.disable()
     privacy.install()  # before anything that could import a networking library
     args = list(sys.argv[1:] if argv is None else argv)
     pdfs = _pdf_arguments(args)  # "Open with Hearth": `hearth report.pdf …` from a file manager
@@ -20,6 +26,7 @@ def main(argv: list[str] | None = None) -> int:
             pass  # Qt or a library it needs is missing: fall back to the terminal
         else:
             return _window(pdfs)
+    gc.enable()
     from desktop.cli import main as cli_main
 
     if pdfs:  # no display: summarize in the terminal, and say how to keep them in the library

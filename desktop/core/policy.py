@@ -31,8 +31,6 @@ from urllib.parse import urlsplit
 from desktop.core.errors import AppError
 from desktop.core.settings import BY_KEY
 
-DEFAULT_POLICY_PATH = "/etc/hearth/policy.json"
-
 # The settings that name another computer, and what Hearth sends to each (shown by the privacy
 # panel and `hearth doctor`).
 SERVER_SETTINGS: dict[str, tuple[str, str]] = {

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import json
 import os
-import tempfile
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -360,6 +359,8 @@ class SettingsStore:
 
     def save(self) -> None:
         """Write atomically: a crash or a full disk never leaves a half-written file."""
+        import tempfile  # here, not at import: the window reads its settings before its first frame
+
         self.path.parent.mkdir(parents=True, exist_ok=True)
         fd, tmp = tempfile.mkstemp(prefix=".settings-", dir=self.path.parent)
         try:

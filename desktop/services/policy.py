@@ -14,7 +14,6 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from desktop.core.policy import (
-    DEFAULT_POLICY_PATH,
     SERVER_SETTINGS,
     Policy,
     PolicyError,
@@ -25,18 +24,11 @@ from desktop.core.policy import (
     parse_policy,
 )
 from desktop.core.settings import SettingsStore
+from desktop.services.policy_file import POLICY_ENV, policy_path
+
+__all__ = ["POLICY_ENV", "policy_path"]  # where the file is: services/policy_file.py
 
 log = logging.getLogger("desktop.policy")
-
-POLICY_ENV = "HEARTH_POLICY_FILE"
-
-
-def policy_path() -> Path:
-    if os.environ.get(POLICY_ENV):
-        return Path(os.environ[POLICY_ENV])
-    if os.name == "nt":  # the system-wide, administrator-only folder on Windows
-        return Path(os.environ.get("PROGRAMDATA", r"C:\ProgramData")) / "Hearth" / "policy.json"
-    return Path(DEFAULT_POLICY_PATH)
 
 
 def load_policy(path: Path | None = None) -> Policy:

@@ -2,7 +2,8 @@
 
 `install_excepthooks()` routes uncaught exceptions from the GUI thread (sys.excepthook, which Qt
 calls for exceptions escaping slots) and from other threads (threading.excepthook) to the message
-channel, which the window shows with `BugDialog`.
+channel, which the window shows with `BugDialog` (desktop/ui/bug_dialog.py, loaded when a bug is
+shown: the hooks are installed before the first frame, and need no widget).
 """
 
 from __future__ import annotations
@@ -13,9 +14,6 @@ import threading
 import traceback
 from types import TracebackType
 from typing import Any
-
-from PySide6.QtGui import QGuiApplication
-from PySide6.QtWidgets import QDialog, QDialogButtonBox, QLabel, QPlainTextEdit, QVBoxLayout, QWidget
 
 from desktop.ui import messages
 
@@ -50,32 +48,3 @@ def install_excepthooks() -> tuple[Any, Any]:
 
 def restore_excepthooks(previous: tuple[Any, Any]) -> None:
     sys.excepthook, threading.excepthook = previous
-
-
-class BugDialog(QDialog):
-    """A plain explanation, and the technical details in a box the user can copy from."""
-
-    def __init__(self, text: str, hint: str, details: str, parent: QWidget | None = None) -> None:
-        super().__init__(parent)
-        self.setWindowTitle("Hearth ran into a problem")
-        self.setAccessibleName("Problem details")
-        layout = QVBoxLayout(self)
-        label = QLabel(f"<b>{text}</b><br>{hint}")
-        label.setWordWrap(True)
-        label.setAccessibleName("What happened")
-        layout.addWidget(label)
-        self.details = QPlainTextEdit(details)
-        self.details.setReadOnly(True)
-        self.details.setAccessibleName("Technical details")
-        self.details.setMinimumSize(560, 220)
-        layout.addWidget(self.details)
-        buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Close)
-        copy = buttons.addButton("Copy details", QDialogButtonBox.ButtonRole.ActionRole)
-        copy.setAccessibleName("Copy details")
-        copy.clicked.connect(self.copy_details)
-        buttons.rejected.connect(self.reject)
-        buttons.accepted.connect(self.accept)
-        layout.addWidget(buttons)
-
-    def copy_details(self) -> None:
-        QGuiApplication.clipboard().setText(self.details.toPlainText())

@@ -8,7 +8,7 @@ the icons it shows.
 
 from __future__ import annotations
 
-from PySide6.QtCore import QByteArray, QRect, QSize, Qt
+from PySide6.QtCore import QByteArray, QRect, QSize
 from PySide6.QtGui import QIcon, QIconEngine, QImage, QPainter, QPixmap
 
 from desktop.ui import theme
@@ -77,8 +77,10 @@ class _Engine(QIconEngine):
         if image is None:
             from PySide6.QtSvg import QSvgRenderer  # the SVG module loads with the first icon drawn
 
-            image = QImage(max(1, width), max(1, height), QImage.Format.Format_ARGB32_Premultiplied)
-            image.fill(Qt.GlobalColor.transparent)
+            w, h = max(1, width), max(1, height)
+            # Transparent from zeroed bytes, copied into an image of its own: `image.fill(colour)`
+            # is first tried as its Qt.GlobalColor overload, which builds Qt's enums (lazy_qt.py).
+            image = QImage(bytes(w * h * 4), w, h, QImage.Format.Format_ARGB32_Premultiplied).copy()
             painter = QPainter(image)
             painter.setRenderHint(QPainter.RenderHint.Antialiasing)
             QSvgRenderer(QByteArray(svg(self.name, color))).render(painter)

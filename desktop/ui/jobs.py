@@ -27,14 +27,12 @@ from __future__ import annotations
 
 import itertools
 import logging
-import queue
 import threading
 import time
 import traceback
 from collections import deque
 from collections.abc import Callable, Generator
-from concurrent.futures import Future
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from PySide6.QtCore import QObject, QTimer, Signal, Slot
 
@@ -46,6 +44,9 @@ from desktop.ui.qtcompat import emit
 log = logging.getLogger("desktop.ui.jobs")
 
 LaneName = Literal["llm", "index", "io"]
+if TYPE_CHECKING:
+    from concurrent.futures import Future
+
 LANE_WORKERS: dict[str, int] = {"llm": 1, "index": 1, "io": 2}
 FLUSH_INTERVAL_MS = 33  # ~30 flushes a second: smooth to the eye, cheap for the GUI thread
 
@@ -168,6 +169,7 @@ class JobHandle(QObject):
         if self.token.cancelled:
             self._finish("cancelled", None)
             return
+
         def step(event: Event) -> None:
             self._push(event)
             between()  # the lane's quick calls (a question's search) run between this job's steps
@@ -206,9 +208,12 @@ class _Lane:
     _WAKE = object()
 
     def __init__(self, name: str, workers: int) -> None:
+        import queue  # with the first lane, when the first work comes: not before the first frame
+
         self.name = name
         self._queue: queue.Queue[Any] = queue.Queue()
         self._calls: queue.SimpleQueue[tuple[Callable[[], Any], Future[Any]]] = queue.SimpleQueue()
+        self._empty = queue.Empty
         self._threads = [
             threading.Thread(target=self._loop, name=f"hearth-{name}-{i}", daemon=True)
             for i in range(workers)
@@ -220,6 +225,8 @@ class _Lane:
         self._queue.put(handle)
 
     def call_between(self, fn: Callable[[], Any]) -> Future[Any]:
+        from concurrent.futures import Future
+
         future: Future[Any] = Future()
         self._calls.put((fn, future))
         self._queue.put(self._WAKE)  # an idle worker wakes for it; a busy one finds it between events
@@ -229,7 +236,7 @@ class _Lane:
         while True:
             try:
                 fn, future = self._calls.get_nowait()
-            except queue.Empty:
+            except self._empty:
                 return
             if not future.set_running_or_notify_cancel():
                 continue
@@ -271,7 +278,9 @@ class JobRunner(QObject):
 
     def __init__(self, parent: QObject | None = None) -> None:
         super().__init__(parent)
-        self._lanes = {name: _Lane(name, n) for name, n in LANE_WORKERS.items()}
+        # A lane, its queue and its threads are made with its first work: none before the first frame.
+        self._lanes: dict[str, _Lane] = {}
+        self._lanes_lock = threading.Lock()  # call_between comes from any thread
         self._active: dict[int, JobHandle] = {}
         self._by_key: dict[str, JobHandle] = {}
         self._timer = QTimer(self)
@@ -282,7 +291,7 @@ class JobRunner(QObject):
 
     def create(self, lane: LaneName, job: JobFn, name: str = "job", replaces: str | None = None) -> JobHandle:
         """A handle for `job`, not yet started: connect its signals, then call `start()`."""
-        if lane not in self._lanes:
+        if lane not in LANE_WORKERS:
             raise ValueError(f"unknown lane {lane!r}")
         return JobHandle(self, lane, job, name, replaces)
 
@@ -324,7 +333,7 @@ class JobRunner(QObject):
 
     def call_between(self, lane: LaneName, fn: Callable[[], Any]) -> Future[Any]:
         """Run a quick `fn` on `lane`'s thread, between the steps of whatever runs there; from any thread."""
-        return self._lanes[lane].call_between(fn)
+        return self._lane(lane).call_between(fn)
 
     def running(self, key: str) -> JobHandle | None:
         """The unfinished job started with `replaces=key`, if any."""
@@ -352,7 +361,7 @@ class JobRunner(QObject):
         self._active[handle.id] = handle
         if not self._timer.isActive():
             self._timer.start()
-        self._lanes[handle.lane].put(handle)
+        self._lane(handle.lane).put(handle)
         if was_idle:
             emit(self.busy_changed, True)
 
@@ -374,7 +383,9 @@ class JobRunner(QObject):
         for handle in list(self._active.values()):
             handle.cancel()
         deadline = time.monotonic() + timeout  # one wait for all the lanes, not one each
-        ok = all([lane.stop(deadline) for lane in self._lanes.values()])
+        with self._lanes_lock:
+            lanes = list(self._lanes.values())
+        ok = all([lane.stop(deadline) for lane in lanes])
         self._flush()  # deliver the ends, so every handle emits `finished`
         self._timer.stop()
         if not ok:
@@ -382,9 +393,17 @@ class JobRunner(QObject):
             log.info("lanes %s busy after %.1fs (jobs %s), left to the exit", busy, timeout, running)
         return ok
 
+    def _lane(self, name: str) -> _Lane:
+        with self._lanes_lock:
+            lane = self._lanes.get(name)
+            if lane is None:
+                lane = self._lanes[name] = _Lane(name, LANE_WORKERS[name])
+            return lane
+
     def busy_lanes(self) -> list[str]:
         """The lanes whose threads are still running (after `shutdown`: work that could not stop)."""
         return [name for name, lane in self._lanes.items() if any(t.is_alive() for t in lane._threads)]
 
     def threads(self) -> list[threading.Thread]:
+        """The lanes' threads (a lane is made, and starts its threads, with its first work)."""
         return [t for lane in self._lanes.values() for t in lane._threads]

@@ -18,15 +18,14 @@ import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from PySide6.QtCore import QByteArray, QObject, QSettings, QSize, Qt, QTimer, Signal
-from PySide6.QtGui import QAction, QCloseEvent, QDragEnterEvent, QDropEvent, QIcon, QKeySequence
+from PySide6.QtCore import QByteArray, QObject, QSettings, QSize, QTimer, Signal
+from PySide6.QtGui import QAction, QIcon, QKeySequence
 from PySide6.QtWidgets import (
     QApplication,
     QLabel,
     QMainWindow,
     QSizePolicy,
     QSplitter,
-    QTabWidget,
     QToolBar,
     QToolButton,
     QVBoxLayout,
@@ -38,13 +37,17 @@ from desktop.core.errors import AppError
 from desktop.services.paths import data_dir
 from desktop.ui import icons, messages
 from desktop.ui.chat.panel import ChatPanel
+from desktop.ui.lazy_qt import Qt, set_by_name
 from desktop.ui.models.picker import FIT_LABELS, ModelPicker
 from desktop.ui.qtcompat import emit
 from desktop.ui.session import LoadedModel, Session
-from desktop.ui.theme import apply_theme
+from desktop.ui.theme import apply_theme, style_sheet
 
-if TYPE_CHECKING:
+if TYPE_CHECKING:  # annotations only: each Qt type PySide6 builds before the first frame costs
+    from PySide6.QtGui import QCloseEvent, QDragEnterEvent, QDropEvent
+
     from desktop.ui.library.panel import LibraryPanel
+    from desktop.ui.side_pane import SidePane
     from desktop.ui.single_instance import WindowInstance
     from desktop.ui.viewer.pdf_viewer import PdfViewer
     from desktop.ui.viewer.text_viewer import TextViewer
@@ -52,7 +55,7 @@ if TYPE_CHECKING:
 log = logging.getLogger("desktop.ui")
 
 ICON_PATH = Path(__file__).with_name("hearth.svg")
-SIDE_MIN = 300  # the side pane's narrowest (library, document)
+FIRST_FRAME_WAIT_MS = 1000  # no paint by then (shown minimized, hidden at once): start the work anyway
 ROOM_FOR_CHATS = 1000  # narrower than this with the side pane open, the chat list folds away
 
 PRIVACY_STATEMENT = (
@@ -62,41 +65,19 @@ PRIVACY_STATEMENT = (
 )
 
 
+def _key_sequences(shortcut: str | QKeySequence.StandardKey) -> list[QKeySequence]:
+    """The key sequences for "Ctrl+N" or a standard key (all of the platform's bindings for it).
+    Not `QKeySequence(x)`: PySide6 tries x against its Qt.Key overload first, which builds Qt's
+    enums before the first frame (desktop/ui/lazy_qt.py)."""
+    if isinstance(shortcut, str):
+        return [QKeySequence.fromString(shortcut)]
+    return QKeySequence.keyBindings(shortcut)
+
+
 class _MessageBridge(QObject):
     """Hops user messages posted from any thread onto the GUI thread."""
 
     posted = Signal(object)
-
-
-class SidePane(QTabWidget):
-    """The library and the open document, as tabs beside the chat. Hidden when it holds neither."""
-
-    def __init__(self, parent: QWidget | None = None) -> None:
-        super().__init__(parent)
-        self.setObjectName("sidePane")
-        self.setAccessibleName("Side pane")
-        self.setDocumentMode(True)
-        self.setMinimumWidth(SIDE_MIN)
-        self.tabBar().setAccessibleName("Side pane tabs")
-        self.tabBar().setFocusPolicy(Qt.FocusPolicy.StrongFocus)
-        self.setVisible(False)
-
-    def show_page(self, page: QWidget, title: str, icon: str) -> None:
-        if self.indexOf(page) < 0:
-            self.addTab(page, icons.icon(icon), title)
-        self.setTabText(self.indexOf(page), title)
-        self.setCurrentWidget(page)
-        self.setVisible(True)
-
-    def hide_page(self, page: QWidget) -> None:
-        index = self.indexOf(page)
-        if index >= 0:
-            self.removeTab(index)
-        if self.count() == 0:
-            self.setVisible(False)
-
-    def showing(self, page: QWidget | None) -> bool:
-        return page is not None and self.isVisible() and self.currentWidget() is page
 
 
 class MainWindow(QMainWindow):
@@ -111,6 +92,7 @@ class MainWindow(QMainWindow):
         self.setAccessibleName("Hearth")
         self.setAcceptDrops(True)
         self._shown = False
+        self._first_painted = False
         self._first_frame_done = False
         self._closed = False
         self._chats_folded = False  # the chat list was folded away for room (not by the user)
@@ -129,12 +111,12 @@ class MainWindow(QMainWindow):
         self.banner.setObjectName("banner")
         self.banner.setWordWrap(True)
         self.banner.setAccessibleName("Notice")
-        self.banner.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        set_by_name(self.banner, "textInteractionFlags", "TextSelectableByMouse")
         self.banner.setVisible(False)
         self._banner_timer = QTimer(self, singleShot=True, interval=8000)
         self._banner_timer.timeout.connect(lambda: self.banner.setVisible(False))
         layout.addWidget(self.banner)
-        self.split = QSplitter(Qt.Orientation.Horizontal)
+        self.split = QSplitter()  # side by side (horizontal, the default)
         self.split.setObjectName("panes")
         self.split.setHandleWidth(1)
         self.chat = ChatPanel(self.session)
@@ -150,7 +132,7 @@ class MainWindow(QMainWindow):
 
         self.drop_overlay = QLabel(central)
         self.drop_overlay.setObjectName("dropOverlay")
-        self.drop_overlay.setAlignment(Qt.AlignmentFlag.AlignCenter)
+        set_by_name(self.drop_overlay, "alignment", "AlignCenter")
         self.drop_overlay.setAccessibleName("Drop here")
         self.drop_overlay.setVisible(False)
 
@@ -179,9 +161,8 @@ class MainWindow(QMainWindow):
         self._text_request: object | None = None  # the document read for the text view now
 
         self._fix_tab_order()
-        self._bridge = _MessageBridge(self)
-        self._bridge.posted.connect(self.show_message, Qt.ConnectionType.QueuedConnection)
-        messages.set_sink(lambda m: emit(self._bridge.posted, m))
+        self._bridge = _MessageBridge(self)  # messages reach the window once it has painted: see
+        # _after_first_show (until then messages buffers them)
         self._restore_geometry()
 
     # -- building
@@ -213,7 +194,7 @@ class MainWindow(QMainWindow):
         if icon:
             action.setIcon(icons.icon(icon))
         if shortcut:
-            action.setShortcut(QKeySequence(shortcut))
+            action.setShortcuts(_key_sequences(shortcut))
             keys = action.shortcut().toString(QKeySequence.SequenceFormat.NativeText)
             action.setToolTip(f"{text.rstrip('…')} ({keys})")
         action.triggered.connect(lambda _checked=False: slot())
@@ -247,7 +228,7 @@ class MainWindow(QMainWindow):
         bar.setMovable(False)
         bar.setFloatable(False)
         bar.setIconSize(QSize(18, 18))
-        bar.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonTextBesideIcon)
+        set_by_name(bar, "toolButtonStyle", "ToolButtonTextBesideIcon")
         bar.toggleViewAction().setEnabled(False)
         self.addToolBar(bar)
         self.toolbar = bar
@@ -267,9 +248,9 @@ class MainWindow(QMainWindow):
         button = bar.widgetForAction(action)
         if isinstance(button, QToolButton):
             button.setAccessibleName(action.text().rstrip("…"))
-            button.setFocusPolicy(Qt.FocusPolicy.StrongFocus)  # toolbar buttons take the focus too
+            set_by_name(button, "focusPolicy", "StrongFocus")  # toolbar buttons take the focus too
             if icon_only:
-                button.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonIconOnly)
+                set_by_name(button, "toolButtonStyle", "ToolButtonIconOnly")
 
     def _build_shortcuts(self) -> None:
         chat = self.chat
@@ -283,8 +264,8 @@ class MainWindow(QMainWindow):
             ("F2", chat.sidebar.rename_current),
         ):
             action = QAction(self)
-            action.setShortcut(QKeySequence(keys))
-            action.setShortcutContext(Qt.ShortcutContext.WindowShortcut)
+            action.setShortcuts(_key_sequences(keys))
+            set_by_name(action, "shortcutContext", "WindowShortcut")
             action.triggered.connect(slot)
             self.addAction(action)
 
@@ -292,11 +273,9 @@ class MainWindow(QMainWindow):
         """Tab follows the reading order: the toolbar, the chat list, the conversation, the composer,
         then the side pane. (Qt chains widgets in creation order; the toolbar is built last.)"""
         bar = self.toolbar
-        chain = [
-            w
-            for a in bar.actions()
-            if (w := bar.widgetForAction(a)) is not None and w.focusPolicy() != Qt.FocusPolicy.NoFocus
-        ]
+        chain: list[QWidget] = [
+            w for a in bar.actions() if isinstance(w := bar.widgetForAction(a), QToolButton)
+        ]  # the buttons `_tool` made focusable, not the spacer
         chain = [chain[0], self.picker.combo, *chain[1:]] if chain else [self.picker.combo]
         side = self.chat.sidebar
         chain += [side.search, side.new_button, side.list]
@@ -323,13 +302,29 @@ class MainWindow(QMainWindow):
         if not self._shown:
             self._shown = True
             self.chat.view.composer.setFocus()  # the cursor starts where the user types
-            # After this paint, not before: loading the model must never delay the first frame.
-            QTimer.singleShot(0, self._after_first_show)
+            # A window that is not painted (shown minimized) starts its work anyway, a moment later.
+            QTimer.singleShot(FIRST_FRAME_WAIT_MS, self._after_first_frame)
+
+    def paintEvent(self, event: Any) -> None:
+        super().paintEvent(event)
+        if not self._first_painted:
+            self._first_painted = True
+            # After this paint, not before: loading the model, reading the chats and the library
+            # must never delay the first frame. The whole window is painted in this pass (Qt paints
+            # a window's widgets together), and a zero timer runs once it has been flushed.
+            QTimer.singleShot(0, self._after_first_frame)
+
+    def _after_first_frame(self) -> None:
+        if not self._first_frame_done and not self._closed:
+            self._after_first_show()
 
     def _after_first_show(self) -> None:
         """Everything the first frame did not need: stored chats, the model, the catalog, the library."""
         self._first_frame_done = True
         emit(self.first_shown)
+        # Queued, so that a message posted on the GUI thread is shown after the code that posted it.
+        self._bridge.posted.connect(self.show_message, Qt.ConnectionType.QueuedConnection)
+        messages.set_sink(lambda m: emit(self._bridge.posted, m))
         self.chat.load()
         self._reopen_last_chat()
         if self.session.runtime is None and self.session.runner.running("model") is None:
@@ -477,7 +472,7 @@ class MainWindow(QMainWindow):
         if message.level == "bug":
             self.last_bug = message
             if self.dialogs_enabled:
-                from desktop.ui.errors import BugDialog
+                from desktop.ui.bug_dialog import BugDialog
 
                 BugDialog(message.text, message.hint, message.details, self).open()
             return
@@ -658,6 +653,8 @@ class MainWindow(QMainWindow):
         """The side pane (library and document tabs), built on first use: a tab widget costs the
         first frame ~15 ms it does not need."""
         if self._side is None:
+            from desktop.ui.side_pane import SidePane
+
             self._side = SidePane()
             self.split.addWidget(self._side)
             if self._panes_state is not None:
@@ -790,6 +787,8 @@ class MainWindow(QMainWindow):
             sidebar.setVisible(True)
             self._chats_folded = False
         if opening and side_open:
+            from desktop.ui.side_pane import SIDE_MIN  # loaded already: the side pane is open
+
             total = max(1, self.split.width())
             side = max(SIDE_MIN, min(int(total * 0.42), total - self.chat.minimumSizeHint().width()))
             current = self.split.sizes()
@@ -954,6 +953,19 @@ def _tab_title(name: str) -> str:
     return name if len(name) <= 28 else name[:27] + "…"
 
 
+def _collect_garbage_again() -> None:
+    """After the first frame: cyclic collection, off while starting (desktop/app.py), is back on.
+    The start's garbage goes first (one collection, 7 ms here); what survives lives as long as the
+    window, so it is set aside for good (`gc.freeze`) and later collections do not walk it again."""
+    import gc
+
+    if gc.isenabled():  # started another way (tests): nothing to undo
+        return
+    gc.collect()
+    gc.freeze()
+    gc.enable()
+
+
 def run_gui(
     argv: list[str] | None = None,
     open_paths: list[Path] | None = None,
@@ -964,7 +976,11 @@ def run_gui(
     `instance`: this data folder's claim, whose later launches hand their files to this window.
     Returns the exit code."""
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
-    app = QApplication.instance() or QApplication(sys.argv if argv is None else argv)
+    app = QApplication.instance()
+    styled = app is None  # Fusion chosen as the app is made: `setStyle` would build and replace a style
+    if app is None:
+        args = list(sys.argv if argv is None else argv) or ["hearth"]
+        app = QApplication([args[0], "-style", "Fusion", *args[1:]])
     assert isinstance(app, QApplication)
     app.setApplicationName(APP_NAME)
     app.setApplicationDisplayName(APP_NAME)
@@ -980,14 +996,20 @@ def run_gui(
 
         QMessageBox.critical(None, APP_NAME, f"{exc.user_message}\n\n{exc.hint}")
         return 1
-    apply_theme(app, str(session.settings["theme"]))
+    tokens = apply_theme(
+        app, str(session.settings["theme"]), style=not styled, sheet=False
+    )  # icons take its colours
     for problem in session.settings.problems:
         messages.warning(f"Settings: {problem}", "The default was used instead.")
     window = MainWindow(session)
+    # The style sheet once the widgets exist: one polish pass (3 ms here). Set before, it made every
+    # widget's construction pay for it (15 ms of the first frame's 30).
+    app.setStyleSheet(style_sheet(tokens))
     window.open_on_start = list(open_paths or [])
     if instance is not None:
         instance.deliver_to(lambda given: window.open_handed_over(list(given.paths), given.activation))
         window.first_shown.connect(instance.listen)  # QtNetwork after the first frame, not before
+    window.first_shown.connect(_collect_garbage_again)
     window.show()
     code = app.exec()
     if instance is not None:

@@ -94,10 +94,13 @@ class Session(QObject):
     def settings(self) -> SettingsStore:
         if self._settings is None:
             from desktop.core.settings import SettingsStore
-            from desktop.services import policy
+            from desktop.services import policy_file
 
             self._settings = SettingsStore(data_dir() / "settings.json")
-            policy.apply(self._settings)  # an administrator's pins read as pinned, and are locked
+            if policy_file.present():  # no file, no policy: its rules load only when there is one
+                from desktop.services import policy
+
+                policy.apply(self._settings)  # an administrator's pins read as pinned, and are locked
         return self._settings
 
     @settings.setter

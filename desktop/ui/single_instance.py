@@ -26,9 +26,8 @@ import logging
 import os
 import stat
 import sys
-import tempfile
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, NamedTuple
 
@@ -78,11 +77,17 @@ def endpoint(folder: Path) -> Endpoint | None:
     return Endpoint(str(home / f"hearth-{key}.sock"), home / f"hearth-{key}.lock")
 
 
-def _private_dir() -> Path | None:
+def _candidates() -> Iterator[Path]:
     runtime = os.environ.get("XDG_RUNTIME_DIR")
-    candidates = [Path(runtime)] if runtime else []
-    candidates.append(Path(tempfile.gettempdir()) / f"hearth-{os.getuid()}")
-    for path in candidates:
+    if runtime:
+        yield Path(runtime)
+    import tempfile  # only without a usable runtime folder: it is not needed before most first frames
+
+    yield Path(tempfile.gettempdir()) / f"hearth-{os.getuid()}"
+
+
+def _private_dir() -> Path | None:
+    for path in _candidates():
         try:
             if path.name.startswith("hearth-"):
                 path.mkdir(mode=0o700, exist_ok=True)

@@ -11,9 +11,11 @@ from __future__ import annotations
 from pathlib import Path
 from typing import NamedTuple
 
-from PySide6.QtCore import Qt
 from PySide6.QtGui import QColor, QPalette
 from PySide6.QtWidgets import QApplication
+
+from desktop.ui import lazy_qt
+from desktop.ui.lazy_qt import Qt
 
 _HERE = Path(__file__).parent
 
@@ -245,21 +247,30 @@ def resolve(theme: str) -> Tokens:
         return DARK
     if theme == "light":
         return LIGHT
+    if not lazy_qt.built():
+        # Before the first frame, and before Hearth sets its own palette: the platform's palette,
+        # which Qt draws from the same colour scheme, says it without building Qt's enums (lazy_qt).
+        return DARK if QApplication.palette().color(QPalette.ColorRole.Window).lightness() < 128 else LIGHT
     hints = QApplication.styleHints()
     return DARK if hints is not None and hints.colorScheme() == Qt.ColorScheme.Dark else LIGHT
 
 
-def apply_theme(app: QApplication, theme: str) -> Tokens:
-    """`theme`: "system" | "light" | "dark" (the setting's choices). Returns the tokens applied."""
+def apply_theme(app: QApplication, theme: str, *, style: bool = True, sheet: bool = True) -> Tokens:
+    """`theme`: "system" | "light" | "dark" (the setting's choices). Returns the tokens applied.
+
+    The Fusion style draws with the palette on every platform; the sheet does the rest. At start,
+    run_gui makes the app with Fusion already (`style=False`; `setStyle` would build a second
+    style, and PySide6 its QStyle type, 4 ms before the first frame) and sets `style_sheet(tokens)`
+    once its widgets exist (`sheet=False`: a sheet set first makes every widget's construction pay)."""
     global current
-    app.setStyle("Fusion")  # draws with the palette on every platform; the sheet does the rest
+    if style:
+        app.setStyle("Fusion")
     hints = app.styleHints()
-    if hints is not None:  # native dialogs follow a forced choice too
-        hints.setColorScheme(
-            {"light": Qt.ColorScheme.Light, "dark": Qt.ColorScheme.Dark}.get(theme, Qt.ColorScheme.Unknown)
-        )
+    if hints is not None:  # native dialogs follow a forced choice too ("Unknown": the platform's)
+        lazy_qt.set_by_name(hints, "colorScheme", {"light": "Light", "dark": "Dark"}.get(theme, "Unknown"))
     tokens = resolve(theme)
     current = tokens
     app.setPalette(palette(tokens))
-    app.setStyleSheet(style_sheet(tokens))
+    if sheet:
+        app.setStyleSheet(style_sheet(tokens))
     return tokens

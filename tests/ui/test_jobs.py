@@ -159,8 +159,12 @@ def test_app_errors_raised_by_call_are_reported(qtbot: Any, runner: JobRunner) -
     assert isinstance(errors[0], AppError) and errors[0].hint == "Try again."
 
 
-def test_shutdown_ends_every_lane_thread(qtbot: Any) -> None:
+def test_lanes_start_their_threads_with_their_first_work_and_shutdown_ends_them(qtbot: Any) -> None:
     r = JobRunner()
+    assert r.threads() == []  # none before the first frame: the window is built before any work
+    for lane in ("llm", "index", "io"):
+        with qtbot.waitSignal(r.busy_changed, timeout=5000, check_params_cb=lambda busy: not busy):
+            r.call(lane, lambda: None)  # type: ignore[arg-type]
     threads = r.threads()
     assert {t.name for t in threads} == {"hearth-llm-0", "hearth-index-0", "hearth-io-0", "hearth-io-1"}
     assert r.shutdown(timeout=5)

@@ -116,7 +116,8 @@ class ChatPanel(QSplitter):
     open_source = Signal(dict)
 
     def __init__(self, session: Session, parent: QWidget | None = None) -> None:
-        super().__init__(parent)
+        super().__init__(parent=parent)  # by keyword: a positional one is first tried as an orientation,
+        # which builds Qt's enums before the first frame (desktop/ui/lazy_qt.py)
         self.session = session
         self.answer_job_factory: AnswerJobFactory = chat_answer_job
         self.sidebar = ConversationList(lambda: self.session.chats)

@@ -10,8 +10,9 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from PySide6.QtCore import QPoint, QSize, Qt, Signal
+from PySide6.QtCore import QPoint, QSize, Signal
 from PySide6.QtWidgets import (
+    QFrame,
     QHBoxLayout,
     QLineEdit,
     QListWidget,
@@ -23,15 +24,16 @@ from PySide6.QtWidgets import (
 
 from desktop.core.errors import AppError
 from desktop.ui import icons, messages
+from desktop.ui.lazy_qt import Qt, set_by_name
 from desktop.ui.qtcompat import emit
 
 if TYPE_CHECKING:
     from desktop.services.chats import ChatStore
 
-CHAT_ID = Qt.ItemDataRole.UserRole
+CHAT_ID = 0x0100  # Qt.ItemDataRole.UserRole, as the int item roles are: no enum built at import
 
 
-class ConversationList(QWidget):
+class ConversationList(QFrame):  # a frame paints its style sheet background
     """Lists the store's chats, newest first. It reads and writes the store on the GUI thread.
 
     Signals (GUI thread):
@@ -47,7 +49,6 @@ class ConversationList(QWidget):
     def __init__(self, store: Callable[[], ChatStore], parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.setObjectName("sidebar")
-        self.setAttribute(Qt.WidgetAttribute.WA_StyledBackground, True)
         self.setMinimumWidth(170)
         self._store = store  # asked each time: the store is opened late and replaced by "delete all"
         layout = QVBoxLayout(self)
@@ -67,16 +68,16 @@ class ConversationList(QWidget):
         self.new_button.setIconSize(QSize(18, 18))
         self.new_button.setToolTip("New chat (Ctrl+N)")
         self.new_button.setAccessibleName("New chat")
-        self.new_button.setFocusPolicy(Qt.FocusPolicy.StrongFocus)
+        set_by_name(self.new_button, "focusPolicy", "StrongFocus")
         self.new_button.clicked.connect(self.new_requested)
         top.addWidget(self.new_button)
         layout.addLayout(top)
 
         self.list = QListWidget()
         self.list.setAccessibleName("Chats")
-        self.list.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
-        self.list.setTextElideMode(Qt.TextElideMode.ElideRight)
-        self.list.setContextMenuPolicy(Qt.ContextMenuPolicy.CustomContextMenu)
+        set_by_name(self.list, "horizontalScrollBarPolicy", "ScrollBarAlwaysOff")
+        set_by_name(self.list, "textElideMode", "ElideRight")
+        set_by_name(self.list, "contextMenuPolicy", "CustomContextMenu")
         self.list.customContextMenuRequested.connect(self._menu)
         self.list.currentItemChanged.connect(self._on_current)
         self.list.itemClicked.connect(self._on_clicked)

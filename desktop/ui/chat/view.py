@@ -5,8 +5,7 @@ from __future__ import annotations
 import itertools
 from typing import TYPE_CHECKING, Any
 
-from PySide6.QtCore import QSize, Qt, QTimer, Signal
-from PySide6.QtGui import QKeyEvent
+from PySide6.QtCore import QSize, QTimer, Signal
 from PySide6.QtWidgets import (
     QApplication,
     QFrame,
@@ -21,9 +20,12 @@ from PySide6.QtWidgets import (
 )
 
 from desktop.ui import icons
+from desktop.ui.lazy_qt import Qt, set_by_name
 from desktop.ui.qtcompat import emit
 
 if TYPE_CHECKING:  # the first frame shows no message: the module loads with the first one
+    from PySide6.QtGui import QKeyEvent
+
     from desktop.ui.chat.message_view import MessageWidget
 
 READING_WIDTH = 780  # the column's widest: lines stay readable on a wide screen
@@ -54,7 +56,7 @@ class Composer(QPlainTextEdit):
         self.setTabChangesFocus(True)
         self.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Fixed)
         self.setMinimumWidth(160)
-        self.setVerticalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+        set_by_name(self, "verticalScrollBarPolicy", "ScrollBarAlwaysOff")
         self.document().documentLayout().documentSizeChanged.connect(self._fit)
         self._fit()
 
@@ -63,8 +65,8 @@ class Composer(QPlainTextEdit):
         line = self.fontMetrics().lineSpacing()
         wanted = max(1, int(self.document().size().height()))
         lines = min(6, wanted)
-        self.setVerticalScrollBarPolicy(
-            Qt.ScrollBarPolicy.ScrollBarAsNeeded if wanted > 6 else Qt.ScrollBarPolicy.ScrollBarAlwaysOff
+        set_by_name(
+            self, "verticalScrollBarPolicy", "ScrollBarAsNeeded" if wanted > 6 else "ScrollBarAlwaysOff"
         )
         margin = (
             2 * int(self.document().documentMargin()) + 2 * self.frameWidth() + 18
@@ -105,7 +107,7 @@ class ChatView(QWidget):
         self.scroll_area.setWidgetResizable(True)
         self.scroll_area.setAccessibleName("Conversation")
         self.scroll_area.setFrameShape(QFrame.Shape.NoFrame)
-        self.scroll_area.setFocusPolicy(Qt.FocusPolicy.NoFocus)  # its messages take the focus instead
+        set_by_name(self.scroll_area, "focusPolicy", "NoFocus")  # its messages take the focus instead
         self._list = QWidget()
         self._list.setObjectName("messageList")
         outer = QHBoxLayout(self._list)
@@ -123,7 +125,7 @@ class ChatView(QWidget):
         self.welcome = QLabel(WELCOME)
         self.welcome.setObjectName("welcome")
         self.welcome.setWordWrap(True)
-        self.welcome.setTextFormat(Qt.TextFormat.RichText)
+        set_by_name(self.welcome, "textFormat", "RichText")
         self.welcome.setAccessibleName("How to use Hearth")
         self.welcome.setContentsMargins(8, 24, 8, 8)
         self._list_layout.addWidget(self.welcome)
@@ -156,8 +158,11 @@ class ChatView(QWidget):
         self.stop_button = self._round_button("stop", "Stop answer", "Stop the answer (Esc)")
         self.stop_button.clicked.connect(self.stop_requested)
         self.stop_button.setVisible(False)
-        row.addWidget(self.send_button, 0, Qt.AlignmentFlag.AlignBottom)
-        row.addWidget(self.stop_button, 0, Qt.AlignmentFlag.AlignBottom)
+        buttons = QVBoxLayout()  # at the bottom of the row, beside the composer's last line
+        buttons.addStretch(1)
+        buttons.addWidget(self.send_button)
+        buttons.addWidget(self.stop_button)
+        row.addLayout(buttons)
         inner = QWidget()
         inner.setMaximumWidth(READING_WIDTH)
         inner_layout = QVBoxLayout(inner)
