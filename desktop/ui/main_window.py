@@ -322,6 +322,7 @@ class MainWindow(QMainWindow):
         """Everything the first frame did not need: stored chats, the model, the catalog, the library."""
         self._first_frame_done = True
         emit(self.first_shown)
+        self.chat.sidebar.finish()
         # Queued, so that a message posted on the GUI thread is shown after the code that posted it.
         self._bridge.posted.connect(self.show_message, Qt.ConnectionType.QueuedConnection)
         messages.set_sink(lambda m: emit(self._bridge.posted, m))

@@ -265,9 +265,13 @@ def apply_theme(app: QApplication, theme: str, *, style: bool = True, sheet: boo
     global current
     if style:
         app.setStyle("Fusion")
-    hints = app.styleHints()
-    if hints is not None:  # native dialogs follow a forced choice too ("Unknown": the platform's)
-        lazy_qt.set_by_name(hints, "colorScheme", {"light": "Light", "dark": "Dark"}.get(theme, "Unknown"))
+    # Native dialogs follow a forced choice too; "Unknown" gives it back to the platform, which is
+    # where a window starts (so not asked then: PySide6 would build its QStyleHints type for it).
+    if theme in ("light", "dark") or lazy_qt.built():
+        hints = app.styleHints()
+        if hints is not None:
+            scheme = {"light": "Light", "dark": "Dark"}.get(theme, "Unknown")
+            lazy_qt.set_by_name(hints, "colorScheme", scheme)
     tokens = resolve(theme)
     current = tokens
     app.setPalette(palette(tokens))

@@ -10,13 +10,12 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from PySide6.QtCore import QPoint, QSize, Signal
+from PySide6.QtCore import QSize, Signal
 from PySide6.QtWidgets import (
     QFrame,
     QHBoxLayout,
     QLineEdit,
     QListWidget,
-    QListWidgetItem,
     QToolButton,
     QVBoxLayout,
     QWidget,
@@ -28,6 +27,9 @@ from desktop.ui.lazy_qt import Qt, set_by_name
 from desktop.ui.qtcompat import emit
 
 if TYPE_CHECKING:
+    from PySide6.QtCore import QPoint
+    from PySide6.QtWidgets import QListWidgetItem
+
     from desktop.services.chats import ChatStore
 
 CHAT_ID = 0x0100  # Qt.ItemDataRole.UserRole, as the int item roles are: no enum built at import
@@ -58,9 +60,6 @@ class ConversationList(QFrame):  # a frame paints its style sheet background
         self.search = QLineEdit()
         self.search.setPlaceholderText("Search chats (Ctrl+F)")
         self.search.setAccessibleName("Search chats")
-        self.search.setClearButtonEnabled(True)
-        for button in self.search.findChildren(QToolButton):  # Qt's own clear button has no name
-            button.setAccessibleName("Clear search")
         self.search.textChanged.connect(lambda _t: self.refresh())
         top.addWidget(self.search, 1)
         self.new_button = QToolButton()
@@ -86,11 +85,20 @@ class ConversationList(QFrame):  # a frame paints its style sheet background
         self._current: int | None = None
         self._refreshing = False
 
+    def finish(self) -> None:
+        """After the first frame: the search box's clear button, which shows only once there is
+        text (made now, it would load its icon before the first frame)."""
+        self.search.setClearButtonEnabled(True)
+        for button in self.search.findChildren(QToolButton):  # Qt's own clear button has no name
+            button.setAccessibleName("Clear search")
+
     @property
     def store(self) -> ChatStore:
         return self._store()
 
     def refresh(self, select: int | None = None) -> None:
+        from PySide6.QtWidgets import QListWidgetItem  # after the first frame: the list is empty in it
+
         if select is not None:
             self._current = select
         self._refreshing = True
