@@ -104,9 +104,71 @@ def stem(word: str) -> str:
     return w[:-1] if len(w) > 3 and w.endswith("e") else w
 
 
+# Abbreviations people ask with and documents spell out: "R&D" is two letters the keyword index and
+# the evidence terms skip, so "How much did NVIDIA spend on R&D?" found nothing to rank by.
+_SPELLED_OUT = {
+    "r&d": "research and development",
+    "sg&a": "selling, general and administrative",
+    "d&a": "depreciation and amortization",
+    "pp&e": "property, plant and equipment",
+    "m&a": "mergers and acquisitions",
+    "eps": "earnings per share",
+    "capex": "capital expenditures",
+    "fcf": "free cash flow",
+    "cogs": "cost of goods sold",
+    "yoy": "year over year",
+    "ceo": "chief executive officer",
+    "cfo": "chief financial officer",
+    "coo": "chief operating officer",
+    "cto": "chief technology officer",
+    "nda": "non-disclosure agreement",
+}
+_ABBREVIATIONS = "|".join(re.escape(k) for k in sorted(_SPELLED_OUT, key=len, reverse=True))
+_ABBREVIATION = re.compile(rf"(?<![\w&])({_ABBREVIATIONS})(?![\w&])", re.IGNORECASE)
+# An abbreviation with the words a question gives for it in parentheses ("R&D (research and development)").
+_ABBREVIATION_SAID = re.compile(rf"(?<![\w&])(?:{_ABBREVIATIONS})(?![\w&])(?:\s*\([^()]*\))?", re.IGNORECASE)
+# Each spelled-out form, as a text may write it: any spacing, hyphens, commas, line breaks.
+_ABBREVIATION_OF = {" ".join(re.findall(r"[a-z]+", v)): k for k, v in _SPELLED_OUT.items()}
+_SPELLED = re.compile(
+    r"\b(" + "|".join(r"[\s,-]+".join(p.split()) for p in _ABBREVIATION_OF) + r")\b", re.IGNORECASE
+)
+
+
+def _abbreviation_term(abbreviation: str) -> str:
+    """The one term an abbreviation and its spelled-out words share ("ceo", "r&d")."""
+    a = abbreviation.lower()
+    return a if "&" in a else stem(a)
+
+
+def _abbreviation_terms(text: str) -> set[str]:
+    """The abbreviations `text` says, as itself or in words: "Chief Executive Officer" says "ceo"."""
+    out = {_abbreviation_term(m.group(0)) for m in _ABBREVIATION.finditer(text)}
+    for m in _SPELLED.finditer(text):
+        out.add(_abbreviation_term(_ABBREVIATION_OF[" ".join(re.findall(r"[a-z]+", m.group(0).lower()))]))
+    return out
+
+
+
+
+def spelled_out(question: str) -> str:
+    """The question with each well-known abbreviation followed by its words in parentheses:
+    "spend on R&D?" -> "spend on R&D (research and development)?". Parentheses restate, so the
+    words count as evidence terms but not as names that must be found (rag._name_unsaid). An
+    abbreviation already followed by parentheses is left as it is."""
+
+    def spell(m: re.Match[str]) -> str:
+        rest = question[m.end() :].lstrip()
+        if rest.startswith("("):
+            return m.group(0)
+        return f"{m.group(0)} ({_SPELLED_OUT[m.group(0).lower()]})"
+
+    return _ABBREVIATION.sub(spell, question)
+
+
 def terms_of(text: str) -> set[str]:
-    """Stemmed content words and numbers of `text` (numbers without their commas)."""
-    out: set[str] = set()
+    """Stemmed content words and numbers of `text` (numbers without their commas), and the
+    abbreviations it says, in letters or in words (`_SPELLED_OUT`)."""
+    out = _abbreviation_terms(text)
     for m in _TOKEN.finditer(text.replace(",", "")):
         w = m.group(0).lower()
         if w in STOP or (len(w) < 3 and not _SHORT_TERM.match(w)):
@@ -119,7 +181,12 @@ def question_words(question: str) -> list[tuple[str, str]]:
     """(word, stem) of each evidence term of the question, first spelling kept: content words
     without function words and words that only frame the question."""
     seen: dict[str, str] = {}
-    for m in _TOKEN.finditer(_FORM.sub(" ", question).replace(",", "")):
+    # An abbreviation is one term, met by itself or by its words as a phrase: "CEO" is not met by
+    # "Executive Vice President and Chief Financial Officer", which holds "chief" and "officer".
+    for m in _ABBREVIATION.finditer(question):
+        seen.setdefault(_abbreviation_term(m.group(0)), m.group(0).lower())
+    text = _ABBREVIATION_SAID.sub(" ", _FORM.sub(" ", question))
+    for m in _TOKEN.finditer(text.replace(",", "")):
         raw = bare(m.group(0))
         w = stem(raw)
         if raw in STOP or raw in _FUNCTION or raw in _FRAMING or w in _FRAMING:
@@ -162,6 +229,7 @@ def named_entities(question: str) -> list[str]:
             or name in _FRAMING
             or name in _MONTHS
             or _QUARTER.match(name)
+            or name in _SPELLED_OUT  # "CEO": a role, found as "Chief Executive Officer" too
             or name in out
         ):
             continue

@@ -19,13 +19,22 @@ _DATE_PART = re.compile(r"(?:19|20)\d\d|[0-2]?\d|3[01]")  # a year or a day: in 
 _POSSESSIVE = re.compile(r"(?:'s|’s|')$")
 
 
+def _normal(number: str) -> str:
+    n = number.replace(",", "").rstrip(".")
+    return n[:-2] if n.endswith(".0") else n
+
+
 def numbers_in(text: str) -> set[str]:
     """The numbers of a text, normalized ("20,000" and "20000" are one number; "3.0" is "3")."""
-    out = set()
-    for m in _NUMBER.finditer(text):
-        n = m.group(0).replace(",", "").rstrip(".")
-        out.add(n[:-2] if n.endswith(".0") else n)
-    return out
+    return {_normal(m.group(0)) for m in _NUMBER.finditer(text)}
+
+
+def _subject_of(text: str, at: int) -> set[str]:
+    """The words naming the figure at `at` in `text`: its clause's content words before it, without
+    numbers and frame words ("Gaming revenue was" → gaming, revenue; a table row's label)."""
+    start = max((m.end() for m in _CLAUSE_START.finditer(text, 0, at)), default=0)
+    words = {_bare(w) for w in content_words(text[start:at]) if not w[0].isdigit()}
+    return words - _FRAME_WORDS
 
 
 def _bare(word: str) -> str:
@@ -62,6 +71,18 @@ _MONTHS = (
 )
 _DATE = re.compile(rf"\b(?:{_MONTHS})\.?\s+\d{{1,2}},?\s+\d{{4}}\b", re.IGNORECASE)
 _CAPWORD = re.compile(r"[A-Za-z][A-Za-z0-9'’-]*")
+
+# Where the clause that names a figure begins: a sentence's or a line's start, a comma, a dash.
+_CLAUSE_START = re.compile(r"[.;:!?](?=\s)|\n|,(?=\s)|\s[—–]\s")
+# Words that place a figure in time, call it whole, or say how it moved: a restatement may leave them
+# out and still name the same figure ("revenue for the third quarter was" said as "revenue was").
+_FRAME_TEXT = """
+total quarter quarters quarterly year years yearly annual annually month months week weeks
+day days fiscal first second third fourth ended ending end period periods three six nine twelve
+prior previous current compared ago approximately nearly roughly about record records recorded
+reported increased decreased grew rose fell declined reached totaled totalled amounted
+"""
+_FRAME_WORDS = frozenset(_FRAME_TEXT.split())
 
 
 class Support:
@@ -113,6 +134,29 @@ class Support:
         best = max(hits.values())
         order = sorted(hits, key=lambda i: -hits[i])[:limit]
         return tuple(i for i in order if hits[i] >= 0.6 * best)
+
+    def dropped_subjects(self, text: str) -> list[str]:
+        """What `text` leaves out of the figures it restates: for each of its figures that a source
+        holds, the words naming that figure there (its clause up to the figure, frame words aside)
+        that `text` does not say, where no place in the sources names it with `text`'s words alone.
+
+        "NVIDIA's revenue for the quarter was $2.49 billion" from "Gaming revenue was $2.49 billion"
+        drops "gaming": the figure is one segment's, and the sentence makes it the total. Years and
+        days are not figures here (every dated text holds them)."""
+        said = {_bare(w) for w in content_words(text)}
+        missing: list[str] = []
+        for figure in sorted(numbers_in(text)):
+            if _DATE_PART.fullmatch(figure):
+                continue
+            subjects = [
+                _subject_of(t, m.start())
+                for t in self.texts
+                for m in _NUMBER.finditer(t)
+                if _normal(m.group(0)) == figure
+            ]
+            if subjects and not any(words <= said for words in subjects):
+                missing += sorted(min(subjects, key=lambda w: len(w - said)) - said)
+        return list(dict.fromkeys(missing))
 
     def unsupported_spans(self, text: str) -> list[Span]:
         """The amounts, dates and names of `text` that appear in no source, in order, not overlapping."""

@@ -46,6 +46,7 @@ from desktop.core.evidence import (
     question_terms,
     question_words,
     score_units,
+    spelled_out,
     split_sentences,
     stem,
     terms_of,
@@ -636,7 +637,8 @@ def ask_job(
 
     def job(cancel: CancelToken) -> Generator[Event, None, Answer]:
         t0 = time.perf_counter()
-        question = contextual_question(check_question(request.question), request.history)
+        # "R&D" is searched as "R&D (research and development)": the words filings use.
+        question = spelled_out(contextual_question(check_question(request.question), request.history))
         mode = pick_mode(request, engine) if request.mode != "auto" or request.model_params else ""
         run = _Run(question)
         if gather is not None:
@@ -1244,6 +1246,9 @@ def _grounded(
             and len(body.split()) >= 4
             and not _REFUSAL.match(body)
             and support.supports(body, GROUNDED_SUPPORT)
+            # A figure keeps the words its quote names it by: "revenue was $2.49 billion" from
+            # "Gaming revenue was $2.49 billion" makes one segment's figure the total.
+            and not support.dropped_subjects(body)
             # The question's own words it restates must be in the quotes: "Apple's total carbon
             # emissions in 2022 were $53,629" from a balance-sheet row is a made-up bridge.
             and support.coverage(" ".join(sorted(support_words(body) & asked))) == 1.0
@@ -1324,10 +1329,14 @@ def _checked(
         factual = bool(support_words(body)) and not _REFUSAL.match(body)
         if factual and not sources:
             sources = [i + 1 for i in support.sources_of(body) if i < len(given)]
-        supported = not spans and (
+        dropped = support.dropped_subjects(body) if not spans else []
+        supported = not spans and not dropped and (
             not factual or (bool(sources) and support.coverage(body) >= CHECKED_SUPPORT)
         )
-        shown = _with_markers(mark_unsupported(body, spans), sources)
+        shown = mark_unsupported(body, spans)
+        if dropped:  # its figure is the source's, said of something wider than the source says
+            shown = f"{shown} ⚠[the source says this of: {' '.join(dropped)}]"
+        shown = _with_markers(shown, sources)
         sentences.append(AnswerSentence(shown, tuple(sources), supported, True))
         piece = shown if not parts else f" {shown}"
         parts.append(piece)

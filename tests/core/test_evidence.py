@@ -20,7 +20,9 @@ from desktop.core.evidence import (
     page_units,
     question_terms,
     score_units,
+    spelled_out,
     stem,
+    terms_of,
 )
 from desktop.core.types import Page
 
@@ -205,3 +207,23 @@ def test_a_two_part_question_quotes_a_unit_for_each_part() -> None:
     ev = score_units("What were the gaming and professional revenues in the third quarter?", units, bow_embed)
     quotes = [q.unit.text.split()[0] for q in choose_quotes(ev, 3, 0.01, 0.5)]
     assert quotes[0] in ("Gaming", "Professional") and sorted(quotes) == ["Gaming", "Professional"]
+
+
+def test_abbreviations_are_searched_with_the_words_documents_use() -> None:
+    asked = spelled_out("How much did NVIDIA spend on R&D?")
+    assert asked == "How much did NVIDIA spend on R&D (research and development)?"
+    # One term, met by the abbreviation or its words as a phrase, not by the words one by one.
+    assert question_terms(asked) == ["r&d", "nvidia", "spend"]
+    assert "r&d" in terms_of("Research and development expenses were $2.29 billion")
+    assert "r&d" in terms_of("R&D rose 18%")
+    assert "ceo" in terms_of("Jen-Hsun Huang, the President and Chief\nExecutive Officer of NVIDIA")
+    assert "ceo" not in terms_of("Executive Vice President and Chief Financial Officer")
+    assert "sg&a" in terms_of("Selling, general and administrative 1,234")
+    assert named_entities(asked) == ["nvidia"]  # the spelled-out words are terms, not names
+    # A role's abbreviation is no name to be found as written: filings say "Chief Executive Officer".
+    assert named_entities(spelled_out("Who is NVIDIA's CEO?")) == ["nvidia"]
+    assert "selling, general and administrative" in spelled_out("Apple's SG&A in Q3")
+    assert spelled_out("Who is the CEO (chief executive)?") == "Who is the CEO (chief executive)?"
+    # Only whole abbreviations: "research" holds no "eps", "R&Da" and "B2B" are left alone.
+    for untouched in ("What were the steps of the research?", "R&Da", "B2B sales", "The ceos met"):
+        assert spelled_out(untouched) == untouched

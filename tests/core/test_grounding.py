@@ -58,3 +58,28 @@ def test_sources_of_names_the_texts_a_sentence_rests_on() -> None:
 
 def test_content_words_skip_function_words() -> None:
     assert content_words("What is the notice period of the lease?") == {"notice", "period", "lease"}
+
+
+NVIDIA_QUOTES = [
+    "Gaming revenue was $2.49 billion, up 22% from the previous quarter and up 81% from a year ago.",
+    "Revenue for the third quarter was $18.12 billion, up 34% from the previous quarter.",
+    "Data Center revenue was a record $14.51 billion, up 41% from the previous quarter.",
+    "Total net sales $ 81,797 $ 82,959",
+]
+
+
+def test_a_figure_restated_without_the_words_that_name_it_is_caught() -> None:
+    """Seen on NVIDIA's filing: "NVIDIA's revenue for the quarter was $2.49 billion, up 22%" from
+    "Gaming revenue was $2.49 billion, up 22%": every number and word is in the quote, and the
+    sentence makes one segment's revenue the company's."""
+    support = Support(NVIDIA_QUOTES, possessives=True)
+    dropped = support.dropped_subjects
+    assert dropped("NVIDIA's revenue for the quarter was $2.49 billion, up 22%.") == ["gaming"]
+    assert dropped("Revenue was $14.51 billion.") == ["center", "data"]
+    assert dropped("The company earned $2.49 billion.") == ["gaming", "revenue"]
+    # kept: the figure's own words; or only time and "total" left out; or a figure whose clause names nothing
+    assert dropped("Gaming revenue was $2.49 billion, up 22% from the previous quarter.") == []
+    assert dropped("Data Center revenue reached $14.51 billion.") == []
+    assert dropped("NVIDIA's revenue for the quarter was $18.12 billion.") == []
+    assert dropped("Net sales were $81,797 million; a year before they were $82,959 million.") == []
+    assert dropped("Revenue rose 34% in the quarter ended October 29, 2023.") == []

@@ -697,3 +697,38 @@ def test_a_model_sentence_that_pins_the_asked_thing_on_an_unrelated_figure_is_dr
     answer, _, _ = _ask(engine, DocLibrary(APPLE), "What were Apple's total net sales and carbon emissions?")
     assert not answer.abstained and "81,797" in answer.text
     assert "carbon" not in answer.text and not any(s.by_model for s in answer.sentences)
+
+
+NVDA_SEGMENTS = {
+    "nvda": (
+        "2024 Q3 NVDA",
+        [
+            "NVIDIA Corporation. Quarterly report for the quarter ended October 29, 2023.",
+            "Gaming revenue for the third quarter was $2.86 billion, up 15% from the previous quarter.",
+        ],
+    )
+}
+NVDA_REVENUE = "What was NVIDIA's revenue for the third quarter?"
+
+
+def test_a_model_sentence_that_makes_a_segments_figure_the_total_is_dropped() -> None:
+    """Seen on NVIDIA's filing: the grounded answer quoted "Gaming revenue ... $2.49 billion" and
+    the model added "NVIDIA's revenue for the quarter was $2.49 billion": numbers and words all in
+    the quote, and the figure made the company's. The quote stays; the sentence goes."""
+    engine = ScriptedEngine("NVIDIA's revenue for the third quarter was $2.86 billion, up 15% [1].")
+    answer, _, _ = _ask(engine, DocLibrary(NVDA_SEGMENTS), NVDA_REVENUE)
+    assert answer.mode == "grounded"
+    assert "Gaming revenue for the third quarter was $2.86 billion" in answer.text
+    assert not any(s.by_model for s in answer.sentences), answer.text
+    assert answer.gate and answer.gate["model_sentences_dropped"] == 1
+    kept = ScriptedEngine("NVIDIA's Gaming revenue for the third quarter was $2.86 billion [1].")
+    answer, _, _ = _ask(kept, DocLibrary(NVDA_SEGMENTS), NVDA_REVENUE)
+    assert any(s.by_model and "Gaming revenue" in s.text for s in answer.sentences), answer.text
+
+
+def test_a_checked_sentence_that_drops_a_figures_words_is_marked() -> None:
+    engine = ScriptedEngine("NVIDIA's revenue for the third quarter was $2.86 billion [1].")
+    answer, _, _ = _ask(engine, DocLibrary(NVDA_SEGMENTS), NVDA_REVENUE, mode="checked")
+    said = [s for s in answer.sentences if s.by_model]
+    assert said and not said[0].supported
+    assert "⚠[the source says this of: gaming]" in said[0].text

@@ -510,3 +510,19 @@ def test_an_overview_sentence_stitched_from_unrelated_sentences_is_dropped() -> 
     assert sources.attribute(stitched, 0.6, within=2) is None
     fused = "The new intake form went live on Monday and 212 people used it in its first four days."
     assert sources.attribute(fused, 0.6, within=2) == (1,)
+
+
+@pytest.mark.parametrize("request_of", [Abstractive, grounded])
+def test_a_one_page_text_gets_no_page_references_and_a_longer_one_does(
+    request_of: Callable[..., SummaryRequest],
+) -> None:
+    """Pasted text is one page: "(p. 1)" after every point would point nowhere."""
+    one, _ = prose_pages(1)
+    summary, events = run(FakeEngine(), request_of(one, length=80))
+    streamed = "".join(e.text for e in events if isinstance(e, Token))
+    assert summary.points and not re.search(r"\(pp?\. ", summary.text), summary.text
+    assert streamed.strip() == summary.text
+    assert all(p.pages == (1,) for p in summary.points)  # the pages are still known, only not shown
+    three, _ = prose_pages(3)
+    summary, _ = run(FakeEngine(), request_of(three, length=80))
+    assert re.search(r"\(pp?\. \d", summary.text), summary.text

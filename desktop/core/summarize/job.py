@@ -134,6 +134,9 @@ class _Summarizer:
         self.model_params: int | None = None
         self.overview_n = 0
         self.quoted_n = 0
+        # Page references point somewhere only when there is more than one page: pasted text (one
+        # page) and a one-page letter would say "(p. 1)" after every point.
+        self.cite = len({p.number for p in req.pages if p.text.strip()}) > 1
         n_ctx = int(engine.n_ctx)
         # The map steps must fit both models' contexts (units are counted with `engine`'s tokenizer;
         # _generate trims what the map model counts as too long).
@@ -333,7 +336,7 @@ class _Summarizer:
                 strict=True,
                 max_points=self.OVERVIEW_SENTENCES,
             )
-        emitted = "".join(_render(p, "paragraph") for p in overview)
+        emitted = "".join(_render(p, "paragraph", self.cite) for p in overview)
 
         # The points: quotes, best first until the length, shown in document order with their own pages.
         budget = self.words - _words(overview)
@@ -354,7 +357,7 @@ class _Summarizer:
             yield Token(sep)
         emitted += sep
         for p in points:
-            piece = _render(p, style)
+            piece = _render(p, style, self.cite)
             emitted += piece
             yield Token(piece)
         self.done = self.total
@@ -522,7 +525,7 @@ class _Summarizer:
             extra.sort(key=lambda p: p.pages)
             for p in extra:
                 points.append(p)
-                yield Token(_render(p, req.style))
+                yield Token(_render(p, req.style, self.cite))
         return points
 
     def _as_units(self, points: Sequence[SummaryPoint]) -> list[_Unit]:
@@ -581,7 +584,7 @@ class _Summarizer:
                     raw.append(event.text)
                     for point in collector.feed(event.text):
                         if stream:
-                            yield Token(_render(point, style))
+                            yield Token(_render(point, style, self.cite))
                     if max_points is not None and len(collector.points) >= max_points and not inner.cancelled:
                         inner.cancel()  # enough: the rest would not be shown
                     # A model that keeps repeating itself or wandering off will not come back: stop it.
@@ -607,7 +610,7 @@ class _Summarizer:
         full = max_points is not None and len(collector.points) >= max_points
         for point in [] if full else collector.finish(stats.stop_reason):
             if stream:
-                yield Token(_render(point, style))
+                yield Token(_render(point, style, self.cite))
         self.meter.add(stats, time.perf_counter() - t0)
         self.meter.dropped_unsupported += collector.dropped["unsupported"]
         self.meter.dropped_duplicate += collector.dropped["duplicate"]
@@ -621,4 +624,4 @@ class _Summarizer:
         return collector.points
 
     def _text(self, points: Sequence[SummaryPoint]) -> str:
-        return "".join(_render(p, self.req.style) for p in points).strip()
+        return "".join(_render(p, self.req.style, self.cite) for p in points).strip()

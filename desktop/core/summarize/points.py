@@ -148,7 +148,10 @@ class _PointCollector:
             return None
         # A checked sentence (strict: the grounded overview) may fuse two sentences, not more.
         pages = self.sources.attribute(text, self.min_support, within=2 if self.strict else None)
-        if pages is None or (self.strict and not self.sources.has_specifics_of(text)):
+        strict_fail = self.strict and (
+            not self.sources.has_specifics_of(text) or bool(self.sources.support.dropped_subjects(text))
+        )  # a grounded overview keeps its figures' own words ("Gaming revenue", not "revenue")
+        if pages is None or strict_fail:
             self.dropped["unsupported"] += 1
             self.rejected_in_a_row += 1
             return None
@@ -162,12 +165,13 @@ class _PointCollector:
         return point
 
 
-def _render(point: SummaryPoint, style: str) -> str:
-    ref = format_pages(point.pages)
+def _render(point: SummaryPoint, style: str, cite: bool = True) -> str:
+    """A point as the summary shows it, with its pages unless `cite` is off (a one-page text)."""
+    ref = f" ({format_pages(point.pages)})" if cite and point.pages else ""
     text = point.text.rstrip(".")
     if style == "paragraph":
-        return f"{text} ({ref}). "
-    return f"- {text} ({ref}).\n"
+        return f"{text}{ref}. "
+    return f"- {text}{ref}.\n"
 
 
 def _words(points: Sequence[SummaryPoint]) -> int:
