@@ -31,7 +31,7 @@ def test_settings_dialog_has_one_editor_per_declared_setting_and_saves_changes(q
     qtbot.addWidget(dialog)
     assert set(dialog.editors) == {s.key for s in SETTINGS}
     assert set(dialog.headings) == {s.section for s in SETTINGS}  # every section, as a heading
-    assert dialog.tabs.count() <= 3, "a few pages, not one tab per control"
+    assert dialog.tabs.count() <= 4, "a few pages, not one tab per control"
     assert dialog.values() == store.as_dict()  # every editor shows the stored value
     dialog.editors["temperature"].setValue(0.8)
     dialog.editors["theme"].setCurrentIndex(dialog.editors["theme"].findData("dark"))
@@ -40,6 +40,52 @@ def test_settings_dialog_has_one_editor_per_declared_setting_and_saves_changes(q
     assert applied.args[0] == {"temperature": 0.8, "theme": "dark"}
     again = SettingsStore(data_dir() / "settings.json")
     assert again["temperature"] == 0.8 and again["theme"] == "dark"
+
+
+def test_every_settings_page_fits_a_small_screen_and_shows_its_help_whole(qtbot: Any) -> None:
+    """At 800x600 the dialog fits the screen, and no help text is cut to a line and a half
+    (a long page scrolls instead of squeezing its rows)."""
+    from PySide6.QtWidgets import QLabel
+
+    dialog = SettingsDialog(SettingsStore(data_dir() / "settings.json"))
+    qtbot.addWidget(dialog)
+    dialog.show()
+    qtbot.waitExposed(dialog)
+    screen = dialog.screen().availableGeometry()
+    assert dialog.frameGeometry().height() <= screen.height()
+    assert dialog.frameGeometry().width() <= screen.width()
+    for index in range(dialog.tabs.count()):
+        dialog.tabs.setCurrentIndex(index)
+        qtbot.wait(20)
+        page = dialog.tabs.currentWidget()
+        helps = [w for w in page.findChildren(QLabel) if w.objectName() == "settingHelp"]
+        assert helps, dialog.tabs.tabText(index)
+        assert not _cut(helps), dialog.tabs.tabText(index)
+
+
+def test_the_privacy_panel_fits_a_small_screen_and_shows_its_text_whole(qtbot: Any, make_window: Any) -> None:
+    from PySide6.QtWidgets import QLabel
+
+    window = make_window()
+    dialog = PrivacyDialog(window.session, window)
+    qtbot.addWidget(dialog)
+    dialog.show()
+    qtbot.waitExposed(dialog)
+    assert dialog.frameGeometry().height() <= dialog.screen().availableGeometry().height()
+    dialog.resize(560, 300)  # made smaller still: the text scrolls, it is not squeezed
+    qtbot.wait(20)
+    labels = [w for w in dialog.findChildren(QLabel) if w.isVisible() and w.wordWrap() and w.text()]
+    assert len(labels) >= 4
+    assert not _cut(labels)
+
+
+def _cut(labels: list[Any]) -> list[tuple[str, int, int]]:
+    """Word-wrapped labels given less height than their text needs at their width."""
+    return [
+        (label.text()[:60], label.height(), label.heightForWidth(label.width()))
+        for label in labels
+        if label.height() < label.heightForWidth(label.width())
+    ]
 
 
 def test_restore_defaults_puts_back_every_declared_default(qtbot: Any) -> None:

@@ -22,6 +22,7 @@ from desktop.core.settings import SettingsStore
 from desktop.services import privacy
 from desktop.services.paths import data_dir
 from desktop.ui.qtcompat import emit
+from desktop.ui.scrolling import fitting, scrolling
 from desktop.ui.session import Session
 
 
@@ -54,7 +55,10 @@ class PrivacyDialog(QDialog):
         self.session = session
         self.setWindowTitle("Privacy")
         self.setAccessibleName("Privacy")
-        layout = QVBoxLayout(self)
+        outer = QVBoxLayout(self)
+        content = QWidget()
+        layout = QVBoxLayout(content)
+        layout.setContentsMargins(0, 0, 0, 0)
 
         count = privacy.refused_count()
         self.refused = QLabel(
@@ -115,14 +119,15 @@ class PrivacyDialog(QDialog):
         self.status.setAccessibleName("Result")
         layout.addWidget(self.status)
         layout.addStretch(1)  # spare height goes below the content, not between its lines
+        outer.addWidget(scrolling(content))  # a small screen scrolls it rather than cutting text
         buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Close)
         close = buttons.button(QDialogButtonBox.StandardButton.Close)
         close.setAccessibleName("Close")
         close.setDefault(True)  # Enter closes the panel
         buttons.rejected.connect(self.reject)
-        layout.addWidget(buttons)
+        outer.addWidget(buttons)
         close.setFocus()
-        self.resize(560, 420)
+        self.resize(fitting(self, 600, 560))
 
     def confirm_delete(self) -> None:
         box = QMessageBox(self)
@@ -171,7 +176,7 @@ def _at_rest_text(folder: Path) -> str:
     if status.get("recovery_passphrase"):
         extra += " A recovery passphrase is set."
     note = _esc(str(status["vectors"]["note"]))
-    return f"<b>On disk:</b> {summary}{extra}<br><small>{note}</small>"
+    return f"<b>On disk:</b> {summary}{extra}<p>{note}</p>"
 
 
 def servers_text(settings: SettingsStore) -> str:

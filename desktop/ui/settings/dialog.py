@@ -1,9 +1,10 @@
 """The settings dialog, generated from `SETTINGS`: one editor per declared setting.
 
 Nothing here names a setting: adding one to desktop/core/settings.py adds it to this dialog. The
-declared sections are shown as headings on three pages (`PAGES`), not one tab each; a section
+declared sections are shown as headings on four pages (`PAGES`), not one tab each; a section
 no page lists gets a page of its own. Choices read as words ("Key points", not `key_points`), and
-a caller can offer choices the declaration cannot know (the models on this computer).
+a caller can offer choices the declaration cannot know (the models on this computer). A page
+longer than the dialog scrolls, and the dialog is never taller than the screen.
 """
 
 from __future__ import annotations
@@ -29,12 +30,14 @@ from PySide6.QtWidgets import (
 
 from desktop.core.settings import SETTINGS, Setting, SettingsStore
 from desktop.ui.qtcompat import emit
+from desktop.ui.scrolling import fitting, scrolling
 
 LONG_TEXT = 80  # a str default longer than this gets a multi-line editor (the system prompt)
 AUTOMATIC = "Automatic"
 PAGES: tuple[tuple[str, tuple[str, ...]], ...] = (
-    ("Model", ("Model", "Servers")),
+    ("Model", ("Model",)),
     ("Answers", ("Answers", "Library", "Summaries")),
+    ("Servers", ("Servers",)),
     ("Appearance", ("Appearance",)),
 )
 # (label, value) pairs offered for a setting whose declaration has no fixed choices
@@ -91,7 +94,7 @@ class SettingsDialog(QDialog):
                 page = QWidget()
                 pages[page_title] = QFormLayout(page)
                 pages[page_title].setFieldGrowthPolicy(QFormLayout.FieldGrowthPolicy.AllNonFixedFieldsGrow)
-                self.tabs.addTab(page, page_title.replace("&", "&&"))
+                self.tabs.addTab(scrolling(page), page_title.replace("&", "&&"))
             form = pages[page_title]
             if setting.section not in forms:
                 forms[setting.section] = form
@@ -147,7 +150,7 @@ class SettingsDialog(QDialog):
         buttons.rejected.connect(self.reject)
         restore.clicked.connect(self.restore_defaults)
         layout.addWidget(buttons)
-        self.resize(600, 500)
+        self.resize(fitting(self, 640, 560))
 
     def values(self) -> dict[str, Any]:
         return {s.key: get_value(self.editors[s.key], s) for s in SETTINGS}
