@@ -17,6 +17,7 @@ from desktop.core.summarize import (
     pages_from_text,
     split_sentences_basic,
     summarize_job,
+    without_references,
 )
 from desktop.core.types import ChatMessage, Completion, GenerationStats, Page, Summary
 
@@ -526,3 +527,26 @@ def test_a_one_page_text_gets_no_page_references_and_a_longer_one_does(
     three, _ = prose_pages(3)
     summary, _ = run(FakeEngine(), request_of(three, length=80))
     assert re.search(r"\(pp?\. \d", summary.text), summary.text
+
+
+def test_the_reference_list_is_not_summarized() -> None:
+    """A paper's bibliography is other papers' titles: never a point of this one."""
+    pages, _ = prose_pages(4)
+    references = "\n".join([
+        "References",
+        "Smith, J. 2003. Base noun phrase translation using web data. In Proc. of ACL.",
+        "Lee, K. 2001. Statistical machine translation of Chinese words by reading. In Proc. of EMNLP.",
+    ])
+    last = Page(4, pages[3].text + "\n" + references)
+    document = (*pages[:3], last, Page(5, "Appendix A\nThe station zorblat keeps grommet and appendix data."))
+    assert [p.text for p in without_references(document)][:3] == [p.text for p in pages[:3]]
+    kept = without_references(document)
+    assert "Smith" not in " ".join(p.text for p in kept) and "Appendix A" in kept[-1].text
+    summary, _ = run(FakeEngine(), grounded(document, length=400))
+    assert summary.points and not any("Proc." in p.text or "translation" in p.text for p in summary.points)
+    assert summary.page_count == 5  # the document's pages, its references' included
+    # The word in a sentence, or a contents page's heading in the first half, cuts nothing.
+    prose = (Page(1, "Contents\nReferences\nIntroduction"), *pages[1:])
+    assert without_references(prose) == prose
+    inline = (*pages[:3], Page(4, "The references below were read.\n" + pages[3].text))
+    assert without_references(inline) == inline

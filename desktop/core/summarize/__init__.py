@@ -35,6 +35,7 @@ from desktop.core.summarize.text import (
     pages_from_text,
     split_sentences_basic,
     strip_running_lines,
+    without_references,
 )
 from desktop.core.text import content_words
 
@@ -55,4 +56,5 @@ __all__ = [
     "split_sentences_basic",
     "strip_running_lines",
     "summarize_job",
+    "without_references",
 ]

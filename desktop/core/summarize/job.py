@@ -33,6 +33,7 @@ from desktop.core.summarize.text import (
     overlap_rank,
     split_sentences_basic,
     strip_running_lines,
+    without_references,
 )
 from desktop.core.text import content_words
 from desktop.core.types import ChatMessage, Completion, GenerationStats, Summary, SummaryPoint
@@ -87,12 +88,13 @@ def summarize_job(
     summary). None: `engine` does everything."""
 
     def job(cancel: CancelToken) -> Generator[Event, None, Summary]:
-        req = replace(request, pages=strip_running_lines(request.pages))
-        return (
-            yield from _Summarizer(
-                engine, req, rank or overlap_rank, split or split_sentences_basic, cancel, map_engine
-            ).run()
+        # Running headers and the reference list are not the document's points.
+        req = replace(request, pages=without_references(strip_running_lines(request.pages)))
+        summarizer = _Summarizer(
+            engine, req, rank or overlap_rank, split or split_sentences_basic, cancel, map_engine
         )
+        summarizer.document_pages = sum(1 for p in request.pages if p.text.strip())  # all of them
+        return (yield from summarizer.run())
 
     return job
 
@@ -134,6 +136,7 @@ class _Summarizer:
         self.model_params: int | None = None
         self.overview_n = 0
         self.quoted_n = 0
+        self.document_pages = 0  # pages with text in the whole document, the references' too
         # Page references point somewhere only when there is more than one page: pasted text (one
         # page) and a one-page letter would say "(p. 1)" after every point.
         self.cite = len({p.number for p in req.pages if p.text.strip()}) > 1
@@ -231,7 +234,7 @@ class _Summarizer:
             title=req.title,
             text=text,
             points=tuple(points),
-            page_count=len(pages),
+            page_count=max(len(pages), self.document_pages),
             style=req.style,
             levels=levels,
             stats=stats,

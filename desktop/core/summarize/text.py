@@ -146,3 +146,50 @@ def strip_running_lines(pages: Sequence[Page]) -> tuple[Page, ...]:
         ]
         out.append(Page(page.number, "\n".join(kept).strip()))
     return tuple(out)
+
+
+# A bibliography's heading: "References", "7 References", "BIBLIOGRAPHY", "Works Cited:".
+_REFERENCES = re.compile(
+    r"^\s*(?:\d{1,2}\.?\s+|[IVX]{1,4}\.\s+)?(?:references?|bibliography|works cited|literature cited|"
+    r"reference list|sources cited)\s*:?\s*$",
+    re.IGNORECASE,
+)
+_APPENDIX = re.compile(r"^\s*(?:appendix|appendices)\b", re.IGNORECASE)
+
+
+def without_references(pages: Sequence[Page]) -> tuple[Page, ...]:
+    """The document without its reference list: from a "References" (or "Bibliography") heading
+    in its second half to an appendix or the end. A summary made of the document's own sentences
+    would otherwise quote a cited paper's title as a point of this one. A heading in the first half
+    (a contents page) and the word inside a sentence are left alone."""
+    chars = [len(p.text) for p in pages]
+    total = sum(chars)
+    if not total:
+        return tuple(pages)
+    before = 0
+    for i, page in enumerate(pages):
+        lines = page.text.split("\n")
+        offset = before
+        for j, line in enumerate(lines):
+            if _REFERENCES.match(line) and offset >= total / 2:
+                return _cut_references(pages, i, j)
+            offset += len(line) + 1
+        before += chars[i]
+    return tuple(pages)
+
+
+def _cut_references(pages: Sequence[Page], first: int, line: int) -> tuple[Page, ...]:
+    out = list(pages[:first])
+    kept = "\n".join(pages[first].text.split("\n")[:line]).strip()
+    if kept:
+        out.append(Page(pages[first].number, kept))
+    appendix = False
+    for page in pages[first:]:
+        lines = page.text.split("\n")[line + 1 :] if page is pages[first] else page.text.split("\n")
+        if not appendix:
+            at = next((k for k, ln in enumerate(lines) if _APPENDIX.match(ln)), None)
+            if at is None:
+                continue
+            appendix, lines = True, lines[at:]
+        out.append(Page(page.number, "\n".join(lines).strip()))
+    return tuple(p for p in out if p.text) or tuple(pages)
