@@ -24,7 +24,12 @@ def rerun_under_xvfb(script: str) -> int | None:
     if os.environ.get("DISPLAY") or os.environ.get("HEARTH_SCREENSHOTS_CHILD"):
         return None
     if shutil.which("xvfb-run") is None:
-        print("Install Xvfb first: apt-get install -y xvfb", file=sys.stderr)
+        print("Install Xvfb first: apt-get install -y xvfb libxcb-cursor0", file=sys.stderr)
+        return 2
+    import ctypes.util
+
+    if ctypes.util.find_library("xcb-cursor") is None:  # Qt's xcb plugin will not load without it
+        print("Install Qt's X11 library first: apt-get install -y libxcb-cursor0", file=sys.stderr)
         return 2
     env = {**os.environ, "HEARTH_SCREENSHOTS_CHILD": "1"}
     return subprocess.call(
