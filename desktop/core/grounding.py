@@ -72,6 +72,12 @@ _MONTHS = (
 _DATE = re.compile(rf"\b(?:{_MONTHS})\.?\s+\d{{1,2}},?\s+\d{{4}}\b", re.IGNORECASE)
 _CAPWORD = re.compile(r"[A-Za-z][A-Za-z0-9'’-]*")
 
+
+def _date_key(date: str) -> tuple[str, int, int]:
+    """A date as (month, day, year), however it is spelled: "Jul. 1 2023" is "July 1, 2023"."""
+    month, day, year = re.findall(r"[A-Za-z]+|\d+", date)[:3]
+    return month[:3].lower(), int(day), int(year)
+
 # Where the clause that names a figure begins: a sentence's or a line's start, a comma, a dash.
 _CLAUSE_START = re.compile(r"[.;:!?](?=\s)|\n|,(?=\s)|\s[—–]\s")
 # Words that place a figure in time, call it whole, or say how it moved: a restatement may leave them
@@ -93,6 +99,7 @@ class Support:
         self.possessives = possessives
         self.words = [content_words(t) for t in self.texts]
         self.numbers = {n for t in self.texts for n in numbers_in(t)}
+        self.dates = {_date_key(m.group(0)) for t in self.texts for m in _DATE.finditer(t)}
         self.all_words = {w.lower() for t in self.texts for w in WORD.findall(t)}
         if possessives:
             self.all_words |= {_bare(w) for w in self.all_words}
@@ -101,6 +108,8 @@ class Support:
         """Whether every number (amount, year, percentage) and every name in `text` is in the sources."""
         if not numbers_in(text) <= self.numbers:
             return False
+        if any(_date_key(m.group(0)) not in self.dates for m in _DATE.finditer(text)):
+            return False  # "July 31, 2024" from a "July 31, 2022" column and a "fiscal year 2024"
         return names_in(text, self.possessives) <= self.all_words
 
     def coverage(self, text: str) -> float:
@@ -167,7 +176,7 @@ class Support:
             return all(b <= s or a >= e for s, e in taken)
 
         for m in _DATE.finditer(text):
-            if not numbers_in(m.group(0)) <= self.numbers:
+            if _date_key(m.group(0)) not in self.dates:
                 spans.append(Span(m.start(), m.end(), m.group(0), "number"))
                 taken.append((m.start(), m.end()))
         for m in _AMOUNT.finditer(text):

@@ -83,3 +83,12 @@ def test_a_figure_restated_without_the_words_that_name_it_is_caught() -> None:
     assert dropped("NVIDIA's revenue for the quarter was $18.12 billion.") == []
     assert dropped("Net sales were $81,797 million; a year before they were $82,959 million.") == []
     assert dropped("Revenue rose 34% in the quarter ended October 29, 2023.") == []
+
+
+def test_a_date_must_be_in_the_sources_as_a_date_not_as_its_parts() -> None:
+    """"July 31, 2024" made from a "July 31, 2022" column heading and "fiscal year 2024"."""
+    support = Support(["Three Months Ended July 30, 2023 July 31, 2022", "Revenue in fiscal year 2024 rose."])
+    made_up = "Revenue for the second quarter (July 31, 2024) rose."
+    assert not support.has_specifics_of(made_up)
+    assert [s.text for s in support.unsupported_spans(made_up)] == ["July 31, 2024"]
+    assert support.has_specifics_of("Revenue rose in the quarter ended July 31 2022.")  # spelled otherwise
