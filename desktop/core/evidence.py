@@ -127,8 +127,15 @@ _ABBREVIATIONS = "|".join(re.escape(k) for k in sorted(_SPELLED_OUT, key=len, re
 _ABBREVIATION = re.compile(rf"(?<![\w&])({_ABBREVIATIONS})(?![\w&])", re.IGNORECASE)
 # An abbreviation with the words a question gives for it in parentheses ("R&D (research and development)").
 _ABBREVIATION_SAID = re.compile(rf"(?<![\w&])(?:{_ABBREVIATIONS})(?![\w&])(?:\s*\([^()]*\))?", re.IGNORECASE)
+
+
+def _phrase_key(text: str) -> str:
+    """A spelled-out form's words, whatever joins them ("Non-disclosure\nagreement")."""
+    return " ".join(re.findall(r"[a-z]+", text.lower()))
+
+
 # Each spelled-out form, as a text may write it: any spacing, hyphens, commas, line breaks.
-_ABBREVIATION_OF = {" ".join(re.findall(r"[a-z]+", v)): k for k, v in _SPELLED_OUT.items()}
+_ABBREVIATION_OF = {_phrase_key(v): k for k, v in _SPELLED_OUT.items()}
 _SPELLED = re.compile(
     r"\b(" + "|".join(r"[\s,-]+".join(p.split()) for p in _ABBREVIATION_OF) + r")\b", re.IGNORECASE
 )
@@ -144,10 +151,8 @@ def _abbreviation_terms(text: str) -> set[str]:
     """The abbreviations `text` says, as itself or in words: "Chief Executive Officer" says "ceo"."""
     out = {_abbreviation_term(m.group(0)) for m in _ABBREVIATION.finditer(text)}
     for m in _SPELLED.finditer(text):
-        out.add(_abbreviation_term(_ABBREVIATION_OF[" ".join(re.findall(r"[a-z]+", m.group(0).lower()))]))
+        out.add(_abbreviation_term(_ABBREVIATION_OF[_phrase_key(m.group(0))]))
     return out
-
-
 
 
 def spelled_out(question: str) -> str:

@@ -78,6 +78,7 @@ def _date_key(date: str) -> tuple[str, int, int]:
     month, day, year = re.findall(r"[A-Za-z]+|\d+", date)[:3]
     return month[:3].lower(), int(day), int(year)
 
+
 # Where the clause that names a figure begins: a sentence's or a line's start, a comma, a dash.
 _CLAUSE_START = re.compile(r"[.;:!?](?=\s)|\n|,(?=\s)|\s[—–]\s")
 # Words that place a figure in time, call it whole, or say how it moved: a restatement may leave them
@@ -100,6 +101,7 @@ class Support:
         self.words = [content_words(t) for t in self.texts]
         self.numbers = {n for t in self.texts for n in numbers_in(t)}
         self.dates = {_date_key(m.group(0)) for t in self.texts for m in _DATE.finditer(t)}
+        self._subjects: dict[str, list[set[str]]] | None = None  # figure → the words naming it, lazily
         self.all_words = {w.lower() for t in self.texts for w in WORD.findall(t)}
         if possessives:
             self.all_words |= {_bare(w) for w in self.all_words}
@@ -152,17 +154,17 @@ class Support:
         "NVIDIA's revenue for the quarter was $2.49 billion" from "Gaming revenue was $2.49 billion"
         drops "gaming": the figure is one segment's, and the sentence makes it the total. Years and
         days are not figures here (every dated text holds them)."""
+        if self._subjects is None:  # once per Support: a summary asks it of each overview sentence
+            self._subjects = {}
+            for t in self.texts:
+                for m in _NUMBER.finditer(t):
+                    self._subjects.setdefault(_normal(m.group(0)), []).append(_subject_of(t, m.start()))
         said = {_bare(w) for w in content_words(text)}
         missing: list[str] = []
         for figure in sorted(numbers_in(text)):
             if _DATE_PART.fullmatch(figure):
                 continue
-            subjects = [
-                _subject_of(t, m.start())
-                for t in self.texts
-                for m in _NUMBER.finditer(t)
-                if _normal(m.group(0)) == figure
-            ]
+            subjects = self._subjects.get(figure, [])
             if subjects and not any(words <= said for words in subjects):
                 missing += sorted(min(subjects, key=lambda w: len(w - said)) - said)
         return list(dict.fromkeys(missing))

@@ -90,11 +90,12 @@ def summarize_job(
     def job(cancel: CancelToken) -> Generator[Event, None, Summary]:
         # Running headers and the reference list are not the document's points.
         req = replace(request, pages=without_references(strip_running_lines(request.pages)))
-        summarizer = _Summarizer(
-            engine, req, rank or overlap_rank, split or split_sentences_basic, cancel, map_engine
+        pages = sum(1 for p in request.pages if p.text.strip())  # the references' pages count too
+        return (
+            yield from _Summarizer(
+                engine, req, rank or overlap_rank, split or split_sentences_basic, cancel, map_engine, pages
+            ).run()
         )
-        summarizer.document_pages = sum(1 for p in request.pages if p.text.strip())  # all of them
-        return (yield from summarizer.run())
 
     return job
 
@@ -117,6 +118,7 @@ class _Summarizer:
         split: Splitter,
         cancel: CancelToken,
         map_engine: SummaryEngine | None = None,
+        document_pages: int | None = None,
     ):
         if req.style not in STYLES:
             raise AppError(f"Unknown summary style {req.style!r}.", f"Choose one of: {', '.join(STYLES)}.")
@@ -136,10 +138,13 @@ class _Summarizer:
         self.model_params: int | None = None
         self.overview_n = 0
         self.quoted_n = 0
-        self.document_pages = 0  # pages with text in the whole document, the references' too
-        # Page references point somewhere only when there is more than one page: pasted text (one
-        # page) and a one-page letter would say "(p. 1)" after every point.
-        self.cite = len({p.number for p in req.pages if p.text.strip()}) > 1
+        # Pages with text in the whole document (None: those of `req`, which may have lost its
+        # reference list). Page references point somewhere only when there is more than one:
+        # pasted text (one page) and a one-page letter would say "(p. 1)" after every point.
+        if document_pages is None:
+            document_pages = sum(1 for p in req.pages if p.text.strip())
+        self.document_pages = document_pages
+        self.cite = document_pages > 1
         n_ctx = int(engine.n_ctx)
         # The map steps must fit both models' contexts (units are counted with `engine`'s tokenizer;
         # _generate trims what the map model counts as too long).

@@ -179,17 +179,15 @@ def without_references(pages: Sequence[Page]) -> tuple[Page, ...]:
 
 
 def _cut_references(pages: Sequence[Page], first: int, line: int) -> tuple[Page, ...]:
-    out = list(pages[:first])
-    kept = "\n".join(pages[first].text.split("\n")[:line]).strip()
-    if kept:
-        out.append(Page(pages[first].number, kept))
-    appendix = False
-    for page in pages[first:]:
-        lines = page.text.split("\n")[line + 1 :] if page is pages[first] else page.text.split("\n")
-        if not appendix:
-            at = next((k for k, ln in enumerate(lines) if _APPENDIX.match(ln)), None)
-            if at is None:
-                continue
-            appendix, lines = True, lines[at:]
-        out.append(Page(page.number, "\n".join(lines).strip()))
+    """`pages` without the lines from `line` of page `first` (the heading) to an appendix or the end."""
+    head = pages[first].text.split("\n")
+    out = [*pages[:first], Page(pages[first].number, "\n".join(head[:line]).strip())]
+    rest = [(pages[first].number, head[line + 1 :])]
+    rest += [(p.number, p.text.split("\n")) for p in pages[first + 1 :]]
+    for k, (number, lines) in enumerate(rest):
+        at = next((j for j, ln in enumerate(lines) if _APPENDIX.match(ln)), None)
+        if at is not None:  # the appendix and every page after it stay
+            out.append(Page(number, "\n".join(lines[at:]).strip()))
+            out += [Page(n, "\n".join(ls).strip()) for n, ls in rest[k + 1 :]]
+            break
     return tuple(p for p in out if p.text) or tuple(pages)
