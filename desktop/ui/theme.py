@@ -201,7 +201,9 @@ QLabel#deviceBadge {{ border: 1px solid {t.border}; border-radius: 10px; padding
     color: {t.muted}; }}
 QLabel#dropOverlay {{ font-size: 18px; border: 3px dashed {t.accent}; border-radius: 16px;
     background: {t.surface}; color: {t.text}; }}
-QLabel#welcome {{ color: {t.text}; }}
+QLabel#welcomeTitle {{ font-size: 20px; font-weight: 600; }}
+QLabel#welcomeItem {{ font-weight: 600; }}
+QLabel#welcomeLead, QLabel#welcomeNote {{ color: {t.muted}; }}
 QLabel#paneTitle {{ font-weight: 600; }}
 QLabel#findCount, QLabel#fileDetails, QLabel#settingHelp {{ color: {t.muted}; }}
 QLabel#settingsHeading {{ font-weight: 600; color: {t.accent}; padding-top: 4px; }}

@@ -5,13 +5,16 @@ these tests hold what keeps it short, so that a change cannot undo it unnoticed:
   first frame, in either theme (desktop/ui/lazy_qt.py);
 - `first_shown` follows the first paint, so what the window does after its first frame (chats,
   model, library) never delays that paint;
-- cyclic garbage collection, off while starting (desktop/app.py), is back on after it.
+- cyclic garbage collection, off while starting (desktop/app.py), is back on after it;
+- PySide6's per-import source scan is answered by name (desktop/ui/__init__.py), which is only
+  right while no Hearth module uses `__feature__`.
 """
 
 from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -45,6 +48,8 @@ class Probe(main_window.MainWindow):
         seen["qt_enums_built"] = "Qt" in vars(QtCore)
         seen["painted"] = self._first_painted
         seen["collecting"] = gc.isenabled()
+        scan = sys.modules["shibokensupport.feature"]._mod_uses_pyside
+        seen["feature_scan_by_name"] = getattr(scan, "by_name", False)
         main_window.QTimer.singleShot(0, self._after)
 
     def _after(self):
@@ -79,6 +84,7 @@ def test_the_first_frame_builds_no_qt_enums_follows_a_paint_and_collects_garbage
         "qt_enums_built": False,
         "painted": True,
         "collecting": False,
+        "feature_scan_by_name": True,
         "collecting_after": True,
         "qt_enums_built_after": True,
     }
@@ -129,3 +135,27 @@ def test_system_theme_before_qt_enums_follows_the_platform_palette(
             assert theme.resolve("system") is expected
     finally:
         qapp.setPalette(saved)
+
+
+def test_the_feature_scan_answered_by_name_agrees_with_reading_the_source() -> None:
+    """What `desktop/ui/__init__.py` tells PySide6 instead of reading each module: Hearth's modules
+    may use PySide (none selects a `__feature__`, so 0 and -1 select the same), the standard
+    library's do not, and anything else is still read."""
+    import email.mime.text
+    import json as json_module
+
+    import shiboken6  # noqa: F401
+    import shibokensupport.feature as feature  # type: ignore[import-not-found]
+
+    import desktop.ui.chat.view
+    import desktop.ui.main_window
+
+    by_name = feature._mod_uses_pyside
+    assert by_name.by_name
+    for module in (desktop.ui.main_window, desktop.ui.chat.view):
+        assert by_name(module) and "PySide6" in Path(module.__file__).read_text(encoding="utf-8")
+    for module in (json_module, email.mime.text, os):
+        assert not by_name(module)
+    assert by_name(pytest) is False  # not Hearth's, not the standard library's: read as before
+    sources = [p.read_text(encoding="utf-8") for p in (REPO / "desktop").rglob("*.py")]
+    assert not [s for s in sources if re.search(r"^\s*(from|import) __feature__", s, re.MULTILINE)]

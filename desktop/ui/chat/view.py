@@ -20,6 +20,7 @@ from PySide6.QtWidgets import (
 )
 
 from desktop.ui import icons
+from desktop.ui.labels import WrappedLabel
 from desktop.ui.lazy_qt import Qt, set_by_name
 from desktop.ui.qtcompat import emit
 
@@ -30,16 +31,52 @@ if TYPE_CHECKING:  # the first frame shows no message: the module loads with the
 
 READING_WIDTH = 780  # the column's widest: lines stay readable on a wide screen
 
-WELCOME = """
-<h2 style="font-weight:600">What shall we look at today?</h2>
-<p>Everything runs on this computer. Nothing you type or open leaves it.</p>
-<p><b>Chat</b> — type below; Enter sends, Shift+Enter adds a line, Esc stops an answer.<br>
-<b>Summarize a PDF</b> — <i>File → Open…</i> (Ctrl+O), or drop it on this window.<br>
-<b>Ask your documents</b> — add files in the <i>Library</i> (Ctrl+Shift+L) and tick the collections
-this chat asks: every answer shows the page it rests on, with the evidence highlighted.</p>
-<p>Hearth starts with a small built-in model. A stronger <code>.gguf</code> you already have
-(LM Studio, GPT4All, Hugging Face) can be imported from the model menu or dropped here.</p>
-"""
+# The first-run welcome: a heading, the privacy promise, what Hearth does and how, and a word on
+# models. Plain-text labels, not one rich-text label: rich text costs the first frame an HTML parse
+# and a text document laid out at every width the layouts ask about (11% of a bare window's start).
+WELCOME_TITLE = "What shall we look at today?"
+WELCOME_LEAD = "Everything runs on this computer. Nothing you type or open leaves it."
+WELCOME_ITEMS = (
+    ("Chat", "Type below. Enter sends, Shift+Enter adds a line, Esc stops an answer."),
+    ("Summarize a document", "File → Open… (Ctrl+O), or drop a PDF on this window."),
+    (
+        "Ask your documents",
+        "Add files in the Library (Ctrl+Shift+L) and tick the collections a chat asks. Every answer "
+        "shows the page it rests on, with the evidence highlighted.",
+    ),
+)
+WELCOME_MODELS = (
+    "Hearth starts with a small built-in model. A stronger .gguf you already have (LM Studio, "
+    "GPT4All, Hugging Face) can be imported from the model menu or dropped here."
+)
+
+
+def _welcome() -> QWidget:
+    """The welcome page's widget: plain-text labels in the reading column."""
+    page = QWidget()
+    page.setObjectName("welcome")
+    page.setAccessibleName("How to use Hearth")
+    layout = QVBoxLayout(page)
+    layout.setContentsMargins(8, 24, 8, 8)
+    layout.setSpacing(4)
+
+    def label(text: str, name: str) -> WrappedLabel:
+        widget = WrappedLabel(text)
+        widget.setObjectName(name)
+        set_by_name(widget, "textFormat", "PlainText")
+        layout.addWidget(widget)
+        return widget
+
+    label(WELCOME_TITLE, "welcomeTitle")
+    layout.addSpacing(4)
+    label(WELCOME_LEAD, "welcomeLead")
+    for title, text in WELCOME_ITEMS:
+        layout.addSpacing(10)
+        label(title, "welcomeItem")
+        label(text, "welcomeText")
+    layout.addSpacing(14)
+    label(WELCOME_MODELS, "welcomeNote")
+    return page
 
 
 class Composer(QPlainTextEdit):
@@ -122,12 +159,7 @@ class ChatView(QWidget):
         self._list_layout = QVBoxLayout(self.column)
         self._list_layout.setContentsMargins(0, 0, 0, 0)
         self._list_layout.setSpacing(12)
-        self.welcome = QLabel(WELCOME)
-        self.welcome.setObjectName("welcome")
-        self.welcome.setWordWrap(True)
-        set_by_name(self.welcome, "textFormat", "RichText")
-        self.welcome.setAccessibleName("How to use Hearth")
-        self.welcome.setContentsMargins(8, 24, 8, 8)
+        self.welcome = _welcome()
         self._list_layout.addWidget(self.welcome)
         self._list_layout.addStretch(1)
         self.scroll_area.setWidget(self._list)
