@@ -10,14 +10,16 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable, Generator
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from desktop.core.errors import Cancelled
-from desktop.core.events import Event
+
+if TYPE_CHECKING:  # a name in annotations only: the window's first frame never loads the events
+    from desktop.core.events import Event
 
 R = TypeVar("R")
 
-JobGen = Generator[Event, None, R]  # what a job returns when called
+JobGen = Generator["Event", None, R]  # what a job returns when called
 
 
 class CancelToken:

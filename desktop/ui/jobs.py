@@ -37,7 +37,6 @@ from typing import TYPE_CHECKING, Any, Literal
 from PySide6.QtCore import QObject, QTimer, Signal, Slot
 
 from desktop.core.errors import AppError, Cancelled
-from desktop.core.events import Event, Progress, Token
 from desktop.core.jobs import CancelToken, run_job
 from desktop.ui.qtcompat import emit
 
@@ -47,10 +46,12 @@ LaneName = Literal["llm", "index", "io"]
 if TYPE_CHECKING:
     from concurrent.futures import Future
 
+    from desktop.core.events import Event
+
 LANE_WORKERS: dict[str, int] = {"llm": 1, "index": 1, "io": 2}
 FLUSH_INTERVAL_MS = 33  # ~30 flushes a second: smooth to the eye, cheap for the GUI thread
 
-JobFn = Callable[[CancelToken], Generator[Event, None, Any]]
+JobFn = Callable[[CancelToken], Generator["Event", None, Any]]
 _ids = itertools.count(1)
 
 
@@ -146,6 +147,8 @@ class JobHandle(QObject):
     # -- worker thread
 
     def _push(self, event: Event) -> None:
+        from desktop.core.events import Progress, Token  # loaded by the first job, not the first frame
+
         with self._lock:
             last = self._pending[-1] if self._pending else None
             if isinstance(event, Token):

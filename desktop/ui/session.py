@@ -18,13 +18,13 @@ from typing import TYPE_CHECKING, Any, NamedTuple
 from PySide6.QtCore import QObject, Signal
 
 from desktop.core.errors import AppError, Cancelled, ModelNotFound, StorageError
-from desktop.core.events import Event
 from desktop.core.jobs import CancelToken
 from desktop.services.paths import data_dir
 from desktop.ui.jobs import JobFn, JobHandle, JobRunner
 from desktop.ui.qtcompat import emit
 
 if TYPE_CHECKING:  # opened after the first paint (see Session.settings / .chats), so imported then
+    from desktop.core.events import Event
     from desktop.core.rag import AskRequest, Gathered
     from desktop.core.settings import SettingsStore
     from desktop.services.chats import ChatStore

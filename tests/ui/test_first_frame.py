@@ -6,6 +6,8 @@ these tests hold what keeps it short, so that a change cannot undo it unnoticed:
 - `first_shown` follows the first paint, so what the window does after its first frame (chats,
   model, library) never delays that paint;
 - cyclic garbage collection, off while starting (desktop/app.py), is back on after it;
+- the job events (desktop/core/events.py: four dataclasses, whose generated methods Python 3.11
+  compiles one by one) load with the first job, not before the first frame;
 - PySide6's per-import source scan is answered by name (desktop/ui/__init__.py), which is only
   right while no Hearth module uses `__feature__`.
 """
@@ -50,6 +52,7 @@ class Probe(main_window.MainWindow):
         seen["collecting"] = gc.isenabled()
         scan = sys.modules["shibokensupport.feature"]._mod_uses_pyside
         seen["feature_scan_by_name"] = getattr(scan, "by_name", False)
+        seen["events_loaded"] = "desktop.core.events" in sys.modules  # 4 dataclasses, 3% of a bare start
         main_window.QTimer.singleShot(0, self._after)
 
     def _after(self):
@@ -85,6 +88,7 @@ def test_the_first_frame_builds_no_qt_enums_follows_a_paint_and_collects_garbage
         "painted": True,
         "collecting": False,
         "feature_scan_by_name": True,
+        "events_loaded": False,
         "collecting_after": True,
         "qt_enums_built_after": True,
     }

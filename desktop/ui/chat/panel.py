@@ -19,7 +19,6 @@ from PySide6.QtCore import Signal
 from PySide6.QtWidgets import QSplitter, QWidget
 
 from desktop.core.errors import AppError
-from desktop.core.events import EtaSmoother, Event, Notice, Progress, Sources, format_eta
 from desktop.core.jobs import CancelToken
 from desktop.ui import messages
 from desktop.ui.chat.sidebar import ConversationList
@@ -30,6 +29,7 @@ from desktop.ui.qtcompat import emit
 from desktop.ui.session import Session
 
 if TYPE_CHECKING:  # imported on first use: the first frame needs none of them
+    from desktop.core.events import Event, Progress
     from desktop.core.types import ChatMessage
     from desktop.services.chats import ChatStore, StreamingAnswer
     from desktop.ui.chat.compare import Comparer
@@ -39,7 +39,7 @@ log = logging.getLogger("desktop.ui.chat")
 
 # (session, chat collections, history ending with the question[, document=path]) -> a job on the
 # llm lane (`document` only in the chat of an opened document). chat_answer_job is the one.
-AnswerJobFactory = Callable[..., Callable[[CancelToken], Generator[Event, None, Any]]]
+AnswerJobFactory = Callable[..., Callable[[CancelToken], Generator["Event", None, Any]]]
 
 
 MODEL_ALONE = "From the model alone, not your documents (no collection is ticked for this chat)."
@@ -60,6 +60,7 @@ def chat_answer_job(
     call on the index lane."""
 
     def job(cancel: CancelToken) -> Generator[Event, None, Any]:
+        from desktop.core.events import Notice, Progress
         from desktop.services import tasks
 
         runtime = session.require_runtime()  # on the llm lane, after the load job queued before it
@@ -468,6 +469,8 @@ class ChatPanel(QSplitter):
             streaming.add(text)
 
     def _on_event(self, widget: MessageWidget, event: Any) -> None:
+        from desktop.core.events import EtaSmoother, Notice, Progress, Sources
+
         if isinstance(event, Sources):
             widget.set_sources([c.to_dict() for c in event.citations])
         elif isinstance(event, Notice):
@@ -674,6 +677,8 @@ def with_versions(text: str, meta: dict[str, Any]) -> dict[str, Any]:
 
 
 def progress_text(event: Progress) -> str:
+    from desktop.core.events import format_eta
+
     if event.total <= 0:  # a step of unknown length
         return f"{event.label}…"
     unit = f" {event.unit}" if event.unit else ""
