@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from PySide6.QtCore import QByteArray, QObject, QSettings, QSize, QTimer, Signal
-from PySide6.QtGui import QAction, QIcon, QKeySequence
+from PySide6.QtGui import QAction, QIcon
 from PySide6.QtWidgets import (
     QApplication,
     QLabel,
@@ -44,7 +44,7 @@ from desktop.ui.session import LoadedModel, Session
 from desktop.ui.theme import apply_theme, style_sheet
 
 if TYPE_CHECKING:  # annotations only: each Qt type PySide6 builds before the first frame costs
-    from PySide6.QtGui import QCloseEvent, QDragEnterEvent, QDropEvent
+    from PySide6.QtGui import QCloseEvent, QDragEnterEvent, QDropEvent, QKeySequence
 
     from desktop.ui.library.panel import LibraryPanel
     from desktop.ui.side_pane import SidePane
@@ -65,13 +65,16 @@ PRIVACY_STATEMENT = (
 )
 
 
-def _key_sequences(shortcut: str | QKeySequence.StandardKey) -> list[QKeySequence]:
-    """The key sequences for "Ctrl+N" or a standard key (all of the platform's bindings for it).
-    Not `QKeySequence(x)`: PySide6 tries x against its Qt.Key overload first, which builds Qt's
-    enums before the first frame (desktop/ui/lazy_qt.py)."""
-    if isinstance(shortcut, str):
-        return [QKeySequence.fromString(shortcut)]
-    return QKeySequence.keyBindings(shortcut)
+def _key_sequences(shortcut: str) -> list[QKeySequence]:
+    """The key sequences for "Ctrl+N", or for a standard key named "StandardKey.Open" (all of the
+    platform's bindings for it). Not `QKeySequence(x)`: PySide6 tries x against its Qt.Key overload
+    first, which builds Qt's enums (desktop/ui/lazy_qt.py)."""
+    from PySide6.QtGui import QKeySequence
+
+    standard = shortcut.removeprefix("StandardKey.")
+    if standard != shortcut:
+        return QKeySequence.keyBindings(getattr(QKeySequence.StandardKey, standard))
+    return [QKeySequence.fromString(shortcut)]
 
 
 class _MessageBridge(QObject):
@@ -136,6 +139,7 @@ class MainWindow(QMainWindow):
         self.drop_overlay.setAccessibleName("Drop here")
         self.drop_overlay.setVisible(False)
 
+        self._keys: list[tuple[QAction, str, str]] = []  # (action, shortcut, text): see _bind_keys
         self._build_actions()
         self._build_menus()
         self._build_toolbar()
@@ -168,14 +172,14 @@ class MainWindow(QMainWindow):
     # -- building
 
     def _build_actions(self) -> None:
-        self.open_action = self._make_action("Open…", QKeySequence.StandardKey.Open, self.open_file, "open")
+        self.open_action = self._make_action("Open…", "StandardKey.Open", self.open_file, "open")
         self.open_action.setStatusTip(
             "Open a document (PDF, Word, text, Markdown, HTML) to summarize it or add it to the library"
         )
         self.new_chat_action = self._make_action("New chat", "Ctrl+N", self.chat.new_chat, "new_chat")
         self.paste_action = self._make_action("Summarize pasted text…", "Ctrl+Shift+V", self.summarize_pasted)
         self.paste_action.setStatusTip("Summarize text from the clipboard: an email, an article, notes")
-        self.quit_action = self._make_action("Quit", QKeySequence.StandardKey.Quit, self.close)
+        self.quit_action = self._make_action("Quit", "StandardKey.Quit", self.close)
         self.quit_action.setMenuRole(QAction.MenuRole.QuitRole)
         self.chats_action = self._make_action("Chats", "Ctrl+Shift+H", self.toggle_chats, "sidebar")
         self.chats_action.setToolTip("Show or hide the chat list (Ctrl+Shift+H)")
@@ -189,14 +193,14 @@ class MainWindow(QMainWindow):
         self.about_action.setMenuRole(QAction.MenuRole.AboutRole)
         self.help_action = self.about_action
 
-    def _make_action(self, text: str, shortcut: Any, slot: Any, icon: str = "") -> QAction:
+    def _make_action(self, text: str, shortcut: str, slot: Any, icon: str = "") -> QAction:
+        """An action of the window; its `shortcut` ("Ctrl+N", "StandardKey.Open") is bound by
+        `_bind_keys` once the window has painted."""
         action = QAction(text, self)
         if icon:
             action.setIcon(icons.icon(icon))
         if shortcut:
-            action.setShortcuts(_key_sequences(shortcut))
-            keys = action.shortcut().toString(QKeySequence.SequenceFormat.NativeText)
-            action.setToolTip(f"{text.rstrip('…')} ({keys})")
+            self._keys.append((action, shortcut, text))
         action.triggered.connect(lambda _checked=False: slot())
         self.addAction(action)  # its shortcut works even where the menu bar is hidden
         return action
@@ -264,10 +268,23 @@ class MainWindow(QMainWindow):
             ("F2", chat.sidebar.rename_current),
         ):
             action = QAction(self)
-            action.setShortcuts(_key_sequences(keys))
+            self._keys.append((action, keys, ""))
             set_by_name(action, "shortcutContext", "WindowShortcut")
             action.triggered.connect(slot)
             self.addAction(action)
+
+    def _bind_keys(self) -> None:
+        """The shortcuts, and the tooltips that show them (in the platform's own words: ⌘O on a
+        Mac). Bound after the first frame, which no key can reach: PySide6's QKeySequence type
+        (71 standard keys) and the bindings cost the first frame 1% of a bare window's start."""
+        from PySide6.QtGui import QKeySequence
+
+        keys, self._keys = self._keys, []
+        for action, shortcut, text in keys:
+            action.setShortcuts(_key_sequences(shortcut))
+            if text:
+                native = action.shortcut().toString(QKeySequence.SequenceFormat.NativeText)
+                action.setToolTip(f"{text.rstrip('…')} ({native})")
 
     def _fix_tab_order(self) -> None:
         """Tab follows the reading order: the toolbar, the chat list, the conversation, the composer,
@@ -322,6 +339,7 @@ class MainWindow(QMainWindow):
         """Everything the first frame did not need: stored chats, the model, the catalog, the library."""
         self._first_frame_done = True
         emit(self.first_shown)
+        self._bind_keys()
         self.chat.sidebar.finish()
         # Queued, so that a message posted on the GUI thread is shown after the code that posted it.
         self._bridge.posted.connect(self.show_message, Qt.ConnectionType.QueuedConnection)

@@ -10,8 +10,6 @@ import logging
 import sys
 import threading
 from collections.abc import Callable, Generator, Sequence
-from concurrent.futures import Future
-from concurrent.futures import TimeoutError as FutureTimeout
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, NamedTuple
 
@@ -24,6 +22,8 @@ from desktop.ui.jobs import JobFn, JobHandle, JobRunner
 from desktop.ui.qtcompat import emit
 
 if TYPE_CHECKING:  # opened after the first paint (see Session.settings / .chats), so imported then
+    from concurrent.futures import Future
+
     from desktop.core.events import Event
     from desktop.core.rag import AskRequest, Gathered
     from desktop.core.settings import SettingsStore
@@ -419,7 +419,7 @@ def _wait(future: Future[Any], cancel: CancelToken) -> Any:
     while True:
         try:
             return future.result(timeout=0.05)
-        except FutureTimeout:
+        except TimeoutError:  # concurrent.futures.TimeoutError is the builtin since Python 3.11
             if cancel.cancelled:
                 future.cancel()
                 raise Cancelled() from None
