@@ -12,6 +12,7 @@ the chat list away, and it comes back when there is room again.
 
 from __future__ import annotations
 
+import importlib
 import itertools
 import logging
 import sys
@@ -55,6 +56,7 @@ if TYPE_CHECKING:  # annotations only: each Qt type PySide6 builds before the fi
 log = logging.getLogger("desktop.ui")
 
 ICON_PATH = Path(__file__).with_name("hearth.svg")
+WARM_UP_MS = 300  # after the first frame's own follow-ups (chats, model load, library) have run
 FIRST_FRAME_WAIT_MS = 1000  # no paint by then (shown minimized, hidden at once): start the work anyway
 ROOM_FOR_CHATS = 1000  # narrower than this with the side pane open, the chat list folds away
 
@@ -363,6 +365,23 @@ class MainWindow(QMainWindow):
         self.chat.view.composer.setFocus()
         if self.open_on_start:  # `hearth FILE…`, "Open with Hearth": as a drop, or a hand-over
             self.handle_drop(list(self.open_on_start))
+        QTimer.singleShot(WARM_UP_MS, self._warm_up)
+
+    def _warm_up(self) -> None:
+        """Load what the first answer draws with while the window idles after its first frame and
+        the model loads, in two short steps: the message widgets' module (and with it Qt's
+        namespace of enums), then one message made and thrown away (PySide6 builds the types of
+        its text view on first use). At the first question instead, they held the GUI thread for
+        40-60 ms just as the answer began."""
+        if self._closed:
+            return
+        module = importlib.import_module("desktop.ui.chat.message_view")
+
+        def draft() -> None:
+            if not self._closed:
+                module.MessageWidget("assistant", "Warm **up**").deleteLater()
+
+        QTimer.singleShot(WARM_UP_MS, draft)
 
     def _selftest_done(self, results: list[Any]) -> None:
         """A failed first-start check stays on screen as a banner with its remedy."""
