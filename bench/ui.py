@@ -20,6 +20,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 import shutil
@@ -28,6 +29,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -114,21 +116,29 @@ def _launch(script: str, env: dict[str, str]) -> tuple[float, float]:
     return elapsed, usage.ru_utime + usage.ru_stime
 
 
-def startup_ratio(runs: int) -> dict[str, Any]:
+@contextlib.contextmanager
+def _starts(**extra: str) -> Iterator[dict[str, str]]:
+    """The environment both starts run in (offscreen Qt, an empty data folder, `extra`), after one
+    untimed start of each: the OS file cache and the byte-code cache warm for both."""
     with tempfile.TemporaryDirectory() as data, tempfile.TemporaryDirectory() as pycache:
-        env = {**os.environ, "QT_QPA_PLATFORM": "offscreen", "HEARTH_DATA_DIR": data}
+        env = {**os.environ, "QT_QPA_PLATFORM": "offscreen", "HEARTH_DATA_DIR": data, **extra}
         # Byte-code cached as an installed app has it (pip compiles a wheel's .pyc at install), even
         # where PYTHONDONTWRITEBYTECODE is set; otherwise Hearth would pay to compile its own sources.
         env.pop("PYTHONDONTWRITEBYTECODE", None)
         env["PYTHONPYCACHEPREFIX"] = pycache
-        _launch(BARE, env)  # warm the OS file cache (and the byte-code cache) for both
+        _launch(BARE, env)
         _launch(HEARTH, env)
-        bare: list[tuple[float, float]] = []
-        hearth: list[tuple[float, float]] = []
+        yield env
+
+
+def startup_ratio(runs: int) -> dict[str, Any]:
+    bare: list[tuple[float, float]] = []
+    hearth: list[tuple[float, float]] = []
+    order = ((bare, BARE), (hearth, HEARTH))
+    with _starts() as env:
         for i in range(runs):  # which starts first alternates: on a shared VM the second of two
-            first, second = (bare, hearth) if i % 2 == 0 else (hearth, bare)  # starts runs faster
-            first.append(_launch(BARE if first is bare else HEARTH, env))
-            second.append(_launch(BARE if second is bare else HEARTH, env))
+            for results, script in order if i % 2 == 0 else order[::-1]:  # starts runs faster
+                results.append(_launch(script, env))
     b, h = (statistics.median(t for t, _cpu in runs_) for runs_ in (bare, hearth))
     cpu = statistics.median(c for _t, c in hearth) / statistics.median(c for _t, c in bare)
     ratio = h / b
@@ -145,19 +155,13 @@ def startup_ratio(runs: int) -> dict[str, Any]:
 def startup_instructions(valgrind: str | None = None) -> dict[str, Any] | None:
     """The same two starts counted in machine instructions (valgrind's callgrind), to the same
     line: a figure the shared machines' noise cannot move (a median of 21 wall-clock ratios moves by
-    ±0.05 here from one run to the next). It leaves out what instructions do not show (waiting on
+    ±0.07 here from one run to the next). It leaves out what instructions do not show (waiting on
     the disk, cache misses). None where valgrind is not installed."""
     valgrind = valgrind or shutil.which("valgrind")
     if valgrind is None:
         return None
     counts = []
-    with tempfile.TemporaryDirectory() as data, tempfile.TemporaryDirectory() as pycache:
-        env = {**os.environ, "QT_QPA_PLATFORM": "offscreen", "HEARTH_DATA_DIR": data}
-        env.pop("PYTHONDONTWRITEBYTECODE", None)
-        env["PYTHONPYCACHEPREFIX"] = pycache
-        env["PYTHONHASHSEED"] = "0"  # the same dict layouts, the same count, run after run
-        _launch(BARE, env)  # byte-code compiled outside the count
-        _launch(HEARTH, env)
+    with _starts(PYTHONHASHSEED="0") as env:  # the same dict layouts, the same count, run after run
         for script in (BARE, HEARTH):
             count = [valgrind, "--tool=callgrind", "--callgrind-out-file=/dev/null"]
             out = subprocess.run(
@@ -243,6 +247,7 @@ def streaming_ratio(runs: int, max_tokens: int) -> dict[str, Any]:
                 done.exec()
                 window.chat.answer_finished.disconnect(done.quit)
                 window.chat.answer_started.disconnect()
+                assert window.chat.chat_id is not None  # the answer made its chat
                 stored = window.chat.store.messages(window.chat.chat_id)[-1]
                 stats = stored.meta["stats"]
                 window_rates.append(float(stats["tokens_per_s"]))

@@ -32,6 +32,7 @@ import time
 import traceback
 from collections import deque
 from collections.abc import Callable, Generator
+from types import ModuleType
 from typing import TYPE_CHECKING, Any, Literal
 
 from PySide6.QtCore import QObject, QTimer, Signal, Slot
@@ -146,20 +147,19 @@ class JobHandle(QObject):
 
     # -- worker thread
 
-    def _push(self, event: Event) -> None:
-        from desktop.core.events import Progress, Token  # loaded by the first job, not the first frame
-
+    def _push(self, event: Event, events: ModuleType) -> None:
+        """`events`: desktop.core.events, imported once per job by `_run` (not per event)."""
         with self._lock:
             last = self._pending[-1] if self._pending else None
-            if isinstance(event, Token):
+            if isinstance(event, events.Token):
                 if last is not None and last[0] == "tokens":
                     self._pending[-1] = ("tokens", last[1] + event.text)
                 else:
                     self._pending.append(("tokens", event.text))
             elif (
-                isinstance(event, Progress)
+                isinstance(event, events.Progress)
                 and last is not None
-                and isinstance(last[1], Progress)
+                and isinstance(last[1], events.Progress)
                 and getattr(last[1], "path", "") == getattr(event, "path", "")
             ):
                 # Only the newest progress is worth drawing; but the first word about another file
@@ -173,8 +173,10 @@ class JobHandle(QObject):
             self._finish("cancelled", None)
             return
 
+        from desktop.core import events  # loaded by the first job, not before the first frame
+
         def step(event: Event) -> None:
-            self._push(event)
+            self._push(event, events)
             between()  # the lane's quick calls (a question's search) run between this job's steps
 
         try:

@@ -1,11 +1,10 @@
-"""A word-wrapped rich-text label that lays its text out once per width.
+"""A word-wrapped label that lays its text out once per width.
 
 Qt's layouts ask a word-wrapped label for its height at a given width many times while a window is
-built and shown (20 times, at 5 widths, for the welcome text before the first frame), and `QLabel`
-lays the whole rich text out again for every question: a quarter of the first frame's extra cost
-over a bare window. `WrappedLabel` remembers each answer for as long as what it depends on (the
-text, the font, the margins) is unchanged. (Not the text format: reading it builds Qt's namespace
-of enums, desktop/ui/lazy_qt.py; it is set before the text and never changed.)
+built and shown (the welcome's labels: 20 times, at 5 widths, before the first frame), and `QLabel`
+lays its text out again for every question. `WrappedLabel` remembers each answer for as long as
+what it depends on (the text, the font, the margins) is unchanged. (Not the text format: reading it
+builds Qt's namespace of enums, desktop/ui/lazy_qt.py; it is set before the text and never changed.)
 """
 
 from __future__ import annotations
